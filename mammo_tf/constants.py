@@ -1,0 +1,17 @@
+"""Constants shared by every part of mammo_tf (sizes, class names, pixel scale)."""
+
+# Whole images are resized to this (height, width), aspect ratio ignored, as in the paper.
+WHOLE_IMAGE_SIZE = (1152, 896)
+PATCH_SIZE = 224
+
+# 16-bit PNG values are mapped to the 0-255 scale the caffe-style ImageNet weights expect.
+PIXEL_SCALE = 255.0 / 65535.0
+UINT16_MAX = 65535
+
+# Patch classes: index = label stored in patch HDF5 files and predicted by patch classifiers.
+PATCH_CLASSES = ("background", "calc_benign", "calc_malignant", "mass_benign", "mass_malignant")
+BENIGN_PATCH_CLASSES = ("calc_benign", "mass_benign")
+MALIGNANT_PATCH_CLASSES = ("calc_malignant", "mass_malignant")
+
+# Whole-image classes: index 1 is the positive (malignant) class.
+WHOLE_IMAGE_CLASSES = ("negative", "positive")

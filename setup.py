@@ -1,0 +1,37 @@
+"""mammo_tf: Keras 3 mammogram classification and explanation."""
+from setuptools import find_packages, setup
+
+setup(
+    name="mammo_tf",
+    version="0.1.0",
+    description=(
+        "Keras 3 / TensorFlow reimplementation of all-convolutional whole-image mammogram "
+        "classification (Shen), DeepMiner explanations (Wu) and the NYU multi-view ResNet-22."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["mammo_tf", "mammo_tf.*"]),
+    package_data={"mammo_tf": ["explain/*.json", "explain/*.html", "explain/*.js", "explain/*.css"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16,<3",
+        "keras>=3.5,<4",
+        "numpy>=1.24,<3",
+        "opencv-python-headless>=4.8,<5",
+        "pydicom>=3.0,<4",
+        "scikit-learn>=1.3,<2",
+        "h5py>=3.9,<4",
+        "matplotlib>=3.7,<4",
+        "tqdm>=4.60,<5",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "hypothesis>=6"],
+        "tensorboard": ["tensorboard>=2.16"],
+    },
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Medical Science Apps.",
+    ],
+)
