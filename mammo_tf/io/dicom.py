@@ -1,0 +1,149 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""DICOM mammograms via pydicom 3: modality LUT, VOI LUT / window, MONOCHROME1 inversion."""
+import os
+import re
+import struct
+import warnings
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
+
+from mammo_tf.io.errors import MammogramReadError, MissingDecoderError
+from mammo_tf.io.metadata import MammogramMetadata, side_view_from_name
+
+# pydicom names plugins by import name; users install them under these pip names.
+_PIP_NAMES = {"gdcm": "python-gdcm"}
+_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def read_dicom_header(path, specific_tags=None):
+    """Read a DICOM header without pixel data (fast indexing of large downloads)."""
+    try:
+        return pydicom.dcmread(os.fspath(path), stop_before_pixels=True, specific_tags=specific_tags)
+    except (InvalidDicomError, EOFError, OSError, struct.error, ValueError, KeyError) as exc:
+        raise MammogramReadError(path, f"not a readable DICOM file ({exc})") from exc
+
+
+def _install_hint(decoder):
+    """'pip install a b | pip install c' from pydicom's ``missing_dependencies`` strings."""
+    options = []
+    for entry in decoder.missing_dependencies:
+        requirement = entry.split("requires", 1)[-1]
+        names = re.findall(r"([A-Za-z][\w\-]*)\s*>=", requirement)
+        names = [_PIP_NAMES.get(n, n) for n in names]
+        if names:
+            options.append("pip install " + " ".join(names))
+    return " | ".join(options) or "a pydicom pixel-data plugin (pylibjpeg or python-gdcm)"
+
+
+def _check_decodable(path, ds):
+    file_meta = getattr(ds, "file_meta", None)
+    syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if syntax is None or not syntax.is_compressed:
+        return
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError as exc:
+        raise MammogramReadError(path, f"transfer syntax {syntax} is not supported by pydicom") from exc
+    if not decoder.is_available:
+        raise MissingDecoderError(path, f"'{syntax.name}' ({syntax})", _install_hint(decoder))
+
+
+def _nominal_range(ds):
+    """Value range of the stored pixels after the modality LUT / rescale (DICOM PS3.3 C.11.1)."""
+    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+    if ds.get("ModalityLUTSequence"):
+        return 0.0, float(2 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1), bits
+    if int(ds.get("PixelRepresentation", 0)) == 0:
+        low, high = 0.0, float(2**bits - 1)
+    else:
+        low, high = float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    if slope is not None and intercept is not None:
+        low, high = sorted((low * float(slope) + float(intercept), high * float(slope) + float(intercept)))
+    return low, high, bits
+
+
+def _has_voi_lut(ds):
+    seq = ds.get("VOILUTSequence")
+    return bool(seq) and seq[0].get("LUTDescriptor") is not None and seq[0].get("LUTData") is not None
+
+
+def _needs_modality_lut(ds):
+    if ds.get("ModalityLUTSequence"):
+        return True
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    return slope is not None and intercept is not None and (float(slope) != 1 or float(intercept) != 0)
+
+
+def read_dicom(path, apply_voi=True):
+    """Read a DICOM mammogram; returns ``(float32 image (H, W), MammogramMetadata)``.
+
+    Steps: modality LUT (rescale slope/intercept or LUT sequence), then the first VOI LUT
+    (LUT sequence preferred) or window when present and ``apply_voi``, then inversion when the
+    image is MONOCHROME1 or its Presentation LUT Shape is INVERSE (the MG/DX IODs pair the two:
+    they describe one inversion, which is applied once), so dense tissue is always bright.
+    """
+    path = os.fspath(path)
+    try:
+        ds = pydicom.dcmread(path)
+    except (InvalidDicomError, EOFError, OSError, struct.error, ValueError, KeyError) as exc:
+        raise MammogramReadError(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    if not any(tag in ds for tag in _PIXEL_TAGS):
+        raise MammogramReadError(path, "DICOM file has no PixelData element (header only, no image)")
+    _check_decodable(path, ds)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pixels = ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for damaged pixel data
+        raise MammogramReadError(
+            path, f"pixel data cannot be decoded ({type(exc).__name__}: {exc}); the file may be truncated"
+        ) from exc
+    if pixels.ndim != 2:
+        raise MammogramReadError(
+            path, f"expected one grey-level frame, got pixel array of shape {pixels.shape} "
+            f"({ds.get('PhotometricInterpretation')}, {ds.get('NumberOfFrames', 1)} frames)"
+        )
+    low, high, bits = _nominal_range(ds)
+    image = pixels
+    modality = _needs_modality_lut(ds)
+    if modality:
+        image = apply_modality_lut(image, ds)
+    voi = None
+    if apply_voi and (_has_voi_lut(ds) or (ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None)):
+        voi = "lut" if _has_voi_lut(ds) else "window"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = apply_voi_lut(image, ds, index=0, prefer_lut=True)
+        if voi == "lut":
+            low, high = 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
+    image = np.asarray(image, dtype=np.float32)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+    inverted = photometric == "MONOCHROME1" or shape == "INVERSE"
+    if inverted:
+        image = np.float32(low + high) - image
+    side = ds.get("ImageLaterality") or ds.get("Laterality")
+    view = ds.get("ViewPosition")
+    name_side, name_view = side_view_from_name(path)
+    return image, MammogramMetadata(
+        path=path,
+        format="dicom",
+        bits_stored=bits,
+        value_min=low,
+        value_max=high,
+        rows=int(image.shape[0]),
+        columns=int(image.shape[1]),
+        photometric_interpretation=photometric,
+        inverted=inverted,
+        laterality=(str(side).strip().upper()[:1] or None) if side else name_side,
+        view=(str(view).strip().upper() or None) if view else name_view,
+        modality_lut_applied=modality,
+        voi_applied=voi,
+        presentation_intent=ds.get("PresentationIntentType"),
+        patient_id=ds.get("PatientID"),
+        series_instance_uid=ds.get("SeriesInstanceUID"),
+    )
