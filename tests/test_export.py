@@ -1,0 +1,70 @@
+"""SavedModel export: outputs equal the Keras model's, atomic writes, embedded preprocessing."""
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from mammo_tf import models
+from mammo_tf.export import export_saved_model, load_exported
+from mammo_tf.preprocess import to_network_input
+
+
+@pytest.fixture(scope="module")
+def any_size_model():
+    patch = models.build_patch_classifier("vgg16", input_shape=(32, 32, 3))
+    return models.build_whole_image_classifier(patch, depths=(8, 8), input_shape=(None, None, 3))
+
+
+def test_reloaded_savedmodel_equals_keras_at_two_sizes(any_size_model, tmp_path):
+    path = export_saved_model(any_size_model, tmp_path / "export")
+    served = load_exported(path)
+    rng = np.random.default_rng(0)
+    for shape in [(64, 64), (96, 128)]:
+        x = rng.normal(0, 40, (2, *shape, 3)).astype("float32")
+        expected = any_size_model.predict(x, verbose=0)
+        np.testing.assert_allclose(served(x), expected, atol=1e-5)
+        features, probabilities = served.features(x)
+        np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+        feature_layer = any_size_model.get_layer(models.feature_layer_name(any_size_model))
+        expected_features = keras.Model(any_size_model.inputs, feature_layer.output).predict(x, verbose=0)
+        np.testing.assert_allclose(features, expected_features, atol=1e-4)
+
+
+def test_embedded_preprocessing_takes_raw_single_channel_images(tmp_path):
+    model = models.build_patch_classifier("resnet50", input_shape=(32, 32, 3))
+    served = load_exported(export_saved_model(model, tmp_path / "raw", pixel_mean=52.18))
+    assert served.input_shape == (None, 32, 32, 1)
+    raw = np.random.default_rng(1).integers(0, 65536, (3, 32, 32)).astype("float32")
+    expected = model.predict(to_network_input(raw, 52.18), verbose=0)
+    np.testing.assert_allclose(served(raw), expected, atol=1e-5)
+
+
+def test_fixed_size_export_rejects_other_sizes(tmp_path):
+    model = models.build_patch_classifier("vgg16", input_shape=(32, 32, 3), num_classes=3)
+    served = load_exported(export_saved_model(model, tmp_path / "fixed"))
+    with pytest.raises(Exception):
+        served(np.zeros((1, 64, 64, 3), "float32"))
+
+
+def test_interrupted_export_leaves_previous_model(any_size_model, tmp_path, monkeypatch):
+    target = tmp_path / "export"
+    export_saved_model(any_size_model, target)
+    before = sorted(os.listdir(target))
+
+    def crash(self, filepath, *args, **kwargs):
+        os.makedirs(filepath, exist_ok=True)
+        open(os.path.join(filepath, "saved_model.pb"), "wb").write(b"partial")
+        raise KeyboardInterrupt("killed mid-export")
+
+    # ExportArchive() returns a backend-specific subclass: patch the class actually used.
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", crash)
+    with pytest.raises(KeyboardInterrupt):
+        export_saved_model(any_size_model, target)
+    assert sorted(os.listdir(target)) == before
+    assert [p for p in os.listdir(tmp_path) if p != "export"] == []  # no temp folders left
+
+
+def test_load_exported_rejects_non_savedmodel(tmp_path):
+    with pytest.raises(FileNotFoundError, match="saved_model.pb"):
+        load_exported(str(tmp_path))
