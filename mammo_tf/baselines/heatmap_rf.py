@@ -156,10 +156,15 @@ def build_heatmap_model(patch_model, image_shape):
 
 
 def compute_heatmaps(heatmap_model, images, pixel_mean, batch_size=2, progress=True):
-    """Heatmaps of 16-bit grey images (N, H, W[, 1]) at the model's input size -> (N, h, w, C)."""
+    """Heatmaps (N, h, w, C) of 16-bit grey images at the heatmap model's input size.
+
+    ``images``: a uint16 array (N, H, W[, 1]) already at that size, or a sequence of image
+    files, read batch by batch (``mammo_tf.predict.load_image``) and resized to it.
+    """
+    from mammo_tf.predict import load_image
     from mammo_tf.preprocess import to_network_input
 
-    images = np.asarray(images)
+    size = tuple(int(s) for s in heatmap_model.input_shape[1:3])
     out = []
     steps = range(0, len(images), batch_size)
     if progress:
@@ -167,8 +172,10 @@ def compute_heatmaps(heatmap_model, images, pixel_mean, batch_size=2, progress=T
 
         steps = tqdm(steps, desc="heatmaps", unit="batch", leave=False)
     for start in steps:
-        x = to_network_input(images[start : start + batch_size], pixel_mean)
-        out.append(np.asarray(heatmap_model.predict_on_batch(x)))
+        batch = images[start : start + batch_size]
+        if not isinstance(batch, np.ndarray):
+            batch = np.stack([load_image(path, size) for path in batch])
+        out.append(np.asarray(heatmap_model.predict_on_batch(to_network_input(batch, pixel_mean))))
     return np.concatenate(out, axis=0)
 
 
@@ -183,7 +190,7 @@ def fit_random_forest(features, labels, n_estimators=500, seed=0, n_jobs=None):
 
 def evaluate_features(train_features, train_labels, test_features, test_labels, n_estimators=500,
                       seed=0, n_boot=1000):
-    """Fit the forest on train features, score the test set; returns (result dict, test scores)."""
+    """Fit the forest on train features, score the test set -> (result dict, test scores, forest)."""
     from mammo_tf.evaluate import bootstrap_auc_ci
 
     forest = fit_random_forest(train_features, train_labels, n_estimators, seed)
@@ -196,25 +203,16 @@ def evaluate_features(train_features, train_labels, test_features, test_labels, 
     return result, scores, forest
 
 
-def _load_images(images, image_shape):
-    """Arrays pass through; a sequence of paths is read and resized to ``image_shape``."""
-    if isinstance(images, np.ndarray):
-        return images
-    from mammo_tf.predict import load_image
-
-    return np.stack([load_image(p, image_shape) for p in images])
-
-
 def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images, test_labels,
                             pixel_mean, cutoffs=CUTOFFS, maps=None, n_estimators=500, seed=0,
-                            batch_size=2, n_boot=1000, out_dir=None, progress=True):
+                            batch_size=2, n_boot=1000, out_dir=None, progress=True, image_size=None):
     """The heatmap + random-forest baseline end to end; returns a JSON-ready dict.
 
-    ``train_images`` / ``test_images``: 16-bit grey arrays (N, H, W) at the whole-image size,
-    or sequences of image file paths (read with ``mammo_tf.io`` and resized to the size of the
-    first array / 1152x896). ``pixel_mean`` is the run's training pixel mean (0-255 scale).
-    With ``out_dir`` it writes ``heatmap_rf_metrics.json`` and ``heatmap_rf_roc.png`` there.
-    The returned dict also holds ``test_scores`` (list, the forest's positive probabilities).
+    ``train_images`` / ``test_images``: 16-bit grey arrays (N, H, W) at the whole-image size, or
+    sequences of image files (read batch by batch, resized to ``image_size``, default 1152x896).
+    ``pixel_mean`` is the run's training pixel mean (0-255 scale). With ``out_dir`` it writes
+    ``heatmap_rf_metrics.json`` and ``heatmap_rf_roc.png`` there. The returned dict also holds
+    ``test_scores`` (list, the forest's positive probabilities).
     """
     import os
 
@@ -222,14 +220,13 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
     from mammo_tf.evaluate import plot_roc
     from mammo_tf.utils import write_json_atomic
 
-    shape = train_images.shape[1:3] if isinstance(train_images, np.ndarray) else WHOLE_IMAGE_SIZE
-    train_x = _load_images(train_images, shape)
-    test_x = _load_images(test_images, shape)
-    if train_x.shape[1:3] != test_x.shape[1:3]:
-        raise ValueError(f"train images {train_x.shape[1:3]} and test images {test_x.shape[1:3]} differ in size")
-    heatmap_model = build_heatmap_model(patch_model, train_x.shape[1:3])
-    train_h = compute_heatmaps(heatmap_model, train_x, pixel_mean, batch_size, progress)
-    test_h = compute_heatmaps(heatmap_model, test_x, pixel_mean, batch_size, progress)
+    shapes = {tuple(x.shape[1:3]) for x in (train_images, test_images) if isinstance(x, np.ndarray)}
+    if len(shapes) > 1:
+        raise ValueError(f"train and test image arrays differ in size: {sorted(shapes)}")
+    shape = shapes.pop() if shapes else tuple(image_size or WHOLE_IMAGE_SIZE)
+    heatmap_model = build_heatmap_model(patch_model, shape)
+    train_h = compute_heatmaps(heatmap_model, train_images, pixel_mean, batch_size, progress)
+    test_h = compute_heatmaps(heatmap_model, test_images, pixel_mean, batch_size, progress)
     train_f = np.stack([heatmap_features(h, cutoffs, maps) for h in train_h])
     test_f = np.stack([heatmap_features(h, cutoffs, maps) for h in test_h])
     result, scores, forest = evaluate_features(
@@ -253,3 +250,83 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
                  {"heatmap + random forest": (test_labels, scores)})
     result["test_scores"] = [float(v) for v in scores]
     return result
+
+
+def run_heatmap_rf_from_manifest(patch_model, manifest_csv, pixel_mean, image_size=None,
+                                 train_split="train", test_split="test", **kwargs):
+    """``run_heatmap_rf_baseline`` on two splits of a whole-image manifest CSV.
+
+    Images are read from the manifest's ``image_path`` and resized to ``image_size`` (default
+    1152x896); labels come from its ``label`` column. ``kwargs`` go to ``run_heatmap_rf_baseline``.
+    """
+    from mammo_tf.predict import items_from_manifest
+
+    splits = {}
+    for split in (train_split, test_split):
+        items = items_from_manifest(manifest_csv, split)
+        if not items:
+            raise ValueError(f"{manifest_csv}: no images in split {split!r}")
+        if any(item.label is None for item in items):
+            raise ValueError(f"{manifest_csv}: split {split!r} has images without a label")
+        splits[split] = ([item.path for item in items], np.array([item.label for item in items]))
+    return run_heatmap_rf_baseline(patch_model, *splits[train_split], *splits[test_split],
+                                   pixel_mean=pixel_mean, image_size=image_size, **kwargs)
+
+
+def main(argv=None):
+    """``python -m mammo_tf.baselines.heatmap_rf``: the baseline on a manifest's train/test splits."""
+    import argparse
+    import os
+    import sys
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):  # one line, exit code 2
+            self.exit(2, f"{self.prog}: error: {message}\n")
+
+    parser = Parser(
+        prog="python -m mammo_tf.baselines.heatmap_rf",
+        description="Heatmap + random-forest baseline: the patch classifier's heatmap over each "
+                    "whole image, binarised at several cutoffs, regional features, a random forest "
+                    "trained on one split and scored (AUC, bootstrap 95% CI, ROC PNG) on another.",
+    )
+    parser.add_argument("--patch-model", required=True, help="trained patch classifier (.keras)")
+    parser.add_argument("--manifest", required=True, help="whole-image manifest CSV with labels")
+    parser.add_argument("--out", required=True,
+                        help="folder for heatmap_rf_metrics.json and heatmap_rf_roc.png")
+    parser.add_argument("--pixel-mean", type=float, default=None,
+                        help="pixel mean (0-255 scale); default: the patch model's run folder")
+    parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="whole-image size (default 1152 896)")
+    parser.add_argument("--train-split", default="train", help="split the forest is trained on")
+    parser.add_argument("--test-split", default="test", help="split the AUC is reported on")
+    parser.add_argument("--cutoffs", type=float, nargs="+", default=list(CUTOFFS),
+                        help="binarisation cutoffs of the lesion probability maps")
+    parser.add_argument("--trees", type=int, default=500, help="random forest size")
+    parser.add_argument("--batch-size", type=int, default=2, help="images per heatmap forward pass")
+    parser.add_argument("--seed", type=int, default=0, help="forest and bootstrap seed")
+    args = parser.parse_args(argv)
+    for flag, path in (("--patch-model", args.patch_model), ("--manifest", args.manifest)):
+        if not os.path.isfile(path):
+            parser.error(f"{flag} {path!r} does not exist")
+    if any(not 0.0 < c < 1.0 for c in args.cutoffs):
+        parser.error(f"--cutoffs must lie in (0, 1), got {args.cutoffs}")
+    from mammo_tf.predict import PredictionError, Predictor
+
+    try:
+        predictor = Predictor.load(args.patch_model, args.pixel_mean)
+        result = run_heatmap_rf_from_manifest(
+            predictor.model, args.manifest, predictor.pixel_mean, args.image_size,
+            args.train_split, args.test_split, cutoffs=tuple(args.cutoffs),
+            n_estimators=args.trees, seed=args.seed, batch_size=args.batch_size, out_dir=args.out,
+        )
+    except (PredictionError, ValueError) as exc:
+        parser.error(str(exc))
+    lo, hi = result["auc_ci95"]
+    print(f"heatmap + random forest: test AUC {result['auc']:.4f} (95% CI {lo:.4f}-{hi:.4f}, "
+          f"{result['n_test']} images); results in {args.out}")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

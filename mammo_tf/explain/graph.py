@@ -87,12 +87,18 @@ def feature_layer_name(model):
     return node.input_tensors[0]._keras_history[0].name
 
 
+def _single_input(model):
+    if len(model.inputs) != 1:
+        raise ValueError(f"model {model.name!r} has {len(model.inputs)} inputs; explain needs one image input")
+    return model.inputs[0]
+
+
 def _split_functional(model, parts):
     """Recursive split; returns (features: Model, head: Model) for the layer path ``parts``."""
     layer = _get_layer(model, parts[0])
     cut = _layer_output(model, layer)
     if len(parts) == 1:
-        features = keras.Model(model.inputs, cut, name=f"{model.name}_features")
+        features = keras.Model(_single_input(model), cut, name=f"{model.name}_features")
         head = keras.Model(cut, model.outputs[0], name=f"{model.name}_head")
         return features, head
     if not isinstance(layer, keras.Model):
@@ -101,7 +107,7 @@ def _split_functional(model, parts):
     if len(node.input_tensors) != 1:
         raise ValueError(f"nested model {layer.name!r} must take a single input")
     inner_features, inner_head = _split_functional(layer, parts[1:])
-    before = keras.Model(model.inputs, node.input_tensors[0], name=f"{model.name}_before_{layer.name}")
+    before = keras.Model(_single_input(model), node.input_tensors[0], name=f"{model.name}_before_{layer.name}")
     after = keras.Model(cut, model.outputs[0], name=f"{model.name}_after_{layer.name}")
     x = keras.Input(shape=tuple(model.inputs[0].shape[1:]))
     features = keras.Model(x, inner_features(before(x)), name=f"{model.name}_features")
@@ -132,9 +138,19 @@ class ModelSplit:
     output_layer: keras.layers.Layer
     output_activation: str
     gap_dense: bool
-    kernel: np.ndarray = None
-    bias: np.ndarray = None
+    dense: keras.layers.Layer = None
     _both: keras.Model = None
+
+    @property
+    def kernel(self):
+        """(K, C) final Dense kernel of a GAP+Dense head (read now: weights may change)."""
+        return np.asarray(keras.ops.convert_to_numpy(self.dense.kernel), dtype=np.float64)
+
+    @property
+    def bias(self):
+        if not self.dense.use_bias:
+            return np.zeros(self.num_classes)
+        return np.asarray(keras.ops.convert_to_numpy(self.dense.bias), dtype=np.float64)
 
     @property
     def num_units(self):
@@ -198,15 +214,8 @@ def split_model(model, layer_name=None):
         and isinstance(head_layers[-1], keras.layers.Dense)
         and all(isinstance(l, keras.layers.Dropout) for l in head_layers[1:-1])
     )
-    kernel = bias = None
-    if gap_dense:
-        dense = head_layers[-1]
-        kernel = np.asarray(keras.ops.convert_to_numpy(dense.kernel), dtype=np.float64)
-        bias = (
-            np.asarray(keras.ops.convert_to_numpy(dense.bias), dtype=np.float64)
-            if dense.use_bias else np.zeros(kernel.shape[1])
-        )
-    return ModelSplit(model, layer_name, features, head, output_layer, activation, gap_dense, kernel, bias)
+    dense = head_layers[-1] if gap_dense else None
+    return ModelSplit(model, layer_name, features, head, output_layer, activation, gap_dense, dense)
 
 
 def scores_to_probabilities(scores, activation):

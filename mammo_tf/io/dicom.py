@@ -92,7 +92,7 @@ def read_dicom(path, apply_voi=True):
     except (InvalidDicomError, EOFError, OSError, struct.error, ValueError, KeyError) as exc:
         raise MammogramReadError(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
     if not any(tag in ds for tag in _PIXEL_TAGS):
-        raise MammogramReadError(path, "DICOM file has no PixelData element (header only, no image)")
+        raise MammogramReadError(path, "DICOM file has no PixelData element (a header-only file, or truncated before the pixel data)")
     _check_decodable(path, ds)
     try:
         with warnings.catch_warnings():

@@ -66,5 +66,6 @@ def to_uint16(image, metadata):
         return x.copy()
     if high <= low:
         raise ValueError(f"{metadata.path}: empty value range [{low}, {high}]")
-    scaled = (x.astype(np.float64) - low) * (UINT16_MAX / (high - low))
+    # float32 is exact enough here (24-bit mantissa) and halves the memory of float64.
+    scaled = (x.astype(np.float32) - np.float32(low)) * np.float32(UINT16_MAX / (high - low))
     return np.clip(np.rint(scaled), 0, UINT16_MAX).astype(np.uint16)

@@ -1,7 +1,8 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Validation metrics computed once per epoch: cross-entropy, accuracy and AUC."""
 import numpy as np
-from sklearn.metrics import roc_auc_score
+
+from mammo_tf.evaluate import multiclass_auc, roc_auc
 
 
 def classification_auc(y_true, probabilities):
@@ -12,13 +13,12 @@ def classification_auc(y_true, probabilities):
     """
     y = np.asarray(y_true).astype(int).ravel()
     p = np.asarray(probabilities, dtype=np.float64)
-    present = np.unique(y)
-    if present.size < 2:
+    try:
+        if p.shape[1] == 2:
+            return float(roc_auc(y, p[:, 1]))
+        return float(multiclass_auc(y, p))
+    except ValueError:  # a single class present: undefined
         return float("nan")
-    if p.shape[1] == 2:
-        return float(roc_auc_score(y, p[:, 1]))
-    aucs = [roc_auc_score(y == c, p[:, c]) for c in present]
-    return float(np.mean(aucs))
 
 
 def cross_entropy(y_true, probabilities, eps=1e-7):
@@ -42,11 +42,22 @@ def predict_dataset(model, dataset):
     for i in range(len(dataset)):
         batch = dataset[i]
         x, y = batch[0], batch[1]
-        probs.append(np.asarray(model.predict_on_batch(x), dtype=np.float64))
+        probs.append(predict_padded(model, x, getattr(dataset, "batch_size", None)))
         labels.append(np.asarray(y).ravel())
     if not labels:
         raise ValueError("the validation/test dataset is empty")
     return np.concatenate(labels), np.concatenate(probs)
+
+
+def predict_padded(model, x, batch_size=None):
+    """``model.predict_on_batch`` with a short last batch padded to the dataset's batch size,
+    so the predict function is traced once instead of once per batch shape."""
+    x = np.asarray(x)
+    n = len(x)
+    batch_size = batch_size or n
+    if n < batch_size:
+        x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
+    return np.asarray(model.predict_on_batch(x), dtype=np.float64)[:n]
 
 
 def evaluate_probabilities(y_true, probabilities):

@@ -69,9 +69,13 @@ class RunFolder:
     def write_metrics(self, metrics):
         write_json_atomic(self.metrics, metrics)
 
+    def read_metrics(self):
+        with open(self.metrics, encoding="utf-8") as f:
+            return json.load(f)
+
     def is_finished(self):
         """True when training, evaluation and export all completed."""
-        return os.path.exists(self.metrics) and os.path.isdir(self.saved_model)
+        return os.path.exists(self.metrics)  # written last, after evaluation and export
 
 
 def new_run_name(prefix):

@@ -21,6 +21,7 @@ import glob
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -103,9 +104,19 @@ def seed_epoch(model, datasets, seed, epoch):
         if state is not None:
             state.assign(np.array([epoch_seed, i + 1], dtype=state.dtype))
     for dataset in datasets:
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch)
+        set_dataset_epoch(dataset, epoch)
     return epoch_seed
+
+
+def set_dataset_epoch(dataset, epoch):
+    """Make ``dataset`` produce epoch ``epoch``'s order/augmentation (not "one more epoch")."""
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+    elif hasattr(dataset, "_epoch_order") and hasattr(dataset, "epoch"):
+        # mammo_tf.pipeline datasets count epochs in on_epoch_end; pin the count explicitly so
+        # a resumed run (fresh dataset object) sees the same epoch as an uninterrupted one.
+        dataset.epoch = int(epoch)
+        dataset._order = dataset._epoch_order(int(epoch))
 
 
 def load_checkpoint(path, compile=True):
@@ -195,9 +206,13 @@ class StageRunner:
 
         auc = val["auc"]
         best = state["best_val_auc"]
-        improved = (not math.isnan(auc) and (best is None or auc > best)) or (
-            state["best_epoch"] is None)
+        if not math.isnan(auc):
+            improved = best is None or auc > best
+        else:  # AUC undefined (one class in validation): fall back to the validation loss
+            improved = best is None and (state.get("best_checkpoint_val_loss") is None
+                                         or val["loss"] < state["best_checkpoint_val_loss"])
         if improved:
+            state["best_checkpoint_val_loss"] = val["loss"]
             with atomic_path(self.run.best_model) as tmp:
                 keras.saving.save_model(model, tmp, include_optimizer=False)
             state["best_val_auc"] = None if math.isnan(auc) else auc
@@ -315,14 +330,16 @@ class StageRunner:
             self._advance_stage()
 
         final = self.run.last_model
-        if self.state["checkpoint"]:
-            os.replace(self.run.file(self.state["checkpoint"]), final)
-        else:  # zero epochs in every stage
-            with atomic_path(final) as tmp:
+        previous = self.run.file(self.state["checkpoint"]) if self.state["checkpoint"] else None
+        with atomic_path(final) as tmp:  # copy, so the committed checkpoint stays valid
+            if previous:
+                shutil.copyfile(previous, tmp)
+            else:  # zero epochs in every stage
                 model.save(tmp)
         self.state["checkpoint"] = os.path.relpath(final, self.run.path)
         self.state["finished"] = True
         self._write_state()
+        shutil.rmtree(self.run.resume_dir, ignore_errors=True)
         return self._result(model, resumed=resumed)
 
     def _advance_stage(self):

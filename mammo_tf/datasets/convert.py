@@ -1,0 +1,220 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Whole-image conversion: source mammogram -> resized 16-bit PNG + ROI mask PNGs + manifest.
+
+Layout under ``out_dir``: ``images/<image_id>.png`` (uint16, default 1152x896 height x width,
+cubic), ``masks/<image_id>_roi<k>.png`` (8-bit 0/255, same size, nearest neighbour),
+``records/<image_id>.json`` (written last: marks the image as done, so an interrupted run
+resumes where it stopped), ``manifest.csv`` and ``prepare_report.json``. Every file is written
+atomically (temp file + rename).
+"""
+import concurrent.futures
+import dataclasses
+import json
+import os
+import re
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from mammo_tf.constants import WHOLE_IMAGE_SIZE
+from mammo_tf.datasets.manifest import write_manifest
+from mammo_tf.datasets.report import PrepareReport
+from mammo_tf.io import MammogramReadError, read_mammogram, to_uint16, write_mask_png, write_png16
+from mammo_tf.utils import write_json_atomic
+
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+class RoiError(ValueError):
+    """An ROI cannot be turned into a usable mask (empty, wrong size, unreadable, ...)."""
+
+
+@dataclasses.dataclass
+class Roi:
+    """One region of interest; ``make_mask(shape)`` returns a boolean mask of the full-size
+    image (``shape`` = source (rows, columns)) or raises :class:`RoiError`."""
+
+    roi_class: str  # one of constants.PATCH_CLASSES (not "background")
+    make_mask: Callable
+    description: str = ""
+
+
+@dataclasses.dataclass
+class ImageRecord:
+    """One source image and everything the manifest needs about it."""
+
+    image_id: str
+    patient_id: str
+    side: str
+    view: str
+    label: int
+    pathology: str
+    abnormality: list
+    source: str
+    rois: list = dataclasses.field(default_factory=list)
+    split: str = ""
+
+
+def safe_id(text):
+    """File-system-safe image id (letters, digits, ``_.-``)."""
+    return _SAFE_ID.sub("_", str(text)).strip("_") or "image"
+
+
+def resize_image(image, size=WHOLE_IMAGE_SIZE, interpolation="cubic"):
+    """Resize a 2-D array to ``size`` = (height, width); aspect ratio is not kept (as the paper)."""
+    height, width = size
+    return cv2.resize(image, (int(width), int(height)), interpolation=INTERPOLATIONS[interpolation])
+
+
+def resize_mask(mask, size=WHOLE_IMAGE_SIZE):
+    """Nearest-neighbour resize of a boolean mask; an ROI too small to survive it is kept by
+    falling back to area averaging (any covered output pixel is in)."""
+    height, width = size
+    small = cv2.resize(mask.astype(np.uint8), (int(width), int(height)), interpolation=cv2.INTER_NEAREST) > 0
+    if not small.any() and mask.any():
+        small = cv2.resize(mask.astype(np.float32), (int(width), int(height)), interpolation=cv2.INTER_AREA) > 0
+    return small
+
+
+def checked_mask(mask, shape, what="ROI mask"):
+    """Validate a full-size mask: same shape as the image and not empty."""
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise RoiError(f"{what} is {mask.shape[0]}x{mask.shape[1]} but the image is {shape[0]}x{shape[1]}")
+    mask = mask > 0
+    if not mask.any():
+        raise RoiError(f"{what} is empty")
+    return mask
+
+
+def _params(record, size, interpolation):
+    return {"size": [int(size[0]), int(size[1])], "interpolation": interpolation,
+            "source": os.path.abspath(record.source), "n_rois": len(record.rois)}
+
+
+def _row(record, image_path, mask_paths, classes):
+    return {
+        "image_id": record.image_id, "patient_id": record.patient_id, "side": record.side,
+        "view": record.view, "label": int(record.label), "pathology": record.pathology,
+        "abnormality": list(record.abnormality), "image_path": image_path,
+        "roi_mask_paths": mask_paths, "roi_classes": classes, "split": record.split,
+    }
+
+
+def _load_done(out_dir, record, params):
+    sidecar = os.path.join(out_dir, "records", record.image_id + ".json")
+    if not os.path.exists(sidecar):
+        return None
+    try:
+        with open(sidecar, encoding="utf-8") as f:
+            done = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if done.get("params") != params:
+        return None
+    row = done["row"]
+    if not all(os.path.exists(os.path.join(out_dir, p)) for p in [row["image_path"], *row["roi_mask_paths"]]):
+        return None
+    return done
+
+
+def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"):
+    """Convert one image and its ROIs; returns ``(row, roi_problems, resumed)``.
+
+    Raises :class:`MammogramReadError` when the image itself cannot be read. ROI problems
+    (``[(roi_index, reason), ...]``) drop that ROI only.
+    """
+    params = _params(record, size, interpolation)
+    done = _load_done(out_dir, record, params)
+    if done is not None:
+        row = done["row"]
+        row["split"] = record.split  # the split may change between runs (e.g. --split)
+        return row, [tuple(p) for p in done["roi_problems"]], True
+    image, metadata = read_mammogram(record.source)
+    full = to_uint16(image, metadata)
+    del image
+    shape = full.shape
+    image_path = f"images/{record.image_id}.png"
+    write_png16(os.path.join(out_dir, image_path), resize_image(full, size, interpolation))
+    del full
+    mask_paths, classes, problems = [], [], []
+    for index, roi in enumerate(record.rois):
+        try:
+            mask = checked_mask(roi.make_mask(shape), shape)
+            mask_path = f"masks/{record.image_id}_roi{index}.png"
+            write_mask_png(os.path.join(out_dir, mask_path), resize_mask(mask, size))
+        except (RoiError, MammogramReadError) as exc:
+            problems.append((index, f"{roi.description + ': ' if roi.description else ''}{exc}"))
+            continue
+        mask_paths.append(mask_path)
+        classes.append(roi.roi_class)
+    row = _row(record, image_path, mask_paths, classes)
+    write_json_atomic(os.path.join(out_dir, "records", record.image_id + ".json"),
+                      {"row": row, "roi_problems": problems, "params": params,
+                       "source_metadata": metadata.to_dict()})
+    return row, problems, False
+
+
+def convert_records(records, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic", report=None,
+                    workers=1, progress=True):
+    """Convert many records (skip-and-report; ``report.strict`` stops at the first problem).
+
+    Returns the manifest rows of the images converted or resumed, in the order of ``records``.
+    """
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation {interpolation!r} not one of {sorted(INTERPOLATIONS)}")
+    report = report if report is not None else PrepareReport()
+    os.makedirs(out_dir, exist_ok=True)
+    rows = [None] * len(records)
+
+    def work(index):
+        return index, convert_record(records[index], out_dir, size, interpolation)
+
+    bar = _progress(len(records), progress)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+        futures = {pool.submit(work, i): i for i in range(len(records))}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                record = records[futures[future]]
+                bar.update(1)
+                try:
+                    index, (row, problems, resumed) = future.result()
+                except (MammogramReadError, OSError, ValueError) as exc:
+                    report.bad(record.image_id, exc)
+                    continue
+                for roi_index, reason in problems:
+                    report.skip_roi(record.image_id, roi_index, reason)
+                rows[index] = row
+                if resumed:
+                    report.resumed += 1
+                else:
+                    report.converted += 1
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            bar.close()
+    return [row for row in rows if row is not None]
+
+
+def finish(rows, out_dir, report, manifest_name="manifest.csv"):
+    """Write the manifest and the JSON report; returns the manifest path."""
+    path = os.path.join(out_dir, manifest_name)
+    write_manifest(path, rows)
+    write_json_atomic(os.path.join(out_dir, "prepare_report.json"), report.to_dict())
+    return path
+
+
+def _progress(total, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="converting", unit="image", disable=not enabled, dynamic_ncols=True)

@@ -1,0 +1,106 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The whole-image manifest CSV (one row per image), columns as in docs/DESIGN.md.
+
+Paths in the file are relative to the manifest's folder; list-valued columns
+(``abnormality``, ``roi_mask_paths``, ``roi_classes``) are ``;``-joined.
+"""
+import csv
+import io
+import os
+
+from mammo_tf.constants import PATCH_CLASSES
+from mammo_tf.utils import write_text_atomic
+
+COLUMNS = (
+    "image_id",
+    "patient_id",
+    "side",
+    "view",
+    "label",
+    "pathology",
+    "abnormality",
+    "image_path",
+    "roi_mask_paths",
+    "roi_classes",
+    "split",
+)
+LIST_COLUMNS = ("abnormality", "roi_mask_paths", "roi_classes")
+PATHOLOGIES = ("NORMAL", "BENIGN", "MALIGNANT")
+SPLITS = ("train", "val", "test")
+
+
+class ManifestError(ValueError):
+    """A manifest file is missing columns or holds an invalid value (message names the file)."""
+
+
+def missing_columns(found, required):
+    """Required column names absent from ``found`` (in the order of ``required``)."""
+    found = set(found or ())
+    return [c for c in required if c not in found]
+
+
+def _format(value):
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def write_manifest(path, rows):
+    """Write manifest rows (dicts with :data:`COLUMNS`; lists are ``;``-joined) atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _format(row.get(c)) for c in COLUMNS})
+    write_text_atomic(path, buffer.getvalue())
+
+
+def _split_list(text):
+    return [part for part in (text or "").split(";") if part]
+
+
+def read_manifest(path):
+    """Read a manifest; returns a list of dicts with ``label`` as int and list columns as lists.
+
+    Raises :class:`ManifestError` naming the file when columns are missing (all are listed)
+    or a value is invalid (row number given).
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = missing_columns(reader.fieldnames, COLUMNS)
+            if missing:
+                raise ManifestError(f"{path}: manifest is missing columns: {', '.join(missing)}")
+            rows = list(reader)
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read manifest ({exc})") from exc
+    out = []
+    for number, raw in enumerate(rows, start=2):
+        row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
+        try:
+            row["label"] = int(row["label"])
+        except ValueError:
+            raise ManifestError(f"{path}, line {number}: label {raw.get('label')!r} is not 0 or 1") from None
+        for column in LIST_COLUMNS:
+            row[column] = _split_list(row[column])
+        if len(row["roi_mask_paths"]) != len(row["roi_classes"]):
+            raise ManifestError(f"{path}, line {number}: {len(row['roi_mask_paths'])} ROI masks but "
+                                f"{len(row['roi_classes'])} ROI classes")
+        unknown = [c for c in row["roi_classes"] if c not in PATCH_CLASSES]
+        if unknown:
+            raise ManifestError(f"{path}, line {number}: unknown ROI classes {unknown}")
+        if row["split"] and row["split"] not in SPLITS:
+            raise ManifestError(f"{path}, line {number}: split {row['split']!r} not one of {SPLITS}")
+        out.append(row)
+    return out
+
+
+def resolve_path(manifest_path, relative):
+    """Absolute path of a file named in a manifest (paths are relative to its folder)."""
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(os.fspath(manifest_path))), relative))
+
+
+def rows_for_split(rows, split):
+    """Rows of one split (``"train"``, ``"val"`` or ``"test"``)."""
+    return [row for row in rows if row["split"] == split]

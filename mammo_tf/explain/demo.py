@@ -1,0 +1,39 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""``demo_explain``: the end of ``make demo`` — explain one image and build its model's annotation site."""
+import os
+
+from mammo_tf.explain.annotate import build_site
+from mammo_tf.explain.dissect import dissect
+from mammo_tf.explain.explanation import explain_to_files
+from mammo_tf.explain.graph import split_model
+from mammo_tf.explain.loading import load_model
+from mammo_tf.explain.probe import ImageListProbe, open_probe
+from mammo_tf.explain.rank import rank_units, write_rankings
+
+
+def demo_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=None, max_probe=48,
+                 select=4, top_k=8, progress=False):
+    """Write an explanation of ``image_path`` and an annotation site for the model into ``out_dir``.
+
+    ``run_dir_or_model``: a run folder, a ``.keras`` file or an in-memory model (then ``pixel_mean``
+    is required). ``probe``: the probe set for ranking/dissection (patch HDF5, manifest or folder);
+    default: the images in ``image_path``'s folder (at most ``max_probe``). Writes
+    ``<image name>.png/.html/.json``, ``units/`` (rankings, dissection) and ``annotation_site/index.html``;
+    returns a dict of those paths.
+    """
+    model, pixel_mean, model_path = load_model(run_dir_or_model, pixel_mean)
+    split = split_model(model)
+    if probe is None:
+        folder = ImageListProbe.from_folder(os.path.dirname(os.path.abspath(image_path)))
+        probe = ImageListProbe(folder.paths[:max_probe], description=f"{len(folder.paths[:max_probe])} demo images")
+    elif isinstance(probe, (str, os.PathLike)):
+        probe = open_probe(probe)
+    units_dir = os.path.join(out_dir, "units")
+    ranking = rank_units(split, probe, pixel_mean, select=select, progress=progress)
+    rankings_path = write_rankings(ranking, units_dir, model_path)
+    dissect(split, probe, units_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
+            model_path=model_path)
+    site = build_site(units_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
+    record = explain_to_files(split, image_path, pixel_mean, out_dir)
+    return {"figure": record["figure"], "html": record["html"], "record": os.path.splitext(record["html"])[0] + ".json",
+            "rankings": rankings_path, "dissection": os.path.join(units_dir, "dissection.json"), "site": site}

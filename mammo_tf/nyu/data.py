@@ -1,0 +1,132 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Four-view exam batches for the NYU models (``keras.utils.PyDataset``, backend-neutral).
+
+Batches: ``({"l_cc", "r_cc", "l_mlo", "r_mlo"}: float32 (B, h, w, C), {"cc": y, "mlo": y})``
+with ``y`` (B, 4) int labels in ``OUTPUT_NAMES`` order (the same targets for both heads).
+"""
+import math
+
+import keras
+import numpy as np
+
+from mammo_tf.models.nyu.four_view import VIEWS
+from mammo_tf.nyu import heatmaps as H
+from mammo_tf.nyu.exams import exam_labels, is_positive
+from mammo_tf.nyu.views import PreprocessConfig, prepare_view, view_geometry
+
+
+def read_view_image(path):
+    """The image of one view as float32 (H, W); errors name the file."""
+    from mammo_tf.io import read_mammogram
+
+    image, _ = read_mammogram(path)
+    return np.asarray(image, dtype=np.float32)
+
+
+class ExamDataset(keras.utils.PyDataset):
+    """Batches of four-view exams.
+
+    Args:
+        rows: exam dicts from ``read_exam_manifest`` (one split).
+        config: ``PreprocessConfig`` (input sizes, crop and augmentation sizes).
+        batch_size: exams per batch (paper: 4).
+        channels: 1 (image) or 3 (image + cached malignant/benign heatmaps, see
+            ``mammo_tf.nyu.heatmaps``; missing caches are an error).
+        augment: random window shift/size per exam and epoch (seeded).
+        balanced: each epoch uses every positive exam plus as many randomly drawn negative
+            exams (all negatives when there are fewer) -- the paper's sampling.
+        shuffle: shuffle exam order every epoch.
+        draw: index of a test-time augmentation draw: with ``augment`` and ``shuffle=False``
+            the windows are a pure function of (seed, draw, exam).
+        heatmap_patch_size, heatmap_stride: settings the heatmap caches must match.
+        cache_images: keep decoded images in memory (small data sets).
+    """
+
+    def __init__(self, rows, config=PreprocessConfig(), batch_size=4, channels=1, augment=False,
+                 balanced=False, shuffle=False, seed=0, draw=0,
+                 heatmap_patch_size=H.DEFAULT_PATCH_SIZE, heatmap_stride=H.DEFAULT_STRIDE,
+                 cache_images=False, **kwargs):
+        super().__init__(**kwargs)
+        if not rows:
+            raise ValueError("ExamDataset: no exams")
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.rows = list(rows)
+        self.config = config
+        self.batch_size = int(batch_size)
+        self.channels = channels
+        self.augment = augment
+        self.balanced = balanced
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.draw = int(draw)
+        self.heatmap_patch_size = heatmap_patch_size
+        self.heatmap_stride = heatmap_stride
+        self.cache_images = cache_images
+        self._images = {}
+        self._geometry = {}
+        self._epoch = 0
+        self._order = self._epoch_order()
+
+    def _epoch_order(self):
+        rng = np.random.default_rng([self.seed, self._epoch, 1])
+        indices = np.arange(len(self.rows))
+        if self.balanced:
+            positive = np.array([i for i in indices if is_positive(self.rows[i])], dtype=int)
+            negative = np.array([i for i in indices if not is_positive(self.rows[i])], dtype=int)
+            if len(negative) > len(positive) and len(positive) > 0:
+                negative = rng.choice(negative, size=len(positive), replace=False)
+            indices = np.concatenate([positive, negative])
+        if self.shuffle:
+            indices = rng.permutation(indices)
+        return [int(i) for i in indices]
+
+    @property
+    def exam_indices(self):
+        """Exams of the current epoch, in batch order."""
+        return list(self._order)
+
+    def __len__(self):
+        return math.ceil(len(self._order) / self.batch_size)
+
+    def on_epoch_end(self):
+        self._epoch += 1
+        self._order = self._epoch_order()
+
+    def _image(self, path):
+        if path in self._images:
+            return self._images[path]
+        image = read_view_image(path)
+        if self.cache_images:
+            self._images[path] = image
+        return image
+
+    def view_input(self, exam_index, view):
+        """Model input (h, w, C) of one view of one exam."""
+        path = self.rows[exam_index][view]
+        image = self._image(path)
+        view_type = view.split("_")[1].upper()
+        geometry = self._geometry.get(path)
+        if geometry is None:
+            geometry = self._geometry[path] = view_geometry(image, view_type, self.config)
+        maps = None
+        if self.channels == 3:
+            maps = H.read_cached_heatmaps(path, geometry.crop, self.heatmap_patch_size,
+                                          self.heatmap_stride)
+            if maps is None:
+                raise FileNotFoundError(
+                    f"{H.cache_path(path)}: no heatmaps for this crop/patch size/stride; "
+                    "generate them first (mammo_tf.nyu.heatmaps / train_multiview.py --heatmap-model)")
+        rng = None
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self._epoch, self.draw, exam_index,
+                                         VIEWS.index(view)])
+        return prepare_view(image, view_type, self.config, heatmaps=maps, rng=rng, geometry=geometry)
+
+    def __getitem__(self, index):
+        chosen = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        if not chosen:
+            raise IndexError(index)
+        x = {view: np.stack([self.view_input(i, view) for i in chosen]) for view in VIEWS}
+        y = np.stack([exam_labels(self.rows[i]) for i in chosen])
+        return x, {"cc": y, "mlo": y}

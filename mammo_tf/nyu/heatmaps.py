@@ -1,0 +1,136 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Benign / malignant heatmaps from any mammo_tf patch classifier, as extra input channels.
+
+A patch classifier (softmax over ``mammo_tf.constants.PATCH_CLASSES``) slides over the CROPPED
+image (patch 256 or 224 px, stride 70 by default); each patch's benign probability (sum of
+``BENIGN_PATCH_CLASSES``) and malignant probability (sum of ``MALIGNANT_PATCH_CLASSES``) is
+added to every pixel it covers and divided by the number of patches covering the pixel.
+Channel order in the model input follows the paper: [image, malignant, benign].
+
+Maps are cached as HDF5 next to the image (``<image>.heatmaps.h5``: datasets ``malignant``
+and ``benign`` float32 (Hc, Wc), attrs ``crop`` [top, bottom, left, right], ``patch_size``,
+``stride``, ``classifier``); a cache whose attributes differ is recomputed.
+"""
+import json
+import os
+
+import h5py
+import numpy as np
+from tqdm.auto import tqdm
+
+from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES, PATCH_CLASSES
+from mammo_tf.nyu import crop as C
+from mammo_tf.preprocess import to_network_input
+from mammo_tf.utils import atomic_path
+
+DEFAULT_PATCH_SIZE = 256
+DEFAULT_STRIDE = 70
+HEATMAP_CHANNELS = ("malignant", "benign")
+
+
+def _positions(length, patch, stride):
+    """Patch origins covering [0, length): every ``stride`` plus one flush with the end."""
+    if length <= patch:
+        return [0]
+    starts = list(range(0, length - patch + 1, stride))
+    if starts[-1] != length - patch:
+        starts.append(length - patch)
+    return starts
+
+
+def _class_indices(class_names):
+    benign = [class_names.index(c) for c in BENIGN_PATCH_CLASSES]
+    malignant = [class_names.index(c) for c in MALIGNANT_PATCH_CLASSES]
+    return benign, malignant
+
+
+def compute_heatmaps(image, classifier, pixel_mean, patch_size=DEFAULT_PATCH_SIZE,
+                     stride=DEFAULT_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
+                     progress=True):
+    """(H, W, 2) float32 [malignant, benign] averaged patch probabilities over ``image``.
+
+    Args:
+        image: 16-bit grey image (H, W) -- normally the cropped breast.
+        classifier: Keras patch classifier taking ``to_network_input`` patches; patches are
+            resized to its input size when ``patch_size`` differs.
+        pixel_mean: the classifier's training pixel mean (0-255 scale).
+        patch_size, stride: sliding window (paper: 256, 70).
+        batch_size: patches per ``predict`` call.
+        class_names: the classifier's classes, index = output unit.
+    """
+    image = np.asarray(image)
+    h, w = image.shape[:2]
+    if h < patch_size or w < patch_size:  # pad small crops so one patch fits
+        image = C.extract_window(image, C.Box(0, max(h, patch_size), 0, max(w, patch_size)))
+    ph, pw = image.shape[:2]
+    origins = [(y, x) for y in _positions(ph, patch_size, stride) for x in _positions(pw, patch_size, stride)]
+    benign_idx, malignant_idx = _class_indices(list(class_names))
+    in_size = tuple(classifier.input_shape[1:3])
+    sums = np.zeros((ph, pw, 2), np.float64)
+    counts = np.zeros((ph, pw), np.float64)
+    bar = tqdm(total=len(origins), desc="heatmap patches", unit="patch", disable=not progress)
+    for start in range(0, len(origins), batch_size):
+        chunk = origins[start:start + batch_size]
+        patches = np.stack([image[y:y + patch_size, x:x + patch_size] for y, x in chunk])
+        if in_size != (patch_size, patch_size) and None not in in_size:
+            patches = np.stack([C.resize(p.astype(np.float32), in_size) for p in patches])
+        probs = np.asarray(classifier.predict_on_batch(to_network_input(patches, pixel_mean)))
+        malignant = probs[:, malignant_idx].sum(axis=1)
+        benign = probs[:, benign_idx].sum(axis=1)
+        for (y, x), m, b in zip(chunk, malignant, benign):
+            sums[y:y + patch_size, x:x + patch_size, 0] += m
+            sums[y:y + patch_size, x:x + patch_size, 1] += b
+            counts[y:y + patch_size, x:x + patch_size] += 1
+        bar.update(len(chunk))
+    bar.close()
+    maps = sums / np.maximum(counts, 1)[..., None]
+    return maps[:h, :w].astype(np.float32)
+
+
+def cache_path(image_path):
+    """Where the heatmaps of ``image_path`` are cached: ``<image_path>.heatmaps.h5``."""
+    return os.fspath(image_path) + ".heatmaps.h5"
+
+
+def _attrs(crop, patch_size, stride, classifier_id):
+    return {"crop": json.dumps([crop.top, crop.bottom, crop.left, crop.right]),
+            "patch_size": int(patch_size), "stride": int(stride),
+            "classifier": str(classifier_id), "channels": json.dumps(HEATMAP_CHANNELS)}
+
+
+def read_cached_heatmaps(image_path, crop, patch_size=DEFAULT_PATCH_SIZE, stride=DEFAULT_STRIDE,
+                         classifier_id=None):
+    """Cached (Hc, Wc, 2) maps when the cache matches these settings, else None.
+
+    ``classifier_id=None`` accepts a cache from any classifier (training reads caches that
+    ``heatmaps_for_image`` wrote earlier).
+    """
+    path = cache_path(image_path)
+    if not os.path.exists(path):
+        return None
+    want = _attrs(crop, patch_size, stride, classifier_id)
+    with h5py.File(path, "r") as f:
+        for key, value in want.items():
+            if key == "classifier" and classifier_id is None:
+                continue
+            if f.attrs.get(key) != value:
+                return None
+        return np.stack([f["malignant"][()], f["benign"][()]], axis=-1).astype(np.float32)
+
+
+def heatmaps_for_image(image_path, image, crop, classifier, pixel_mean, classifier_id,
+                       patch_size=DEFAULT_PATCH_SIZE, stride=DEFAULT_STRIDE, batch_size=32,
+                       progress=True):
+    """Heatmaps of the cropped image, from the HDF5 cache when valid, else computed and cached."""
+    maps = read_cached_heatmaps(image_path, crop, patch_size, stride, classifier_id)
+    if maps is not None:
+        return maps
+    maps = compute_heatmaps(np.asarray(image)[crop.slices()], classifier, pixel_mean,
+                            patch_size, stride, batch_size, progress=progress)
+    with atomic_path(cache_path(image_path)) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("malignant", data=maps[..., 0], compression="gzip")
+            f.create_dataset("benign", data=maps[..., 1], compression="gzip")
+            for key, value in _attrs(crop, patch_size, stride, classifier_id).items():
+                f.attrs[key] = value
+    return maps

@@ -1,0 +1,254 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Training and exam prediction for the NYU four-view models (``model.fit`` + callbacks).
+
+Paper settings (Wu et al. 2019, section IV): Adam, learning rate 1e-5, batch 4, L2 10**-4.5
+on the kernels, each epoch all positive (biopsied) exams plus as many random negatives, early
+stopping when the mean validation AUC of the four tasks has not improved for 20 epochs, the
+best model by that AUC kept. Loss: the summed binary cross-entropies of the CC and MLO heads.
+
+Run folder ``runs/<name>/``: ``config.json`` (resolved), ``log.csv`` (per epoch),
+``checkpoints/best.keras`` (atomic), ``metrics.json``, ``predictions_<split>.csv``.
+"""
+import csv
+import dataclasses
+import io
+import math
+import os
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from mammo_tf.models.nyu import four_view as F
+from mammo_tf.models.nyu.weights import load_pytorch_arrays
+from mammo_tf.nyu import heatmaps as H
+from mammo_tf.nyu.data import ExamDataset, read_view_image
+from mammo_tf.nyu.exams import exam_labels, read_exam_manifest
+from mammo_tf.nyu.views import PreprocessConfig, view_geometry
+from mammo_tf.utils import atomic_path, write_json_atomic, write_text_atomic
+
+PREDICTION_COLUMNS = ("exam_id",) + F.OUTPUT_NAMES
+PAPER_L2 = 10 ** -4.5
+
+
+@dataclasses.dataclass
+class MultiviewConfig:
+    """Everything a training run needs; defaults are the paper's settings."""
+
+    manifest: str
+    name: str = "multiview"
+    runs_dir: str = "runs"
+    model: str = "view-wise"  # or "image-wise"
+    channels: int = 1  # 3 = image + malignant + benign heatmaps
+    cc_size: tuple = F.CC_INPUT_SIZE
+    mlo_size: tuple = F.MLO_INPUT_SIZE
+    epochs: int = 500
+    batch_size: int = 4
+    learning_rate: float = 1e-5
+    l2: float = PAPER_L2
+    patience: int = 20
+    augment: bool = True
+    tta: int = 10
+    seed: int = 0
+    init_columns: str | None = None  # .keras model (e.g. BI-RADS) whose columns initialise ours
+    pytorch_weights: str | None = None  # .npz converted from the authors' state dict
+    heatmap_model: str | None = None  # patch classifier .keras for heatmap channels
+    heatmap_pixel_mean: float | None = None
+    heatmap_patch_size: int = H.DEFAULT_PATCH_SIZE
+    heatmap_stride: int = H.DEFAULT_STRIDE
+    erosion_iterations: int | None = None
+    max_shift: float | None = None
+    max_size_noise: float | None = None
+    cache_images: bool = False
+    run_eagerly: bool = False  # skips graph tracing: faster for tiny inputs / debugging
+    workers: int = 1
+    verbose: int = 1
+
+    def preprocess(self):
+        return PreprocessConfig(cc_size=tuple(self.cc_size), mlo_size=tuple(self.mlo_size),
+                                erosion_iterations=self.erosion_iterations,
+                                max_shift=self.max_shift, max_size_noise=self.max_size_noise)
+
+
+def build_model(config):
+    builder = {"view-wise": F.build_view_wise_model, "image-wise": F.build_image_wise_model}
+    if config.model not in builder:
+        raise ValueError(f"model must be one of {sorted(builder)}, got {config.model!r}")
+    return builder[config.model](tuple(config.cc_size), tuple(config.mlo_size),
+                                 channels=config.channels, l2=config.l2)
+
+
+def compile_model(model, learning_rate, run_eagerly=False):
+    # jit_compile=False: XLA compilation of the two-column graph costs more than it saves
+    # at the sizes this runs on CPU; GPUs users can recompile with jit_compile=True.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=False,
+                  run_eagerly=run_eagerly,
+                  loss={"cc": F.SummedBinaryCrossentropy(), "mlo": F.SummedBinaryCrossentropy()})
+    return model
+
+
+def mean_auc(labels, probabilities):
+    """Mean AUC over the four tasks that have both classes; (mean or NaN, {task: auc})."""
+    from mammo_tf.evaluate import roc_auc
+
+    per_task = {}
+    for k, name in enumerate(F.OUTPUT_NAMES):
+        try:
+            per_task[name] = float(roc_auc(labels[:, k], probabilities[:, k]))
+        except ValueError:  # one class only: undefined
+            per_task[name] = float("nan")
+    defined = [v for v in per_task.values() if not math.isnan(v)]
+    return (float(np.mean(defined)) if defined else float("nan")), per_task
+
+
+def predict_exams(model, rows, config, tta=0, seed=0, batch_size=4, progress=False):
+    """(N, 4) exam probabilities in ``OUTPUT_NAMES`` order.
+
+    ``tta=0``: the best window of every view; ``tta=n``: mean over n seeded random window
+    draws (paper: 10).
+    """
+    draws = [None] if tta <= 0 else list(range(tta))
+    total = np.zeros((len(rows), 4), np.float64)
+    for draw in tqdm(draws, desc="TTA draws", disable=not progress or tta <= 0):
+        data = ExamDataset(rows, config.preprocess(), batch_size=batch_size,
+                           channels=config.channels, augment=draw is not None, seed=seed,
+                           draw=draw or 0, heatmap_patch_size=config.heatmap_patch_size,
+                           heatmap_stride=config.heatmap_stride, cache_images=config.cache_images)
+        parts = [F.exam_probabilities(model.predict_on_batch(data[i][0])) for i in range(len(data))]
+        total += np.concatenate(parts)
+    return total / len(draws)
+
+
+def write_predictions(path, rows, probabilities):
+    """Exam prediction CSV: ``exam_id,left_benign,right_benign,left_malignant,right_malignant``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PREDICTION_COLUMNS)
+    for row, p in zip(rows, probabilities):
+        writer.writerow([row["exam_id"]] + [f"{v:.6f}" for v in p])
+    write_text_atomic(path, buffer.getvalue())
+
+
+class ValidationAUC(keras.callbacks.Callback):
+    """Adds ``val_mean_auc`` and ``val_auc_<task>`` to the epoch logs (best window, no TTA)."""
+
+    def __init__(self, rows, config):
+        super().__init__()
+        self.rows, self.config = rows, config
+        self.labels = np.stack([exam_labels(r) for r in rows])
+
+    def on_epoch_end(self, epoch, logs=None):
+        probs = predict_exams(self.model, self.rows, self.config, batch_size=self.config.batch_size)
+        mean, per_task = mean_auc(self.labels, probs)
+        if logs is not None:
+            logs["val_mean_auc"] = mean
+            logs.update({f"val_auc_{k}": v for k, v in per_task.items()})
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model atomically whenever ``val_mean_auc`` improves (first epoch always)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path, self.best, self.best_epoch = path, -math.inf, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_mean_auc", float("nan"))
+        score = -math.inf if math.isnan(value) else value
+        if self.best_epoch is None or score > self.best:
+            self.best, self.best_epoch = score, epoch + 1
+            with atomic_path(self.path) as tmp:
+                self.model.save(tmp)
+
+
+def ensure_heatmaps(rows, config, strict=False):
+    """Compute (or reuse cached) heatmaps for every view; returns the skipped (path, error)."""
+    from mammo_tf.io import read_mammogram  # noqa: F401  (fail early when io is missing)
+
+    classifier = keras.saving.load_model(config.heatmap_model, compile=False, safe_mode=True)
+    classifier_id = os.path.abspath(config.heatmap_model)
+    pre = config.preprocess()
+    paths = sorted({(row[v], v.split("_")[1].upper()) for row in rows for v in F.VIEWS})
+    skipped = []
+    for path, view in tqdm(paths, desc="heatmaps", unit="image"):
+        try:
+            image = read_view_image(path)
+            geometry = view_geometry(image, view, pre)
+            H.heatmaps_for_image(path, image, geometry.crop, classifier,
+                                 config.heatmap_pixel_mean, classifier_id,
+                                 config.heatmap_patch_size, config.heatmap_stride, progress=False)
+        except (OSError, ValueError) as exc:
+            if strict:
+                raise
+            skipped.append((path, str(exc)))
+    return skipped
+
+
+def train(config, strict=False):
+    """Train a four-view model on the manifest's train split, select by validation AUC,
+    evaluate and write the run folder. Returns the metrics dict."""
+    rows = read_exam_manifest(config.manifest)
+    splits = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
+    if not splits["train"] or not splits["val"]:
+        raise ValueError(f"{config.manifest}: needs exams in the train and val splits "
+                         f"(found {len(splits['train'])} train, {len(splits['val'])} val)")
+    run_dir = os.path.join(config.runs_dir, config.name)
+    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+    write_json_atomic(os.path.join(run_dir, "config.json"), dataclasses.asdict(config))
+    keras.utils.set_random_seed(config.seed)
+    skipped = []
+    if config.heatmap_model:
+        skipped = ensure_heatmaps(rows, config, strict=strict)
+        bad = {p for p, _ in skipped}
+        for s in splits:
+            splits[s] = [r for r in splits[s] if not any(r[v] in bad for v in F.VIEWS)]
+    model = build_model(config)
+    if config.pytorch_weights:
+        load_pytorch_arrays(model, config.pytorch_weights)
+    if config.init_columns:
+        source = keras.saving.load_model(config.init_columns, compile=False, safe_mode=True)
+        F.transfer_columns(source, model)
+    compile_model(model, config.learning_rate, config.run_eagerly)
+    train_data = ExamDataset(splits["train"], config.preprocess(), batch_size=config.batch_size,
+                             channels=config.channels, augment=config.augment, balanced=True,
+                             shuffle=True, seed=config.seed,
+                             heatmap_patch_size=config.heatmap_patch_size,
+                             heatmap_stride=config.heatmap_stride,
+                             cache_images=config.cache_images, workers=config.workers)
+    best_path = os.path.join(run_dir, "checkpoints", "best.keras")
+    checkpoint = BestCheckpoint(best_path)
+    callbacks = [ValidationAUC(splits["val"], config), checkpoint,
+                 keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"))]
+    if config.patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_mean_auc", mode="max",
+                                                       patience=config.patience))
+    history = model.fit(train_data, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
+    best = keras.saving.load_model(best_path, safe_mode=True, compile=False)
+    if config.run_eagerly:
+        compile_model(best, config.learning_rate, run_eagerly=True)
+    metrics = {"best_epoch": checkpoint.best_epoch, "epochs_run": len(history.history["loss"]),
+               "best_val_mean_auc": None if math.isinf(checkpoint.best) else checkpoint.best,
+               "tta": config.tta, "skipped_images": [{"path": p, "error": e} for p, e in skipped]}
+    for split in ("val", "test"):
+        if not splits[split]:
+            continue
+        probs = predict_exams(best, splits[split], config, tta=config.tta, seed=config.seed,
+                              batch_size=config.batch_size, progress=config.verbose > 0)
+        labels = np.stack([exam_labels(r) for r in splits[split]])
+        mean, per_task = mean_auc(labels, probs)
+        metrics[split] = {"mean_auc": mean, "auc": per_task, "exams": len(splits[split])}
+        write_predictions(os.path.join(run_dir, f"predictions_{split}.csv"), splits[split], probs)
+    metrics = _finite(metrics)
+    write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
+    return metrics
+
+
+def _finite(value):
+    """NaN (undefined AUC) -> None, so the JSON stays standard."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

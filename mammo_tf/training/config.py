@@ -1,0 +1,179 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Dataclass configs shared by the entry scripts, with an argparse bridge.
+
+Precedence: dataclass defaults < ``--config file.json`` < command-line flags. Each field's
+metadata gives its help text (and optionally ``choices``, ``nargs``, ``type``); the parser is
+generated from the dataclass so ``--help`` always lists every option with its default.
+Bad arguments raise ``UsageError``; ``cli_main`` turns that into one line on stderr and exit
+code 2.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+REQUIRED = object()
+
+
+class UsageError(Exception):
+    """A bad argument or input file; the CLI prints the message as one line and exits 2."""
+
+
+def option(default=REQUIRED, help="", *, choices=None, nargs=None, type=None, cli=True):
+    """A config field: ``default`` (``REQUIRED`` for mandatory), help text, argparse details."""
+    meta = {"help": help, "choices": choices, "nargs": nargs, "type": type, "cli": cli}
+    if isinstance(default, (list, dict)):
+        value = default
+        return dataclasses.field(default_factory=lambda: list(value) if isinstance(value, list)
+                                 else dict(value), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass
+class CommonConfig:
+    """Options every training script has."""
+
+    name: str | None = option(None, "run name: the run folder is RUNS_DIR/NAME "
+                              "(default: <script>_<UTC time>)")
+    runs_dir: str = option("runs", "parent folder of run folders")
+    seed: int = option(0, "random seed (weights init, shuffling, augmentation, dropout)")
+    optimizer: str = option("adam", "optimizer, fresh for every stage", choices=("adam", "sgd"))
+    momentum: float = option(0.9, "SGD momentum (with --optimizer sgd)")
+    patience: int = option(10, "early stopping: stop a stage after this many epochs without "
+                           "improvement of the validation loss (0 = off)")
+    pixel_mean: float | None = option(None, "scalar pixel mean on the 0-255 scale (default: "
+                                      "computed on the training split)")
+    workers: int = option(1, "data-loading worker threads")
+    strategy: str = option("none", "tf.distribute strategy (TensorFlow backend)",
+                           choices=("none", "mirrored", "multiworker"))
+    mixed_precision: bool = option(False, "train with the mixed_float16 policy (float32 output)")
+    deterministic: bool = option(True, "deterministic TensorFlow ops (slower on GPU)")
+    export: bool = option(True, "export the best model as a SavedModel into the run folder")
+    verbose: int = option(1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch")
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def build_parser(config_cls, prog, description, epilog=None):
+    """An ArgumentParser with ``--config``, ``--resume`` and one flag per config field."""
+    parser = _OneLineErrorParser(prog=prog, description=description, epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 argument_default=argparse.SUPPRESS)
+    parser.add_argument("--config", metavar="FILE.json",
+                        help="JSON file of option defaults (keys = option names with "
+                             "underscores); command-line flags override it")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue an interrupted run from its last completed epoch, with "
+                             "the run's saved configuration (a finished run is not redone)")
+    for f in dataclasses.fields(config_cls):
+        meta = f.metadata
+        if not meta.get("cli", True):
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        help_text = meta.get("help", "")
+        if default is REQUIRED:
+            help_text += " (required)"
+        elif "default" not in help_text:
+            help_text += f" (default: {default})"
+        kwargs = {"help": help_text.replace("%", "%%"), "dest": f.name}
+        if meta.get("choices"):
+            kwargs["choices"] = meta["choices"]
+        is_bool = default is not REQUIRED and isinstance(default, bool)
+        if is_bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            if meta.get("nargs"):
+                kwargs["nargs"] = meta["nargs"]
+            kwargs["type"] = meta.get("type") or _scalar_type(f, default)
+            if not meta.get("choices"):
+                kwargs["metavar"] = f.name.upper()
+        parser.add_argument(_flag(f.name), **kwargs)
+    return parser
+
+
+def _scalar_type(field, default):
+    if isinstance(default, list) and default:
+        return type(default[0])
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        return type(default)
+    annotation = str(field.type)
+    if annotation.startswith("float"):
+        return float
+    if annotation.startswith("int"):
+        return int
+    return str
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def load_config_file(path, config_cls):
+    if not os.path.isfile(path):
+        raise UsageError(f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"{path}: expected a JSON object of option names to values")
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    return values
+
+
+def config_from_dict(config_cls, values, source="configuration"):
+    """Build ``config_cls`` from a dict, checking required fields."""
+    missing = [f.name for f in dataclasses.fields(config_cls)
+               if f.default is REQUIRED and f.name not in values]
+    if missing:
+        raise UsageError(f"missing required option(s): "
+                         f"{', '.join(_flag(m) for m in missing)} (in {source} or on the command line)")
+    return config_cls(**values)
+
+
+def parse_config(config_cls, argv, prog, description, epilog=None):
+    """Parse ``argv`` -> (config, resume_dir or None)."""
+    parser = build_parser(config_cls, prog, description, epilog)
+    args = vars(parser.parse_args(argv))
+    resume = args.pop("resume", None)
+    config_file = args.pop("config", None)
+    if resume:
+        saved = os.path.join(resume, "config.json")
+        if not os.path.isfile(saved):
+            raise UsageError(f"--resume {resume}: no config.json there (not a run folder)")
+        with open(saved, encoding="utf-8") as f:
+            values = json.load(f)["config"]
+        # Only presentation options may change on resume; the rest must match the run.
+        for key in ("verbose", "workers"):
+            if key in args:
+                values[key] = args[key]
+        return config_from_dict(config_cls, values, saved), resume
+    values = load_config_file(config_file, config_cls) if config_file else {}
+    values.update(args)
+    return config_from_dict(config_cls, values, config_file or "a --config file"), None
+
+
+def cli_main(main, argv=None):
+    """Run ``main(argv)``; a UsageError becomes one line on stderr and exit code 2."""
+    try:
+        return main(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+
+
+def check_file(path, what):
+    """UsageError unless ``path`` is an existing file."""
+    if not path or not os.path.isfile(path):
+        raise UsageError(f"{what} not found: {path}")
+    return path

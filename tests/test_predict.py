@@ -1,0 +1,338 @@
+"""Tests for mammo_tf.predict and the predict.py script: preprocessing, TTA, averaging, CLI."""
+import csv
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mammo_tf import predict as lib
+from mammo_tf.io import write_png16
+from mammo_tf.preprocess import to_network_input
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+PIXEL_MEAN = 40.0
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("predict_script", REPO_ROOT / "predict.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def flip_invariant_model(size=(32, 32)):
+    """Conv with a kernel symmetric under both flips + 'same' zero padding -> GAP -> softmax."""
+    inputs = keras.Input((*size, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")
+    x = conv(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs)
+    kernel, bias = conv.get_weights()
+    kernel = (kernel + kernel[::-1] + kernel[:, ::-1] + kernel[::-1, ::-1]) / 4
+    conv.set_weights([kernel * 0.05, bias])
+    return model
+
+
+def position_sensitive_model(size=(32, 32), seed=0):
+    """Strided conv -> flatten -> softmax: depends on where things are, so not flip-invariant."""
+    inputs = keras.Input((*size, 3))
+    x = keras.layers.Conv2D(2, 3, strides=4, padding="same", name="conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs)
+    dense = model.get_layer("predictions")
+    w, b = dense.get_weights()
+    dense.set_weights([np.random.default_rng(seed).normal(0, 0.05, w.shape).astype("float32"), b])
+    return model
+
+
+def synthetic_images(n, size=(32, 32), seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 65535, (n, *size)).astype(np.uint16)
+    images[:, : size[0] // 2, : size[1] // 3] = 60000  # an asymmetric bright block
+    return images
+
+
+def save_in_run(model, run_dir, pixel_mean=PIXEL_MEAN):
+    """A model inside a training run folder layout (runs/<name>/checkpoints/best.keras)."""
+    path = pathlib.Path(run_dir) / "checkpoints" / "best.keras"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    (pathlib.Path(run_dir) / "pixel_mean.json").write_text(json.dumps({"pixel_mean": pixel_mean}))
+    return path
+
+
+def write_dicom(path, image12):
+    """A minimal 12-bit MONOCHROME2 MG DICOM file."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "MG"
+    ds.PatientID = "P1"
+    ds.Rows, ds.Columns = image12.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.PixelRepresentation = 0
+    ds.PixelData = image12.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """3 PNGs (48x40, not the model size), 1 DICOM, 1 unreadable file, a manifest with labels."""
+    folder = tmp_path_factory.mktemp("images")
+    images = synthetic_images(3, (48, 40))
+    for i, image in enumerate(images):
+        write_png16(folder / f"img{i}.png", image)
+    rng = np.random.default_rng(5)
+    write_dicom(folder / "scan.dcm", rng.integers(0, 4096, (50, 44)))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    manifest = folder / "manifest.csv"
+    rows = [("img0", "img0.png", 0, "test"), ("img1", "img1.png", 1, "test"),
+            ("img2", "img2.png", 0, "train"), ("scan", "scan.dcm", 1, "test")]
+    with open(manifest, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image_id", "patient_id", "label", "image_path", "split"])
+        for image_id, path, label, split in rows:
+            writer.writerow([image_id, "p", label, path, split])
+    return folder
+
+
+def test_flip_batch_order():
+    x = np.arange(2 * 3).reshape(1, 2, 3, 1)
+    flips = lib.flip_batch(x)
+    np.testing.assert_array_equal(flips[1, :, :, 0], x[0, :, ::-1, 0])  # horizontal: width axis
+    np.testing.assert_array_equal(flips[2, :, :, 0], x[0, ::-1, :, 0])  # vertical: height axis
+    np.testing.assert_array_equal(flips[3, :, :, 0], x[0, ::-1, ::-1, 0])
+
+
+def test_tta_on_flip_invariant_model_returns_plain_prediction():
+    predictor = lib.Predictor(flip_invariant_model(), pixel_mean=PIXEL_MEAN)
+    images = synthetic_images(3)
+    plain = predictor(images)
+    np.testing.assert_allclose(predictor(images, tta=True), plain, atol=1e-6)
+    # The check can fail: a position-sensitive model changes under TTA.
+    sensitive = lib.Predictor(position_sensitive_model(), pixel_mean=PIXEL_MEAN)
+    assert np.abs(sensitive(images, tta=True) - sensitive(images)).max() > 1e-4
+
+
+def test_tta_is_one_batched_call_equal_to_four_separate_calls():
+    model = position_sensitive_model()
+    calls = []
+
+    def forward(x):
+        calls.append(len(x))
+        return model.predict_on_batch(x)
+
+    predictor = lib.Predictor(model, pixel_mean=PIXEL_MEAN, forward=forward)
+    images = synthetic_images(3)
+    tta = predictor(images, tta=True)
+    assert calls == [12]  # one forward pass over 4 flips x 3 images
+    x = to_network_input(images, PIXEL_MEAN)
+    separate = [model.predict_on_batch(v) for v in
+                (x, x[:, :, ::-1], x[:, ::-1, :], x[:, ::-1, ::-1])]
+    np.testing.assert_allclose(tta, np.mean(separate, axis=0), atol=1e-6)
+
+
+def test_predictor_requires_pixel_mean():
+    with pytest.raises(lib.PredictionError, match="pixel mean"):
+        lib.Predictor(flip_invariant_model())
+
+
+def test_predict_items_reads_png_and_dicom_with_training_preprocessing(image_folder, tmp_path):
+    model = position_sensitive_model()
+    predictor = lib.Predictor.load(save_in_run(model, tmp_path / "runs" / "a"))
+    assert predictor.pixel_mean == PIXEL_MEAN and predictor.input_size == (32, 32)
+    items = lib.collect_items([image_folder])
+    assert sorted(i.image_id for i in items) == ["broken", "img0", "img1", "img2", "scan"]
+    result = lib.predict_items([predictor], items, batch_size=2, progress=False)
+    assert [f[0] for f in result.failures] == [str(image_folder / "broken.png")]
+    assert [i.image_id for i in result.items] == ["img0", "img1", "img2", "scan"]
+    expected = []
+    for item in result.items:
+        image = lib.load_image(item.path, (32, 32))
+        assert image.dtype == np.uint16 and image.shape == (32, 32)
+        expected.append(model.predict_on_batch(to_network_input(image[None], PIXEL_MEAN))[0])
+    np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
+    with pytest.raises(Exception, match="broken.png"):
+        lib.predict_items([predictor], items, strict=True, progress=False)
+
+
+def test_dicom_is_scaled_to_16_bits(image_folder):
+    image = lib.load_image(image_folder / "scan.dcm")
+    assert image.dtype == np.uint16 and image.shape == (50, 44)
+    assert image.max() > 4096  # 12-bit values stretched onto 0..65535
+
+
+def test_model_averaging_is_the_mean_of_the_models(image_folder, tmp_path):
+    paths = [save_in_run(position_sensitive_model(seed=s), tmp_path / f"run{s}", 30.0 + s)
+             for s in range(2)]
+    predictors = lib.load_predictors(paths)
+    assert [p.pixel_mean for p in predictors] == [30.0, 31.0]  # each run's own mean
+    items = lib.collect_items([image_folder / "img0.png", image_folder / "img1.png"])
+    both = lib.predict_items(predictors, items, tta=True, progress=False)
+    singles = [lib.predict_items([p], items, tta=True, progress=False).probabilities
+               for p in predictors]
+    assert not np.allclose(singles[0], singles[1])
+    np.testing.assert_allclose(both.probabilities, np.mean(singles, axis=0), atol=1e-6)
+    np.testing.assert_allclose(both.per_model, singles, atol=1e-6)
+
+
+def test_script_on_manifest_with_labels_writes_csv_metrics_and_roc(image_folder, tmp_path, capsys):
+    model_paths = [save_in_run(position_sensitive_model(seed=s), tmp_path / f"r{s}") for s in range(2)]
+    out = tmp_path / "out" / "preds.csv"
+    argv = [str(image_folder / "manifest.csv"), "--split", "test", "--tta", "--out", str(out),
+            "--n-boot", "50", "--no-progress"]
+    for path in model_paths:
+        argv += ["--model", str(path)]
+    assert _load_script().main(argv) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image_id"] for r in rows] == ["img0", "img1", "scan"]
+    assert list(rows[0]) == ["image_id", "path", "prob_negative", "prob_positive", "n_models",
+                             "tta", "label"]
+    assert {r["n_models"] for r in rows} == {"2"} and {r["tta"] for r in rows} == {"1"}
+    for r in rows:
+        assert float(r["prob_negative"]) + float(r["prob_positive"]) == pytest.approx(1, abs=1e-5)
+    metrics = json.loads((tmp_path / "out" / "preds_metrics.json").read_text())
+    assert metrics["n_images"] == 3 and metrics["n_models"] == 2 and metrics["tta"] is True
+    lo, hi = metrics["auc_ci95"]
+    assert lo <= metrics["auc"] <= hi
+    assert set(metrics["auc_per_model"]) == {str(p) for p in model_paths}
+    assert (tmp_path / "out" / "preds_roc.png").read_bytes()[:4] == b"\x89PNG"
+    assert "AUC" in capsys.readouterr().out
+
+
+def test_script_on_folder_with_labels_csv_and_skip_summary(image_folder, tmp_path, capsys):
+    model_path = save_in_run(flip_invariant_model(), tmp_path / "run")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image_id,label\nimg0,0\nimg1,1\nimg2,0\nscan,1\n")
+    out = tmp_path / "p.csv"
+    code = _load_script().main([str(image_folder), "-m", str(model_path), "--labels", str(labels),
+                                "--out", str(out), "--n-boot", "20", "--no-progress"])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 unreadable image" in captured.err and "broken.png" in captured.err
+    assert len(list(csv.DictReader(open(out)))) == 4
+    assert (tmp_path / "p_roc.png").exists()
+    code = _load_script().main([str(image_folder), "-m", str(model_path), "--out", str(out),
+                                "--strict", "--no-progress"])
+    assert code == 1 and "broken.png" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["missing_model", "missing_input", "no_pixel_mean", "bad_size",
+                                  "not_a_model", "folder_not_saved_model", "unknown_flag"])
+def test_script_bad_arguments_exit_2_with_one_line(case, image_folder, tmp_path, capsys):
+    good_model = save_in_run(flip_invariant_model(), tmp_path / "run")
+    image = str(image_folder / "img0.png")
+    orphan = tmp_path / "orphan.keras"  # outside any run folder: no pixel mean to find
+    flip_invariant_model().save(orphan)
+    text_file = tmp_path / "model.txt"
+    text_file.write_text("x")
+    argv = {
+        "missing_model": [image, "-m", str(tmp_path / "nope.keras")],
+        "missing_input": [str(tmp_path / "nope.png"), "-m", str(good_model)],
+        "no_pixel_mean": [image, "-m", str(orphan)],
+        "bad_size": [image, "-m", str(good_model), "--size", "0", "10"],
+        "not_a_model": [image, "-m", str(text_file)],
+        "folder_not_saved_model": [image, "-m", str(tmp_path)],
+        "unknown_flag": [image, "-m", str(good_model), "--frobnicate"],
+    }[case]
+    with pytest.raises(SystemExit) as info:
+        _load_script().main(argv + ["--out", str(tmp_path / "o.csv")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("predict.py: error:")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_script_subprocess_exit_code_and_help(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "predict.py"), "x.png", "-m",
+                           str(tmp_path / "missing.keras")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"predict.py: error: model {str(tmp_path / 'missing.keras')!r} does not exist"]
+
+
+def test_saved_model_with_embedded_preprocessing_matches_keras_model(image_folder, tmp_path):
+    pytest.importorskip("tensorflow")
+    from mammo_tf.export import export_saved_model
+
+    model = flip_invariant_model()
+    run = tmp_path / "run"
+    keras_path = save_in_run(model, run)
+    export_saved_model(model, run / "saved_model", pixel_mean=PIXEL_MEAN)
+    exported = lib.Predictor.load(run / "saved_model")
+    assert exported.raw_input and exported.input_size == (32, 32)
+    items = lib.collect_items([image_folder / "img0.png", image_folder / "scan.dcm"])
+    from_keras = lib.predict_items([lib.Predictor.load(keras_path)], items, tta=True, progress=False)
+    from_export = lib.predict_items([exported], items, tta=True, progress=False)
+    np.testing.assert_allclose(from_export.probabilities, from_keras.probabilities, atol=1e-5)
+
+
+def test_real_files_mini_mias_pgm_and_vendor_dicoms(shared_data, tmp_path):
+    """Real mini-MIAS PGMs and vendor MG DICOMs: read, predicted; the header-only one is reported."""
+    pgms = sorted((shared_data / "mini_mias").glob("mdb*.pgm"))[:2]
+    if not pgms or not (shared_data / "dicom_mg_headers").is_dir():
+        pytest.skip("mini_mias PGMs or dicom_mg_headers missing from ../shared/data")
+    image = lib.load_image(pgms[0])
+    assert image.shape == (1024, 1024) and image.dtype == np.uint16
+    assert image.max() % 257 == 0  # 8-bit PGM values mapped by x257 onto the 16-bit scale
+    predictor = lib.Predictor.load(save_in_run(flip_invariant_model(), tmp_path / "run"))
+    items = lib.collect_items([*pgms, shared_data / "dicom_mg_headers"])
+    result = lib.predict_items([predictor], items, tta=True, progress=False)
+    assert len(result.items) == len(items) - 1
+    assert [pathlib.Path(p).name for p, _ in result.failures] == ["MG-Im-Hologic-PropProj.dcm"]
+    assert "no PixelData" in result.failures[0][1]
+    np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_full_manifest_is_read_and_validated_by_the_data_layer(image_folder, tmp_path):
+    from mammo_tf.datasets.manifest import ManifestError, write_manifest
+
+    row = {"image_id": "img1", "patient_id": "p1", "side": "L", "view": "CC", "label": 1,
+           "pathology": "MALIGNANT", "abnormality": ["mass"],
+           "image_path": str(image_folder / "img1.png"), "roi_mask_paths": [], "roi_classes": [],
+           "split": "test"}
+    manifest = tmp_path / "manifest.csv"
+    write_manifest(manifest, [row, dict(row, image_id="img0", label=0, split="train",
+                                        image_path=str(image_folder / "img0.png"))])
+    items = lib.collect_items([manifest], split="test")
+    assert [(i.image_id, i.label, i.path) for i in items] == [("img1", 1, str(image_folder / "img1.png"))]
+    write_manifest(manifest, [dict(row, split="holdout")])
+    with pytest.raises(ManifestError, match="holdout"):
+        lib.collect_items([manifest])
+
+
+def test_free_size_model_uses_the_requested_size(image_folder):
+    seen = []
+    model = flip_invariant_model(size=(None, None))
+
+    def forward(x):
+        seen.append(x.shape)
+        return model.predict_on_batch(x)
+
+    predictor = lib.Predictor(model, pixel_mean=PIXEL_MEAN, forward=forward)
+    assert predictor.input_size is None
+    items = lib.collect_items([image_folder / "img0.png"])
+    lib.predict_items([predictor], items, size=(40, 36), progress=False)
+    lib.predict_items([predictor], items, size=(40, 36), tta=True, progress=False)
+    assert seen == [(1, 40, 36, 3), (4, 40, 36, 3)]

@@ -1,0 +1,216 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""The three training scripts end to end at toy size, sharing one tiny phantom dataset and one
+patch run (trained with a simulated crash and finished with --resume)."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mammo_tf.training.cli import main_patch, main_transfer, main_whole
+from training_helpers import CrashAfterEpoch
+
+IMAGE_SIZE = ("128", "96")
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
+def toy_data(tmp_path_factory):
+    """A 10-patient phantom at 128x96 with both classes in every split, and s1 patch sets."""
+    from mammo_tf.datasets.manifest import read_manifest, write_manifest
+    from mammo_tf.datasets.prepare import prepare
+    from mammo_tf.patches.patch_set import make_patch_set
+
+    root = tmp_path_factory.mktemp("toy")
+    manifest, _ = prepare("phantom", None, root / "phantom", size=(128, 96), n_patients=10,
+                          phantom_size=(128, 96), progress=False)
+    rows = read_manifest(manifest)
+    # Reassign splits by patient so that val and test each hold positives and negatives.
+    patients = sorted({r["patient_id"] for r in rows})
+    positive = sorted({r["patient_id"] for r in rows if r["label"] == 1})
+    negative = [p for p in patients if p not in positive]
+    assert len(positive) >= 3 and len(negative) >= 2, (positive, negative)
+    split_of = {p: "train" for p in patients}
+    split_of[positive[0]] = split_of[negative[0]] = "val"
+    split_of[positive[1]] = split_of[negative[1]] = "test"
+    for r in rows:
+        r["split"] = split_of[r["patient_id"]]
+    write_manifest(manifest, rows)
+    make_patch_set(manifest, root / "patches", set_name="s1", patch_size=32, progress=False)
+    return {"root": root, "manifest": str(manifest),
+            "train_h5": str(root / "patches" / "train.h5"), "val_h5": str(root / "patches" / "val.h5"),
+            "test_h5": str(root / "patches" / "test.h5"), "runs": str(root / "runs")}
+
+
+@pytest.fixture(scope="session")
+def patch_run(toy_data):
+    """train_patch.py, crashed after epoch 2 (inside stage 2), then finished with --resume."""
+    from mammo_tf.training.config import parse_config
+    from mammo_tf.training.patch import PatchConfig, train_patch_classifier
+
+    args = ["--train-h5", toy_data["train_h5"], "--val-h5", toy_data["val_h5"], "--test-h5",
+            toy_data["test_h5"], "--backbone", "vgg16", "--epochs", "1", "2", "1",
+            "--batch-size", "16", "--runs-dir", toy_data["runs"], "--name", "patch", "--verbose", "0"]
+    config, _ = parse_config(PatchConfig, args, "train_patch.py", "")
+    with pytest.raises(KeyboardInterrupt):
+        train_patch_classifier(config, callbacks=[CrashAfterEpoch(2)])
+    run = os.path.join(toy_data["runs"], "patch")
+    state = json.load(open(os.path.join(run, "state.json")))
+    assert state["completed_epochs"] == 2 and state["stage_index"] == 1
+    assert main_patch(["--resume", run, "--verbose", "0"]) == 0
+    return run
+
+
+def _check_run_folder(run, metric_keys):
+    for name in ("config.json", "pixel_mean.json", "log.csv", "metrics.json", "roc.png",
+                 "checkpoints/best.keras", "checkpoints/last.keras", "saved_model/saved_model.pb"):
+        assert os.path.exists(os.path.join(run, name)), name
+    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    for key in metric_keys:
+        assert key in metrics, key
+    return metrics
+
+
+def test_train_patch_run_folder_and_resume(patch_run):
+    metrics = _check_run_folder(patch_run, ("test_accuracy", "test_confusion_matrix", "test_auc_ovr_macro"))
+    assert np.sum(metrics["test_confusion_matrix"]) > 0
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    rows = _rows(os.path.join(patch_run, "log.csv"))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3, 1e-4, 1e-4, 1e-5])
+    config = json.load(open(os.path.join(patch_run, "config.json")))
+    assert config["config"]["backbone"] == "vgg16" and len(config["stages"]) == 3
+
+
+def test_finished_run_is_not_redone(patch_run, capsys):
+    before = open(os.path.join(patch_run, "log.csv")).read()
+    assert main_patch(["--resume", patch_run]) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert open(os.path.join(patch_run, "log.csv")).read() == before
+
+
+def test_exported_saved_model_matches_predict(patch_run, toy_data):
+    import h5py
+
+    from mammo_tf.export import load_exported
+    from mammo_tf.predict import Predictor
+
+    with h5py.File(toy_data["test_h5"], "r") as f:
+        raw = f["patches"][:3]  # uint16 patches as stored, the client's input
+    exported = load_exported(os.path.join(patch_run, "saved_model"))
+    from_saved_model = exported(raw[..., None].astype(np.float32))
+    from_keras = Predictor.load(os.path.join(patch_run, "checkpoints", "best.keras"))(raw)
+    np.testing.assert_allclose(from_saved_model, from_keras, atol=1e-5)
+    np.testing.assert_allclose(from_saved_model.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="session")
+def whole_run(patch_run, toy_data):
+    args = ["--patch-model", os.path.join(patch_run, "checkpoints", "best.keras"),
+            "--manifest", toy_data["manifest"], "--top", "hybrid", "--depths", "16", "16",
+            "--image-size", *IMAGE_SIZE, "--epochs", "1", "1", "--runs-dir", toy_data["runs"],
+            "--name", "whole", "--verbose", "0"]
+    assert main_whole(args) == 0
+    return os.path.join(toy_data["runs"], "whole")
+
+
+def test_train_whole_run_folder(whole_run):
+    metrics = _check_run_folder(whole_run, ("test_auc", "test_auc_ci95", "test_auc_tta"))
+    assert metrics["top"] == "hybrid" and metrics["backbone"] == "vgg16"
+    lo, hi = metrics["test_auc_ci95"]
+    assert 0.0 <= lo <= metrics["test_auc"] <= hi <= 1.0
+    rows = _rows(os.path.join(whole_run, "log.csv"))
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-4, 1e-6])
+    pixel_mean = json.load(open(os.path.join(whole_run, "pixel_mean.json")))["pixel_mean"]
+    patch_mean = json.load(open(os.path.join(whole_run, "..", "patch", "pixel_mean.json")))["pixel_mean"]
+    assert pixel_mean == patch_mean  # one mean for patch and whole-image training, as in the paper
+
+
+def test_transfer_series(whole_run, toy_data):
+    args = ["--model", os.path.join(whole_run, "checkpoints", "best.keras"), "--manifest",
+            toy_data["manifest"], "--epochs", "1", "--patients", "2", "3", "--runs-dir",
+            toy_data["runs"], "--name", "transfer", "--verbose", "0", "--no-tta"]
+    assert main_transfer(args) == 0
+    run = os.path.join(toy_data["runs"], "transfer")
+    table = _rows(os.path.join(run, "transfer_efficiency.csv"))
+    assert [int(r["patients"]) for r in table] == [2, 3]
+    assert int(table[0]["train_images"]) < int(table[1]["train_images"])
+    assert os.path.isfile(os.path.join(run, "transfer_efficiency.png"))
+    for n in (2, 3):
+        sub = os.path.join(run, f"patients_{n:03d}")
+        _check_run_folder(sub, ("test_auc", "best_val_auc"))
+        rows = _rows(os.path.join(sub, "log.csv"))
+        assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-6])
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda d, p: ["--train-h5", "/nonexistent.h5", "--val-h5", d["val_h5"]], "not found"),
+    (lambda d, p: ["--train-h5", d["train_h5"], "--val-h5", d["val_h5"], "--backbone", "alexnet"],
+     "invalid choice"),
+    (lambda d, p: ["--val-h5", d["val_h5"]], "--train-h5"),
+])
+def test_train_patch_bad_arguments_exit_2_with_one_line(toy_data, capsys, make_args, message):
+    with pytest.raises(SystemExit) as exc:
+        main_patch(make_args(toy_data, None))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_config_file_gives_defaults_and_flags_override(toy_data, tmp_path):
+    from mammo_tf.training.config import parse_config
+    from mammo_tf.training.patch import PatchConfig
+
+    config_file = tmp_path / "c.json"
+    config_file.write_text(json.dumps({"train_h5": [toy_data["train_h5"]], "val_h5": [toy_data["val_h5"]],
+                                       "backbone": "vgg19", "batch_size": 8}))
+    config, resume = parse_config(PatchConfig, ["--config", str(config_file), "--batch-size", "4"], "x", "")
+    assert (config.backbone, config.batch_size, config.learning_rates, resume) == ("vgg19", 4, None, None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"bakbone": "vgg16"}))
+    with pytest.raises(SystemExit) as exc:
+        main_patch(["--config", str(bad)])
+    assert exc.value.code == 2
+
+
+def test_train_whole_bad_patch_model_exit_2(whole_run, toy_data, capsys, tmp_path):
+    cases = [
+        (os.path.join(whole_run, "checkpoints", "best.keras"), "whole-image classifier"),
+        (str(tmp_path / "missing.keras"), "not found"),
+    ]
+    for path, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main_whole(["--patch-model", path, "--manifest", toy_data["manifest"],
+                        "--image-size", *IMAGE_SIZE, "--runs-dir", str(tmp_path)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    # a patch model given to transfer_inbreast.py (needs a whole-image model)
+    with pytest.raises(SystemExit) as exc:
+        main_transfer(["--model", os.path.join(whole_run, "..", "patch", "checkpoints", "best.keras"),
+                       "--manifest", toy_data["manifest"], "--runs-dir", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "not a whole-image classifier" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["train_patch.py", "train_whole.py", "transfer_inbreast.py"])
+def test_help_lists_every_option(script, capsys):
+    from mammo_tf.training.patch import PatchConfig
+    from mammo_tf.training.transfer import TransferConfig
+    from mammo_tf.training.whole import WholeConfig
+    import dataclasses
+
+    main, cls = {"train_patch.py": (main_patch, PatchConfig), "train_whole.py": (main_whole, WholeConfig),
+                 "transfer_inbreast.py": (main_transfer, TransferConfig)}[script]
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for field in dataclasses.fields(cls):
+        assert "--" + field.name.replace("_", "-") in out
+    assert "--resume" in out and "--config" in out

@@ -1,0 +1,125 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Training core: stage L2/dropout take effect, resume after a crash, early stopping."""
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from mammo_tf.models import Stage, build_patch_classifier
+from mammo_tf.training import StageRunner, TrainingOptions, apply_stage, compile_for_stage
+from mammo_tf.training.environment import seed_everything
+from training_helpers import CrashAfterEpoch, EpochRecorder, ToyPatchData
+
+STAGES = [
+    Stage("head", "head", 1e-3, 1, l2=0.0, dropout=0.0),
+    Stage("top", "block5_conv1", 1e-4, 2, l2=1e-2, dropout=0.3),
+]
+
+
+def _model(seed=0):
+    seed_everything(seed)
+    return build_patch_classifier("vgg16", input_shape=(32, 32, 3))
+
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_stage_l2_and_dropout_take_effect():
+    model = _model()
+    data = ToyPatchData(n=8)
+    x, y, _ = data[0]
+    losses = {}
+    for l2 in (0.0, 0.5):
+        stage = Stage("s", "head", 1e-3, 1, l2=l2, dropout=0.0)
+        apply_stage(model, stage)
+        compile_for_stage(model, stage, TrainingOptions())
+        losses[l2] = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    kernel = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)
+    # The compiled loss gains exactly the L2 term of the stage: 0.5 * sum(w^2).
+    assert losses[0.5] - losses[0.0] == pytest.approx(0.5 * float(np.sum(kernel**2)), rel=1e-3)
+
+    for rate, expect_equal in ((0.0, True), (0.9, False)):
+        apply_stage(model, Stage("s", "head", 1e-3, 1, dropout=rate))
+        compile_for_stage(model, STAGES[0], TrainingOptions())
+        train_out = keras.ops.convert_to_numpy(model(x, training=True))
+        infer_out = keras.ops.convert_to_numpy(model(x, training=False))
+        assert np.allclose(train_out, infer_out, atol=1e-6) == expect_equal
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "full"
+    recorder = EpochRecorder()
+    runner = StageRunner(run, STAGES, ToyPatchData(), ToyPatchData(seed=1, shuffle=False),
+                         TrainingOptions(seed=3, verbose=0), callbacks=[recorder])
+    result = runner.train(_model())
+    return run, result, recorder
+
+
+def test_uninterrupted_run_folder(uninterrupted):
+    run, result, recorder = uninterrupted
+    rows = _read_csv(run / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3, 1e-4, 1e-4])
+    assert recorder.epochs == [1, 2, 3]
+    assert (run / "checkpoints" / "best.keras").is_file()
+    assert (run / "checkpoints" / "last.keras").is_file()
+    assert not (run / "resume").exists()
+    state = json.loads((run / "state.json").read_text())
+    assert state["finished"] and state["completed_epochs"] == 3
+    aucs = [float(r["val_auc"]) for r in rows]
+    assert state["best_epoch"] == int(np.nanargmax(aucs)) + 1
+    assert state["best_val_auc"] == pytest.approx(np.nanmax(aucs))
+    # stage 2's L2 and dropout are in the final model (and survive the .keras round trip)
+    last = keras.saving.load_model(run / "checkpoints" / "last.keras", safe_mode=True)
+    assert last.get_layer("head_dropout").rate == pytest.approx(0.3)
+    assert last.get_layer("predictions").kernel.regularizer.l2 == pytest.approx(1e-2)
+    assert not last.get_layer("block4_conv3").trainable and last.get_layer("block5_conv1").trainable
+
+
+def test_resume_after_crash_matches_uninterrupted(uninterrupted, tmp_path):
+    full_run, full, _ = uninterrupted
+    run = tmp_path / "crashed"
+    args = (STAGES, ToyPatchData(), ToyPatchData(seed=1, shuffle=False), TrainingOptions(seed=3, verbose=0))
+    with pytest.raises(KeyboardInterrupt):
+        StageRunner(run, *args, callbacks=[CrashAfterEpoch(2)]).train(_model())
+    state = json.loads((run / "state.json").read_text())
+    assert state["completed_epochs"] == 2 and state["stage_index"] == 1 and not state["finished"]
+
+    recorder = EpochRecorder()
+    # a fresh process would rebuild nothing: the model comes from the resume checkpoint
+    result = StageRunner(run, *args, callbacks=[recorder]).train(None)
+    assert result.resumed and recorder.epochs == [3]
+    assert recorder.learning_rates == pytest.approx([1e-4])
+    assert int(result.model.optimizer.iterations) == int(full.model.optimizer.iterations)
+    for a, b in zip(result.model.get_weights(), full.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    rows = _read_csv(run / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in _read_csv(full_run / "log.csv")]
+
+
+def test_finished_run_is_not_redone(uninterrupted):
+    run, _, _ = uninterrupted
+    before = (run / "log.csv").read_text()
+    recorder = EpochRecorder()
+    result = StageRunner(run, STAGES, ToyPatchData(), ToyPatchData(seed=1, shuffle=False),
+                         TrainingOptions(seed=3, verbose=0), callbacks=[recorder]).train(None)
+    assert result.already_finished and recorder.epochs == []
+    assert (run / "log.csv").read_text() == before
+
+
+def test_early_stopping_per_stage_and_epoch_count_continues(tmp_path):
+    # lr 0: the validation loss never improves, so each stage stops after `patience` epochs.
+    stages = [Stage("a", "head", 0.0, 5), Stage("b", "head", 0.0, 5)]
+    recorder = EpochRecorder()
+    result = StageRunner(tmp_path / "es", stages, ToyPatchData(n=8), ToyPatchData(n=8, shuffle=False),
+                         TrainingOptions(patience=1, verbose=0), callbacks=[recorder]).train(_model())
+    assert recorder.epochs == [1, 2, 3, 4]
+    assert [r["stage"] for r in _read_csv(tmp_path / "es" / "log.csv")] == ["1", "1", "2", "2"]
+    assert result.completed_epochs == 4

@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Finetune a whole-image classifier on INbreast (or any manifest) without ROI annotations
+(paper section 3), or run the transfer-efficiency series with --patients 20 30 40 50 60."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from mammo_tf.training.cli import main_transfer  # noqa: E402
+
+if __name__ == "__main__":
+    main_transfer()
