@@ -14,6 +14,7 @@ order when ``shuffle=False``), for computing AUC on a validation set.
 """
 import json
 import math
+import threading
 
 import cv2
 import h5py
@@ -120,12 +121,14 @@ class PatchDataset(_ImageBatches):
             self.class_names = tuple(json.loads(names)) if names is not None else PATCH_CLASSES
             self.patch_shape = tuple(f["patches"].shape[1:])
         self._file = None
+        self._open_lock = threading.Lock()
         super().__init__(labels, batch_size, pixel_mean, augment, class_balanced, shuffle, seed,
                          workers, max_queue_size, num_classes=len(self.class_names))
 
     def _load(self, indices):
-        if self._file is None:
-            self._file = h5py.File(self.h5_path, "r")
+        with self._open_lock:  # worker threads share one handle (h5py serialises reads)
+            if self._file is None:
+                self._file = h5py.File(self.h5_path, "r")
         order = np.argsort(indices)
         sorted_indices = np.asarray(indices)[order]
         block = self._file["patches"][sorted_indices.tolist()]  # h5py wants increasing indices

@@ -1,7 +1,5 @@
 """CBIS-DDSM: official CSVs (real + property tests), a synthetic TCIA tree, content-based masks."""
 import collections
-import csv
-import io
 
 import numpy as np
 import pytest
@@ -187,3 +185,52 @@ def test_prepare_official_split_and_strict_exit_code(tcia_tree, tmp_path):
     assert {rows[i]["split"] for i in ("P_00001_LEFT_CC", "P_00003_LEFT_MLO")} <= {"train", "val"}
     assert main(["prepare", "cbis-ddsm", "--src", str(src), "--out", str(out), "--size", "24", "16",
                  "--strict", "--no-progress"]) == 1
+
+
+def test_header_index_cache_is_reused_and_refreshed(tcia_tree, tmp_path, monkeypatch):
+    import mammo_tf.datasets.cbis_ddsm as cbis
+
+    src, _ = tcia_tree
+    cache = tmp_path / "index.json"
+    first = DicomIndex.build(src, progress=False, cache_path=cache)
+    reads = []
+    original = cbis.read_dicom_header
+    monkeypatch.setattr(cbis, "read_dicom_header", lambda *a, **k: reads.append(a[0]) or original(*a, **k))
+    second = DicomIndex.build(src, progress=False, cache_path=cache)
+    assert second.by_series == first.by_series
+    assert [p for p in reads if not p.endswith("junk.dcm")] == []  # unchanged files: header not re-read
+    changed = next(f.path for files in first.by_series.values() for f in files)
+    make_dicom(changed, np.zeros((5, 6), np.uint16), series_uid="1.2.3.4")
+    third = DicomIndex.build(src, progress=False, cache_path=cache)
+    assert changed in reads and third.by_series["1.2.3.4"][0].rows == 5
+
+
+def test_real_csv_rows_match_a_download_by_series_uid(shared_data, tmp_path):
+    """The first real mass-training rows (paths with embedded newlines) against a tree in the
+    current TCIA layout whose headers carry the UIDs named in those paths."""
+    import csv
+
+    with open(shared_data / "cbis_ddsm_csv" / "mass_case_description_train_set.csv", newline="") as f:
+        header, *rows = list(csv.reader(f))[:3]
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(src / "mass_case_description_train_set.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    column = {name: i for i, name in enumerate(header)}
+    rng = np.random.default_rng(0)
+    for n, row in enumerate(rows):
+        image_parts = row[column["image file path"]].strip().split("/")
+        roi_parts = row[column["ROI mask file path"]].strip().split("/")
+        make_dicom(src / "CBIS-DDSM" / image_parts[0] / "x" / "1.000000-full mammogram images-1" / "1-1.dcm",
+                   rng.integers(0, 60000, SHAPE).astype(np.uint16), series_uid=image_parts[2])
+        mask = np.zeros(SHAPE, np.uint8)
+        mask[10 + n: 20, 5:15] = 255
+        folder = src / "CBIS-DDSM" / roi_parts[0] / "y" / "1.000000-ROI mask images-2"
+        make_dicom(folder / "1-1.dcm", rng.integers(0, 60000, (8, 8)).astype(np.uint16), series_uid=roi_parts[2])
+        make_dicom(folder / "1-2.dcm", mask, series_uid=roi_parts[2])
+    report = PrepareReport()
+    records = load_cbis_ddsm(src, report, progress=False)
+    assert [r.image_id for r in records] == ["P_00001_LEFT_CC", "P_00001_LEFT_MLO"] and not report.bad_items
+    for n, record in enumerate(records):
+        assert record.label == 1 and record.rois[0].roi_class == "mass_malignant"
+        assert record.rois[0].make_mask(SHAPE).sum() == (10 - n) * 10

@@ -49,6 +49,10 @@ def test_convert_resize_masks_resume_and_atomic(tmp_path):
     assert convert_records(_records(tmp_path), out, size=(20, 16), report=again, progress=False) == rows
     assert again.resumed == 3 and again.converted == 0 and len(again.skipped_rois) == 3
     assert os.path.getmtime(out / rows[0]["image_path"]) == stamp
+    fixed = _records(tmp_path)  # a corrected table / another split: the row follows the record
+    fixed[0].label, fixed[0].split = 1, "test"
+    resumed = convert_records(fixed, out, size=(20, 16), report=PrepareReport(), progress=False)
+    assert (resumed[0]["label"], resumed[0]["split"]) == (1, "test") and resumed[1:] == rows[1:]
     other = PrepareReport()  # another size: converted again, not resumed
     convert_records(_records(tmp_path), out, size=(10, 8), interpolation="area", report=other, progress=False)
     assert other.converted == 3 and read_png16(out / rows[0]["image_path"]).shape == (10, 8)
@@ -136,7 +140,7 @@ def test_cli_phantom_runs_cbis_loader(tmp_path, capsys):
     pytest.importorskip("mammo_tf.datasets.phantom")
     out = tmp_path / "out"
     args = ["prepare", "phantom", "--out", str(out), "--n-patients", "4", "--phantom-size", "96", "72",
-            "--size", "48", "36", "--no-progress"]
+            "--size", "48", "36", "--workers", "2", "--no-progress"]
     assert main(args) == 0
     rows = read_manifest(out / "manifest.csv")
     assert len(rows) == 16 and os.path.isdir(out / "source")  # 4 patients x 4 views

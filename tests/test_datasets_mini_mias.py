@@ -1,6 +1,5 @@
 """mini-MIAS: Info.txt parsing (property tests), labels, ROI geometry, real-data counts."""
 import collections
-import tarfile
 
 import numpy as np
 import pytest
@@ -111,9 +110,33 @@ def test_real_32_images_counts(shared_data):
 
 @pytest.mark.slow
 def test_real_258_archive_counts(shared_data, tmp_path):
-    with tarfile.open(shared_data / "mini_mias_258.tar.xz") as archive:
-        archive.extractall(tmp_path, filter="data")
-    report = PrepareReport()
-    records = load_mini_mias(tmp_path, report)
-    assert len(records) == 258 and not report.bad_items
+    from mammo_tf.datasets.manifest import read_manifest
+    from mammo_tf.datasets.prepare import prepare
+
+    # the .tar.xz itself is a valid --src: extracted once into <out>/source
+    manifest, report = prepare("mini-mias", shared_data / "mini_mias_258.tar.xz", tmp_path, size=(64, 48),
+                               progress=False)
+    rows = read_manifest(manifest)
+    assert len(rows) == 258 and not report.bad_items and not report.skipped_rois
+    assert collections.Counter(r["pathology"] for r in rows) == {"NORMAL": 170, "BENIGN": 49, "MALIGNANT": 39}
+    records = load_mini_mias(tmp_path / "source")
     assert collections.Counter(r.pathology for r in records) == {"NORMAL": 170, "BENIGN": 49, "MALIGNANT": 39}
+
+
+def test_prepare_real_32_images(shared_data, tmp_path):
+    from mammo_tf.datasets.manifest import read_manifest
+    from mammo_tf.datasets.prepare import prepare
+    from mammo_tf.io import read_mask, read_png16
+
+    manifest, report = prepare("mini-mias", shared_data / "mini_mias", tmp_path, size=(128, 96), progress=False)
+    rows = read_manifest(manifest)
+    assert len(rows) == 32 and report.converted == 32 and not report.bad_items and not report.skipped_rois
+    assert sum(len(r["roi_mask_paths"]) for r in rows) == 17
+    patients = collections.defaultdict(set)
+    for row in rows:
+        patients[row["patient_id"]].add(row["split"])
+    assert all(len(s) == 1 for s in patients.values())  # split by patient
+    row = next(r for r in rows if r["image_id"] == "mdb181")
+    image, mask = read_png16(tmp_path / row["image_path"]), read_mask(tmp_path / row["roi_mask_paths"][0])
+    assert image.shape == mask.shape == (128, 96)
+    assert image[mask].mean() > image[image > 0].mean()  # the spiculated mass is brighter than the breast

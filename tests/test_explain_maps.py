@@ -104,3 +104,20 @@ def test_unit_ids_are_canonical_and_one_based():
     for bad in ("unit_0000", "neuron_3", "", "unit_-1"):
         with pytest.raises(ValueError):
             canonical_unit_id(bad)
+
+
+def test_whole_image_classifier_top_blocks():
+    models = pytest.importorskip("mammo_tf.models")
+    if not hasattr(models, "build_whole_image_classifier"):
+        pytest.skip("mammo_tf.models.build_whole_image_classifier not available yet")
+    patch = models.build_patch_classifier("vgg16", num_classes=3, weights=None, input_shape=(32, 32, 3))
+    model = models.build_whole_image_classifier(patch, top="vgg", depths=(8, 8), repetitions=(1, 1),
+                                                input_shape=(64, 64, 3))
+    x = _x(1, (64, 64))
+    split = split_model(model)  # the layer feeding global_pool: a GAP+Dense head -> CAM
+    assert split.layer_name.startswith("top2") and split.gap_dense
+    cut = split_model(model, models.CUT_LAYER["vgg16"])  # backbone units behind the top blocks
+    assert not cut.gap_dense and cut.num_units == 512
+    maps_, features, probs = maps.class_maps(cut, x, 1)
+    assert set(maps_) == {"grad_cam", "hires_cam"} and maps_["grad_cam"].shape == features.shape[:3]
+    np.testing.assert_allclose(probs, model.predict_on_batch(x), rtol=1e-4, atol=1e-6)

@@ -79,3 +79,26 @@ def test_dissect_state_does_not_grow_with_the_number_of_images(tmp_path):
         sizes.append(([a.shape for a in state.arrays()], state.nbytes(), len(vars(state)), len(vars(state.topk)),
                       len(vars(state.histogram))))
     assert sizes[0] == sizes[1]
+
+
+def test_kept_maps_equal_a_rerun_and_state_stays_constant(tmp_path):
+    from mammo_tf.explain.dissect import dissect
+
+    split = split_model(gap_dense_model())
+    probe = open_probe(write_patch_h5(tmp_path / "p.h5", n=12))
+    kept = dissect(split, probe, str(tmp_path / "kept"), 100.0, ["unit_0002", "unit_0005"], top_k=3, batch_size=5,
+                   progress=False)
+    rerun = dissect(split, probe, str(tmp_path / "rerun"), 100.0, ["unit_0002", "unit_0005"], top_k=3, batch_size=5,
+                    progress=False, cache_mb=0)
+    assert kept.pop("maps").startswith("kept") and rerun.pop("maps").startswith("re-computed")
+    assert kept == rerun
+    for tile in kept["units"]["unit_0005"]["tiles"]:
+        assert (tmp_path / "kept" / tile["tile"]).read_bytes() == (tmp_path / "rerun" / tile["tile"]).read_bytes()
+    for cache_mb in (0, 256):  # with and without kept maps, the state does not grow with N
+        shapes = []
+        for n in (6, 12):
+            state = streaming_pass(split, open_probe(write_patch_h5(tmp_path / f"q{n}.h5", n=n)), 100.0, [1, 4],
+                                   top_k=3, batch_size=4, bins=64, progress=False, cache_mb=cache_mb)
+            shapes.append([a.shape for a in state.arrays()])
+        assert shapes[0] == shapes[1]
+        assert (state.topk.payload is None) == (cache_mb == 0)

@@ -143,9 +143,22 @@ def test_cli_errors_exit_2_with_one_line(tmp_path):
         proc = subprocess.run([sys.executable, os.path.join(REPO, "explain.py"), *argv], capture_output=True,
                               text=True, env=env, cwd=REPO)
         assert proc.returncode == 2, (argv, proc.stderr)
-        lines = [l for l in proc.stderr.splitlines() if "error" in l]
-        assert len(lines) == 1 and lines[0].startswith("explain.py"), proc.stderr
+        assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("explain.py"), proc.stderr
+        assert "error:" in proc.stderr
     help_text = subprocess.run([sys.executable, os.path.join(REPO, "explain.py"), "dissect", "--help"],
                                capture_output=True, text=True, env=env, cwd=REPO).stdout
     for flag in ("--top-k", "--threshold", "--rankings", "--units", "--manifest"):
         assert flag in help_text
+
+
+def test_demo_explain_writes_explanation_and_site(workspace, tmp_path):
+    from mammo_tf.explain import demo_explain
+
+    root, _, run = workspace
+    paths = demo_explain(run, os.path.join(root, "data", "images", "p001.png"), str(tmp_path / "demo"))
+    for key in ("figure", "html", "record", "rankings", "dissection", "site"):
+        assert os.path.isfile(paths[key]), key
+    record = json.load(open(paths["record"]))
+    assert record["layer"] == "backbone" and len(record["units"]) == 4
+    site_pages = [f for f in os.listdir(os.path.dirname(paths["site"])) if f.startswith("unit_")]
+    assert site_pages and all(f.endswith(".html") for f in site_pages)

@@ -130,3 +130,24 @@ def test_birads_columns_transfer_to_three_channel_cancer_model():
     bn_src = get_column(birads, "cc").get_layer("final_bn").moving_variance.numpy()
     bn_dst = get_column(cancer, "cc").get_layer("final_bn").moving_variance.numpy()
     np.testing.assert_array_equal(bn_src, bn_dst)
+
+
+def test_custom_layers_and_loss_serialise():
+    # the full .keras round trip of the view-wise model is covered by tests/test_nyu_train.py
+    model = build_image_wise_model(TOY_CC, TOY_MLO)
+    for name in ("cc", "flip_r_mlo"):
+        layer = model.get_layer(name)
+        clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+        assert type(clone) is type(layer)
+    left = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)
+    right = left + 100
+    out = np.asarray(clone_interleave(model)([left, right]))
+    np.testing.assert_array_equal(out[0], [left[0, 0], right[0, 0], left[0, 1], right[0, 1]])
+    loss = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(SummedBinaryCrossentropy()))
+    assert isinstance(loss, SummedBinaryCrossentropy)
+
+
+def clone_interleave(model):
+    layer = model.get_layer("cc")
+    return keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))

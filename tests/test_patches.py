@@ -5,6 +5,8 @@ import json
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mammo_tf.constants import PATCH_CLASSES
 from mammo_tf.datasets.manifest import read_manifest, write_manifest
@@ -160,8 +162,43 @@ def test_bad_items_skipped_and_reported_or_strict(phantom_manifest, tmp_path):
 
 def test_command_line(phantom_manifest, tmp_path, capsys):
     code = patches_main(["--manifest", str(phantom_manifest), "--out", str(tmp_path / "cli"),
-                         "--set", "s1", "--patch-size", str(P), "--no-progress", "--splits", "test"])
+                         "--set", "s1", "--patch-size", str(P), "--no-progress", "--splits", "test",
+                         "--compression", "gzip"])
     assert code == 0 and (tmp_path / "cli" / "test.h5").is_file()
+    assert read_patch_file(tmp_path / "cli" / "test.h5")["patches"].shape[1:] == (P, P)
     assert "test:" in capsys.readouterr().out
     assert patches_main(["--manifest", str(phantom_manifest), "--out", str(tmp_path / "x"),
                          "--set", "t5"]) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(height=st.integers(20, 70), width=st.integers(20, 70), n=st.integers(1, 4),
+       boxes=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.integers(1, 30), st.integers(1, 30)),
+                      min_size=0, max_size=3), seed=st.integers(0, 2**16))
+def test_sampling_rules_hold_for_random_rois(height, width, n, boxes, seed):
+    image = np.full((height, width), 30000, np.uint16)
+    image[:, int(width * 0.8):] = 0  # background strip
+    rois = []
+    for fy, fx, h, w in boxes:
+        mask = np.zeros(image.shape, bool)
+        y, x = int(fy * (height - 1)), int(fx * (width - 1))
+        mask[y:y + h, x:x + w] = True  # may be clipped by the border
+        rois.append(mask)
+    out = sample_patches(image, rois, [1] * len(rois), n, P, np.random.default_rng(seed), max_failures=200)
+    padded_h, padded_w = max(height, P), max(width, P)
+    union = np.zeros((padded_h, padded_w), bool)
+    for mask in rois:
+        union[:height, :width] |= mask
+    lowered = {item["roi_index"]: item["cutoff"] for item in out.cutoff_lowered}
+    assert out.patches.shape[1:] == (P, P)
+    for k in range(len(out.labels)):
+        y0, x0 = int(out.center_y[k]) - P // 2, int(out.center_x[k]) - P // 2
+        assert 0 <= y0 <= padded_h - P and 0 <= x0 <= padded_w - P
+        if out.roi_index[k] >= 0:
+            mask = np.zeros((padded_h, padded_w), bool)
+            mask[:height, :width] = rois[out.roi_index[k]]
+            assert _overlap(mask, y0 + P // 2, x0 + P // 2) >= lowered.get(int(out.roi_index[k]), 0.9) - 1e-9
+        else:
+            assert not union[y0:y0 + P, x0:x0 + P].any()
+    assert (out.roi_index >= 0).sum() == n * len(rois)
+    assert (out.roi_index == -1).sum() <= n

@@ -16,16 +16,17 @@ lesion by content: it is the candidate that is binary and has the full image's s
 """
 import csv
 import dataclasses
+import json
 import os
 import re
 
-import numpy as np
 import pydicom
 
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError
 from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.io import MammogramReadError, read_dicom_header
+from mammo_tf.utils import write_json_atomic
 
 DENSITY_COLUMNS = ("breast_density", "breast density")
 REQUIRED_COLUMNS = (
@@ -181,8 +182,12 @@ class DicomIndex:
         self.by_folder = {}
 
     @classmethod
-    def build(cls, src, report=None, progress=True):
-        """Read the header (no pixels) of every ``.dcm`` file under ``src``."""
+    def build(cls, src, report=None, progress=True, cache_path=None):
+        """Read the header (no pixels) of every ``.dcm`` file under ``src``.
+
+        With ``cache_path`` (JSON), headers of files whose size and modification time are
+        unchanged since the last run are not read again (large downloads resume fast).
+        """
         from tqdm.auto import tqdm
 
         src = os.path.abspath(os.fspath(src))
@@ -190,21 +195,31 @@ class DicomIndex:
         for root, _, files in os.walk(src):
             paths.extend(os.path.join(root, f) for f in files if f.lower().endswith(".dcm"))
         paths.sort()
+        cache = _load_cache(cache_path)
+        fresh = {}
         index = cls()
         for path in tqdm(paths, desc="indexing DICOM headers", unit="file", disable=not progress):
-            try:
-                ds = read_dicom_header(path, specific_tags=_INDEX_TAGS)
-                uid = str(ds.get("SeriesInstanceUID", "") or "")
-                info = DicomFile(path, int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
-            except (MammogramReadError, ValueError, TypeError) as exc:
-                if report is not None:
-                    report.bad(path, f"unreadable DICOM header: {exc}")
-                continue
+            relative = os.path.relpath(path, src)
+            stat = os.stat(path)
+            entry = cache.get(relative)
+            if entry is None or entry[:2] != [stat.st_size, stat.st_mtime_ns]:
+                try:
+                    ds = read_dicom_header(path, specific_tags=_INDEX_TAGS)
+                    entry = [stat.st_size, stat.st_mtime_ns, str(ds.get("SeriesInstanceUID", "") or ""),
+                             int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)]
+                except (MammogramReadError, ValueError, TypeError) as exc:
+                    if report is not None:
+                        report.bad(path, f"unreadable DICOM header: {exc}")
+                    continue
+            fresh[relative] = entry
+            uid, info = entry[2], DicomFile(path, entry[3], entry[4])
             if uid:
                 index.by_series.setdefault(uid, []).append(info)
-            folder = _case_folder_of(os.path.relpath(path, src))
+            folder = _case_folder_of(relative)
             if folder:
                 index.by_folder.setdefault(folder.lower(), []).append(info)
+        if cache_path is not None and fresh != cache:
+            write_json_atomic(cache_path, {"version": _CACHE_VERSION, "files": fresh})
         return index
 
     def lookup(self, csv_path):
@@ -215,6 +230,20 @@ class DicomIndex:
         if parts and parts[0].lower() in self.by_folder:
             return list(self.by_folder[parts[0].lower()])
         return []
+
+
+_CACHE_VERSION = 1
+
+
+def _load_cache(cache_path):
+    if cache_path is None or not os.path.exists(cache_path):
+        return {}
+    try:
+        with open(cache_path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data.get("files", {}) if data.get("version") == _CACHE_VERSION else {}
 
 
 def _case_folder_of(relative_path):
@@ -277,6 +306,12 @@ def load_cases(src, report=None):
     if not paths:
         raise FileNotFoundError(
             f"{src}: no CBIS-DDSM case-description CSVs found (mass_case_description_train_set.csv, ...)")
+    names = [os.path.basename(p).lower() for p in paths]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        copies = [p for p in paths if os.path.basename(p).lower() in duplicated]
+        raise CbisCsvError(f"{src}: several copies of {', '.join(duplicated)} ({'; '.join(copies)}); "
+                           "point --src at one CBIS-DDSM download")
     cases = []
     for path in paths:
         found, problems = read_case_csv(path)
@@ -336,7 +371,7 @@ def _normal_records(src, index, report, known_ids):
     return records
 
 
-def load_cbis_ddsm(src, report=None, index=None, progress=True):
+def load_cbis_ddsm(src, report=None, index=None, progress=True, cache_path=None):
     """Image records of a CBIS-DDSM download (CSVs + DICOM tree under ``src``).
 
     An optional ``normals.csv`` (see :data:`NORMALS_COLUMNS`) adds images without findings.
@@ -347,7 +382,7 @@ def load_cbis_ddsm(src, report=None, index=None, progress=True):
     report = report if report is not None else PrepareReport()
     cases = load_cases(src, report)
     if index is None:
-        index = DicomIndex.build(src, report=report, progress=progress)
+        index = DicomIndex.build(src, report=report, progress=progress, cache_path=cache_path)
     by_image = {}
     for case in cases:
         by_image.setdefault(case.image_id, []).append(case)

@@ -118,7 +118,7 @@ def _load_done(out_dir, record, params):
             done = json.load(f)
     except (OSError, ValueError):
         return None
-    if done.get("params") != params:
+    if done.get("params") != params or "roi_indices" not in done:
         return None
     row = done["row"]
     if not all(os.path.exists(os.path.join(out_dir, p)) for p in [row["image_path"], *row["roi_mask_paths"]]):
@@ -135,8 +135,11 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
     params = _params(record, size, interpolation)
     done = _load_done(out_dir, record, params)
     if done is not None:
-        row = done["row"]
-        row["split"] = record.split  # the split may change between runs (e.g. --split)
+        # Labels, classes and split come from the current record (tables may have been fixed,
+        # --split changed); only what the pixels decided (which ROIs survived) is reused.
+        indices = done["roi_indices"]
+        row = _row(record, done["row"]["image_path"], done["row"]["roi_mask_paths"],
+                   [record.rois[i].roi_class for i in indices])
         return row, [tuple(p) for p in done["roi_problems"]], True
     image, metadata = read_mammogram(record.source)
     full = to_uint16(image, metadata)
@@ -145,7 +148,7 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
     image_path = f"images/{record.image_id}.png"
     write_png16(os.path.join(out_dir, image_path), resize_image(full, size, interpolation))
     del full
-    mask_paths, classes, problems = [], [], []
+    mask_paths, classes, indices, problems = [], [], [], []
     for index, roi in enumerate(record.rois):
         try:
             mask = checked_mask(roi.make_mask(shape), shape)
@@ -156,9 +159,10 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
             continue
         mask_paths.append(mask_path)
         classes.append(roi.roi_class)
+        indices.append(index)
     row = _row(record, image_path, mask_paths, classes)
     write_json_atomic(os.path.join(out_dir, "records", record.image_id + ".json"),
-                      {"row": row, "roi_problems": problems, "params": params,
+                      {"row": row, "roi_indices": indices, "roi_problems": problems, "params": params,
                        "source_metadata": metadata.to_dict()})
     return row, problems, False
 
@@ -187,8 +191,11 @@ def convert_records(records, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubi
                 bar.update(1)
                 try:
                     index, (row, problems, resumed) = future.result()
-                except (MammogramReadError, OSError, ValueError) as exc:
+                except MammogramReadError as exc:
                     report.bad(record.image_id, exc)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - batch tool: skip, report, go on
+                    report.bad(record.image_id, f"{record.source}: {type(exc).__name__}: {exc}")
                     continue
                 for roi_index, reason in problems:
                     report.skip_roi(record.image_id, roi_index, reason)

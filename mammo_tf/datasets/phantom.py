@@ -150,10 +150,13 @@ def _anatomy(rng, height, width, view):
     return breast, np.clip(radius, 0.0, 1.0), pectoral, geometry
 
 
-def _lesion_centre(rng, lesion, geometry, pectoral, view):
-    """Pixel centre of a lesion inside the breast (outside the pectoral muscle)."""
+def _lesion_centre(rng, lesion, geometry, pectoral, view, placed=()):
+    """Pixel centre of a lesion inside the breast, outside the pectoral muscle and apart from
+    the lesions already ``placed`` ((y, x, radius) triples) where possible."""
     cy, ay, ax = geometry["cy"], geometry["ay"], geometry["ax"]
     height, width = pectoral.shape
+    radius = lesion.size * height
+    fallback = None
     for _ in range(50):
         lateral = lesion.lateral if lesion.lateral is not None else rng.uniform(-0.6, 0.6)
         depth = float(np.clip(lesion.depth, 0.05, 0.85))
@@ -163,9 +166,13 @@ def _lesion_centre(rng, lesion, geometry, pectoral, view):
             x = x + rng.uniform(-0.05, 0.05) * ax
         yi, xi = int(round(y)), int(round(x))
         if 0 <= yi < height and 0 <= xi < width and not pectoral[yi, xi]:
-            return float(y), float(x)
-        lesion = dataclasses.replace(lesion, lateral=None, depth=lesion.depth + 0.05)
-    return float(cy), float(0.5 * ax)
+            fallback = fallback or (float(y), float(x))
+            if all(np.hypot(y - py, x - px) > 1.3 * (radius + pr) for py, px, pr in placed):
+                return float(y), float(x)
+            lesion = dataclasses.replace(lesion, lateral=None)
+        else:
+            lesion = dataclasses.replace(lesion, lateral=None, depth=lesion.depth + 0.05)
+    return fallback or (float(cy), float(0.5 * ax))
 
 
 def _add_blob(canvas, cy, cx, sigma_y, sigma_x, angle, amplitude, hard=False):
@@ -295,12 +302,13 @@ def render_view(seed, side, view, lesions=(), size=DEFAULT_SIZE, profile="ddsm")
         grain /= grain.std() + 1e-6
 
     canvas = np.zeros((height, width), np.float32)
-    rois = []
+    rois, placed = [], []
     for item in lesions:
         lesion = item if isinstance(item, Lesion) else random_lesion(rng, item)
         if lesion.patch_class not in LESION_CLASSES:
             raise ValueError(f"unknown lesion class {lesion.patch_class!r}; expected one of {LESION_CLASSES}")
-        cy, cx = _lesion_centre(rng, lesion, geometry, pectoral, view)
+        cy, cx = _lesion_centre(rng, lesion, geometry, pectoral, view, placed)
+        placed.append((cy, cx, lesion.size * height))
         roi = np.zeros((height, width), np.uint8)
         shape_rng = _rng(lesion.shape_seed, VIEWS.index(view))
         malignant = lesion.patch_class.endswith("malignant")

@@ -60,28 +60,31 @@ def _extract_if_archive(src, out):
 
 
 def _make_phantom(src, n_patients, seed, profile, phantom_size, progress):
+    import inspect
+
     from mammo_tf.datasets.phantom import write_phantom_cbis
 
-    kwargs = {"n_patients": n_patients, "seed": seed}
-    if profile is not None:
-        kwargs["profile"] = profile
-    if phantom_size is not None:
-        kwargs["size"] = tuple(phantom_size)
+    defaults = inspect.signature(write_phantom_cbis).parameters
+    kwargs = {"n_patients": n_patients, "seed": seed,
+              "profile": profile if profile is not None else defaults["profile"].default,
+              "size": tuple(phantom_size if phantom_size is not None else defaults["size"].default)}
     summary_path = os.path.join(src, "phantom.json")
     if os.path.exists(summary_path):
         with open(summary_path, encoding="utf-8") as f:
             existing = json.load(f)
         same = all(existing.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items())
+        same = same and all(os.path.exists(os.path.join(src, n)) for n in ("mass_case_description_train_set.csv",))
         if same:
             return existing  # deterministic generator: the same arguments give the same files
     return write_phantom_cbis(src, progress=progress, **kwargs)
 
 
-def load_records(dataset, src, report, progress=True):
+def load_records(dataset, src, report, progress=True, out=None):
     if dataset in ("cbis-ddsm", "phantom"):
         from mammo_tf.datasets.cbis_ddsm import load_cbis_ddsm
 
-        return load_cbis_ddsm(src, report, progress=progress)
+        cache = os.path.join(out, "dicom_index.json") if out else None
+        return load_cbis_ddsm(src, report, progress=progress, cache_path=cache)
     if dataset == "inbreast":
         from mammo_tf.datasets.inbreast import load_inbreast
 
@@ -114,7 +117,7 @@ def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolatio
         if not src or not os.path.exists(src):
             raise FileNotFoundError(f"--src {src!r} does not exist")
         src = _extract_if_archive(os.path.abspath(os.fspath(src)), out)
-    records = load_records(dataset, src, report, progress)
+    records = load_records(dataset, src, report, progress, out)
     if not records:
         raise RuntimeError(f"{src}: no usable images found for {dataset}\n{report.summary()}")
     assign_splits(records, dataset, split, seed)

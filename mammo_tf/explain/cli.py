@@ -66,6 +66,9 @@ def build_parser():
     p.add_argument("--quantile", type=float, default=0.995)
     p.add_argument("--bins", type=int, default=1024, help="histogram bins per unit for the quantile estimate")
     p.add_argument("--tile-size", type=int, default=224, help="saved tile size in pixels (longer side)")
+    p.add_argument("--cache-mb", type=float, default=256,
+                   help="keep the top-k feature maps from the pass when they fit in this many MB (no second "
+                        "forward pass); 0 = always re-run the top-k items (default 256)")
     p.add_argument("--out", required=True, help="output folder")
 
     p = sub.add_parser("annotate", help="write the offline annotation site for a dissection",
@@ -179,7 +182,7 @@ def run(args):
         probe = _probe(args)
         result = dissect(split, probe, args.out, pixel_mean, units, args.top_k, args.batch_size, args.threshold,
                          args.top1_fraction, args.quantile, args.bins, args.tile_size, progress=progress,
-                         strict=args.strict, model_path=model_path)
+                         strict=args.strict, model_path=model_path, cache_mb=args.cache_mb)
         print(f"dissected {len(result['units'])} units over {result['num_images']} items; "
               f"wrote {os.path.join(args.out, 'dissection.json')}")
         _report_failures(probe)
@@ -223,6 +226,9 @@ def main(argv=None):
         value = getattr(args, name, None)
         if value and not os.path.exists(value):
             parser.error(f"--{name} {value!r} does not exist" if name != "image" else f"image {value!r} does not exist")
+    model = getattr(args, "model", None)
+    if model and not os.path.exists(model):
+        parser.error(f"--model {model!r} does not exist")
     for path in getattr(args, "annotations", None) or []:
         if not os.path.isfile(path):
             parser.error(f"annotation file {path!r} does not exist")

@@ -18,7 +18,7 @@ def demo_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=N
     ``run_dir_or_model``: a run folder, a ``.keras`` file or an in-memory model (then ``pixel_mean``
     is required). ``probe``: the probe set for ranking/dissection (patch HDF5, manifest or folder);
     default: the images in ``image_path``'s folder (at most ``max_probe``). Writes
-    ``<image name>.png/.html/.json``, ``units/`` (rankings, dissection) and ``annotation_site/index.html``;
+    ``<image name>.png/.html/.json``, ``rank/``, ``dissection/`` and ``annotation_site/index.html``;
     returns a dict of those paths.
     """
     model, pixel_mean, model_path = load_model(run_dir_or_model, pixel_mean)
@@ -28,12 +28,12 @@ def demo_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=N
         probe = ImageListProbe(folder.paths[:max_probe], description=f"{len(folder.paths[:max_probe])} demo images")
     elif isinstance(probe, (str, os.PathLike)):
         probe = open_probe(probe)
-    units_dir = os.path.join(out_dir, "units")
     ranking = rank_units(split, probe, pixel_mean, select=select, progress=progress)
-    rankings_path = write_rankings(ranking, units_dir, model_path)
-    dissect(split, probe, units_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
+    rankings_path = write_rankings(ranking, os.path.join(out_dir, "rank"), model_path)
+    dissection_dir = os.path.join(out_dir, "dissection")
+    dissect(split, probe, dissection_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
             model_path=model_path)
-    site = build_site(units_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
+    site = build_site(dissection_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
     record = explain_to_files(split, image_path, pixel_mean, out_dir)
     return {"figure": record["figure"], "html": record["html"], "record": os.path.splitext(record["html"])[0] + ".json",
-            "rankings": rankings_path, "dissection": os.path.join(units_dir, "dissection.json"), "site": site}
+            "rankings": rankings_path, "dissection": os.path.join(dissection_dir, "dissection.json"), "site": site}

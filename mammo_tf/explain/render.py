@@ -1,5 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Pictures: display windowing, masked (dimmed) patches, heat-map overlays, montages, PNG writing."""
+import os
+
 import cv2
 import numpy as np
 
@@ -49,6 +51,11 @@ def fit(image, max_side):
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
+def thumbnail(tile, side=96):
+    """Square ``side`` x ``side`` copy of an RGB tile (area interpolation)."""
+    return cv2.resize(tile, (side, side), interpolation=cv2.INTER_AREA)
+
+
 def montage(tiles, columns=8, tile_side=96, gap=2):
     """Grid of RGB tiles (each resized to ``tile_side`` squares) on a white background."""
     rows = max(1, -(-len(tiles) // columns))
@@ -56,17 +63,26 @@ def montage(tiles, columns=8, tile_side=96, gap=2):
     canvas = np.full((rows * (tile_side + gap) + gap, columns * (tile_side + gap) + gap, 3), 255, np.uint8)
     for n, tile in enumerate(tiles):
         r, c = divmod(n, columns)
-        small = cv2.resize(tile, (tile_side, tile_side), interpolation=cv2.INTER_AREA)
+        small = tile if tile.shape[:2] == (tile_side, tile_side) else thumbnail(tile, tile_side)
         y, x = gap + r * (tile_side + gap), gap + c * (tile_side + gap)
         canvas[y:y + tile_side, x:x + tile_side] = small
     return canvas
 
 
-def write_png(path, image):
-    """Write an RGB (H, W, 3) or grey uint8 image atomically as PNG."""
+def write_png(path, image, atomic=True):
+    """Write an RGB (H, W, 3) or grey uint8 image as PNG (fast compression).
+
+    ``atomic=False`` for files inside a folder that is itself written atomically (``atomic_dir``).
+    """
     image = np.asarray(image)
     if image.ndim == 3:
         image = image[..., ::-1]
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    if not atomic:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if not cv2.imwrite(path, image, params):
+            raise OSError(f"{path}: cannot write PNG")
+        return
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(tmp, image):
+        if not cv2.imwrite(tmp, image, params):
             raise OSError(f"{path}: cannot write PNG")

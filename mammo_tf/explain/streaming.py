@@ -17,29 +17,46 @@ import numpy as np
 
 
 class TopK:
-    """Per-unit k largest values (e.g. max activation per image) with their item indices."""
+    """Per-unit k largest values (e.g. max activation per image) with their item indices.
 
-    def __init__(self, num_units, k):
+    With ``payload_shape`` (e.g. the (h, w) of a feature map) each kept slot also keeps the
+    unit's map for that item, so galleries need no second forward pass; still O(units x k).
+    """
+
+    def __init__(self, num_units, k, payload_shape=None):
         self.k = int(k)
         self.values = np.full((num_units, self.k), -np.inf, dtype=np.float64)
         self.indices = np.full((num_units, self.k), -1, dtype=np.int64)
+        self.payload = None if payload_shape is None else np.zeros((num_units, self.k, *payload_shape), np.float32)
 
-    def update(self, values, indices):
-        """``values`` (B, units) for the items ``indices`` (B,)."""
+    def update(self, values, indices, payload=None):
+        """``values`` (B, units) for the items ``indices`` (B,); ``payload`` (B, *payload_shape, units)."""
         values = np.asarray(values, dtype=np.float64).T  # (units, B)
         cand_v = np.concatenate([self.values, values], axis=1)
         cand_i = np.concatenate([self.indices, np.broadcast_to(np.asarray(indices, np.int64), values.shape)], axis=1)
         keep = np.argpartition(-cand_v, self.k - 1, axis=1)[:, : self.k]
         self.values = np.take_along_axis(cand_v, keep, axis=1)
         self.indices = np.take_along_axis(cand_i, keep, axis=1)
+        if self.payload is not None:
+            new = np.moveaxis(np.asarray(payload, np.float32), -1, 0)  # (units, B, *payload_shape)
+            cand_p = np.concatenate([self.payload, new], axis=1)
+            expand = keep.reshape(keep.shape + (1,) * (cand_p.ndim - 2))
+            self.payload = np.take_along_axis(cand_p, expand, axis=1)
 
     def result(self):
         """(values, indices) sorted descending per unit; unfilled slots have index -1."""
         order = np.argsort(-self.values, axis=1, kind="stable")
         return np.take_along_axis(self.values, order, axis=1), np.take_along_axis(self.indices, order, axis=1)
 
+    def sorted_payload(self):
+        """Payload in the order of ``result()`` (None when not kept)."""
+        if self.payload is None:
+            return None
+        order = np.argsort(-self.values, axis=1, kind="stable")
+        return np.take_along_axis(self.payload, order.reshape(order.shape + (1,) * (self.payload.ndim - 2)), axis=1)
+
     def nbytes(self):
-        return self.values.nbytes + self.indices.nbytes
+        return self.values.nbytes + self.indices.nbytes + (0 if self.payload is None else self.payload.nbytes)
 
 
 class StreamingHistogram:

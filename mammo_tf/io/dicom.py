@@ -2,12 +2,10 @@
 """DICOM mammograms via pydicom 3: modality LUT, VOI LUT / window, MONOCHROME1 inversion."""
 import os
 import re
-import struct
 import warnings
 
 import numpy as np
 import pydicom
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
 
 from mammo_tf.io.errors import MammogramReadError, MissingDecoderError
@@ -22,8 +20,8 @@ def read_dicom_header(path, specific_tags=None):
     """Read a DICOM header without pixel data (fast indexing of large downloads)."""
     try:
         return pydicom.dcmread(os.fspath(path), stop_before_pixels=True, specific_tags=specific_tags)
-    except (InvalidDicomError, EOFError, OSError, struct.error, ValueError, KeyError) as exc:
-        raise MammogramReadError(path, f"not a readable DICOM file ({exc})") from exc
+    except Exception as exc:  # damaged files make pydicom raise many exception types
+        raise MammogramReadError(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
 
 
 def _install_hint(decoder):
@@ -89,7 +87,7 @@ def read_dicom(path, apply_voi=True):
     path = os.fspath(path)
     try:
         ds = pydicom.dcmread(path)
-    except (InvalidDicomError, EOFError, OSError, struct.error, ValueError, KeyError) as exc:
+    except Exception as exc:  # damaged files make pydicom raise many exception types
         raise MammogramReadError(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
     if not any(tag in ds for tag in _PIXEL_TAGS):
         raise MammogramReadError(path, "DICOM file has no PixelData element (a header-only file, or truncated before the pixel data)")

@@ -23,7 +23,7 @@ from mammo_tf.models.nyu import four_view as F
 from mammo_tf.models.nyu.weights import load_pytorch_arrays
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.nyu.data import ExamDataset, read_view_image
-from mammo_tf.nyu.exams import exam_labels, read_exam_manifest
+from mammo_tf.nyu.exams import ExamManifestError, exam_labels, read_exam_manifest
 from mammo_tf.nyu.views import PreprocessConfig, view_geometry
 from mammo_tf.utils import atomic_path, write_json_atomic, write_text_atomic
 
@@ -190,7 +190,7 @@ def train(config, strict=False):
     rows = read_exam_manifest(config.manifest)
     splits = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
     if not splits["train"] or not splits["val"]:
-        raise ValueError(f"{config.manifest}: needs exams in the train and val splits "
+        raise ExamManifestError(f"{config.manifest}: needs exams in the train and val splits "
                          f"(found {len(splits['train'])} train, {len(splits['val'])} val)")
     run_dir = os.path.join(config.runs_dir, config.name)
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
@@ -252,3 +252,25 @@ def _finite(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def predict_to_csv(model_path, config, output, split="all"):
+    """Predict the manifest's exams (one split or ``"all"``) with a saved four-view model and
+    write the exam prediction CSV. Returns the predicted rows."""
+    rows = read_exam_manifest(config.manifest)
+    if split != "all":
+        rows = [r for r in rows if r["split"] == split]
+    if not rows:
+        raise ExamManifestError(f"{config.manifest}: no exams in split {split!r}")
+    model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    shapes = {v: tuple(model.get_layer(v).output.shape[1:]) for v in ("l_cc", "l_mlo")}
+    channels = shapes["l_cc"][-1]
+    sizes = {v: s[:2] for v, s in shapes.items()}
+    config = dataclasses.replace(config, channels=channels, cc_size=sizes["l_cc"],
+                                 mlo_size=sizes["l_mlo"])
+    if config.heatmap_model:
+        ensure_heatmaps(rows, config)
+    probs = predict_exams(model, rows, config, tta=config.tta, seed=config.seed,
+                          batch_size=config.batch_size, progress=config.verbose > 0)
+    write_predictions(output, rows, probs)
+    return rows

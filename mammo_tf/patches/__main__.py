@@ -23,6 +23,8 @@ def build_parser():
                         help="minimum overlap of an sN ROI patch (lowered by 0.05 after 1000 failed draws)")
     parser.add_argument("--background", type=int, default=None,
                         help="background patches per image (default: 1 for s1, N for sN)")
+    parser.add_argument("--compression", choices=("none", "gzip", "lzf"), default="none",
+                        help="compression of the patch dataset (none reads fastest)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad item")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -36,7 +38,8 @@ def main(argv=None):
         summary = make_patch_set(args.manifest, args.out, set_name=args.set_name,
                                  patch_size=args.patch_size, seed=args.seed, splits=args.splits,
                                  cutoff=args.cutoff, n_background=args.background,
-                                 strict=args.strict, progress=not args.no_progress)
+                                 strict=args.strict, progress=not args.no_progress,
+                                 compression=args.compression)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

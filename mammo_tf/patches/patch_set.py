@@ -33,6 +33,20 @@ def parse_set_name(name):
     return n, n == 1
 
 
+COMPRESSIONS = ("none", "gzip", "lzf")
+
+
+def _compression_args(compression):
+    """h5py arguments for the patch dataset: none (fastest reads), gzip (level 4) or lzf."""
+    if compression in (None, "none"):
+        return {}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+
+
 class PatchFileWriter:
     """Append patches to an HDF5 file with the DESIGN layout (resizable, one chunk per patch).
 
@@ -40,7 +54,7 @@ class PatchFileWriter:
     (``track_times=False``) so identical content gives identical bytes.
     """
 
-    def __init__(self, path, patch_size, dtype=np.uint16, attrs=None):
+    def __init__(self, path, patch_size, dtype=np.uint16, attrs=None, compression=None):
         self.path = os.fspath(path)
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
@@ -49,7 +63,7 @@ class PatchFileWriter:
         f = self._file
         f.create_dataset("patches", shape=(0, patch_size, patch_size), dtype=dtype,
                          maxshape=(None, patch_size, patch_size), chunks=(1, patch_size, patch_size),
-                         track_times=False)
+                         track_times=False, **_compression_args(compression))
         f.create_dataset("labels", shape=(0,), dtype=np.int64, **common)
         f.create_dataset("image_id", shape=(0,), dtype=h5py.string_dtype("utf-8"), **common)
         for name in ("roi_index", "center_y", "center_x"):
@@ -103,21 +117,24 @@ def load_image_and_rois(manifest_path, row):
 
 def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE, seed=0,
                    splits=("train", "val", "test"), cutoff=0.9, n_background=None, strict=False,
-                   progress=True):
+                   progress=True, compression=None):
     """Sample an s1 / sN patch set for every image of the given splits of a manifest.
 
     Bad items (unreadable image, ROI mask of another size, empty ROI mask) are skipped and
     listed in the summary; ``strict=True`` raises at the first one instead. Splits without
-    images in the manifest are left out. Returns the summary written to ``patch_set.json``.
+    images in the manifest are left out. ``compression``: None/"none", "gzip" or "lzf" for the
+    patches. Returns the summary written to ``patch_set.json``.
     """
     n, centred = parse_set_name(set_name)
+    _compression_args(compression)  # fail early on a bad value
     rows = read_manifest(manifest_path)
     params = {"set": set_name, "patches_per_roi": n, "centred": centred,
               "background_per_image": (1 if centred else n) if n_background is None else n_background,
               "patch_size": int(patch_size), "seed": int(seed),
               "overlap_cutoff": None if centred else float(cutoff), "cutoff_step": CUTOFF_STEP,
               "max_failures": MAX_FAILURES, "breast_threshold": BREAST_THRESHOLD,
-              "class_names": list(PATCH_CLASSES), "manifest": os.path.basename(os.fspath(manifest_path))}
+              "class_names": list(PATCH_CLASSES), "compression": compression or "none",
+              "manifest": os.path.basename(os.fspath(manifest_path))}
     summary = dict(params, splits={}, skipped=[], cutoff_lowered=[], notes=[])
     os.makedirs(out_dir, exist_ok=True)
     for split in splits:
@@ -126,7 +143,7 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
             continue
         writer = PatchFileWriter(os.path.join(out_dir, f"{split}.h5"), patch_size,
                                  attrs={"set": set_name, "split": split, "seed": int(seed),
-                                        "patch_size": int(patch_size)})
+                                        "patch_size": int(patch_size)}, compression=compression)
         counts = np.zeros(len(PATCH_CLASSES), np.int64)
         padded = 0
         iterator = split_rows

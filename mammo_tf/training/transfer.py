@@ -174,6 +174,8 @@ def transfer(config, resume=None, callbacks=()):
     results = []
     for n in config.patients:
         sub = RunFolder(run.file(f"patients_{n:03d}"))
+        if not os.path.exists(sub.config):
+            sub.write_config(dict(run.read_config(), patients=n))
         manifest, _ = _subset_manifest(config.manifest, n, config.subset_seed,
                                        sub.file("manifest.csv"))
         print(f"\n=== transfer with {n} training patients ({sub.path}) ===", flush=True)
