@@ -112,8 +112,8 @@ def test_whole_image_classifier_top_blocks():
         pytest.skip("mammo_tf.models.build_whole_image_classifier not available yet")
     patch = models.build_patch_classifier("vgg16", num_classes=3, weights=None, input_shape=(32, 32, 3))
     model = models.build_whole_image_classifier(patch, top="vgg", depths=(8, 8), repetitions=(1, 1),
-                                                input_shape=(64, 64, 3))
-    x = _x(1, (64, 64))
+                                                input_shape=(128, 128, 3))
+    x = _x(1, (128, 128))
     split = split_model(model)  # the layer feeding global_pool: a GAP+Dense head -> CAM
     assert split.layer_name.startswith("top2") and split.gap_dense
     cut = split_model(model, models.CUT_LAYER["vgg16"])  # backbone units behind the top blocks

@@ -187,3 +187,10 @@ def test_cbis_columns_match_the_official_files(shared_data):
     for (kind, _), name in phantom.CSV_FILES.items():
         header, _ = _read_csv(shared_data / "cbis_ddsm_csv" / name)
         assert tuple(header) == (phantom.MASS_COLUMNS if kind == "mass" else phantom.CALC_COLUMNS), name
+
+
+def test_cbis_refuses_to_replace_a_foreign_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("user data")
+    with pytest.raises(FileExistsError, match="refusing"):
+        write_phantom_cbis(tmp_path, n_patients=1, size=(32, 24))
+    assert (tmp_path / "keep.txt").read_text() == "user data"

@@ -489,9 +489,15 @@ def write_phantom_cbis(out_dir, n_patients=40, seed=0, profile="ddsm", size=DEFA
     without any abnormality: columns ``patient_id, side (LEFT|RIGHT), view (CC|MLO), path
     (relative to out_dir, same style as the CSVs), split (Training|Test)``.
 
+    ``out_dir`` is replaced as a whole; a non-empty folder without ``phantom.json`` is refused.
     Returns a summary dict (also written as ``phantom.json``).
     """
     height, width = (int(s) for s in size)
+    out_dir = os.fspath(out_dir)
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.exists(os.path.join(out_dir, "phantom.json")):
+        # the folder is replaced as a whole: never do that to something the phantom did not write
+        raise FileExistsError(f"{out_dir}: folder exists, is not empty and holds no phantom.json; "
+                              "refusing to replace it with a phantom dataset")
     split_rng = _rng(seed, 104729)
     n_test = int(round(n_patients * test_fraction))
     test_patients = set(split_rng.permutation(n_patients)[:n_test].tolist())

@@ -2,7 +2,8 @@
 """Four-view exam batches for the NYU models (``keras.utils.PyDataset``, backend-neutral).
 
 Batches: ``({"l_cc", "r_cc", "l_mlo", "r_mlo"}: float32 (B, h, w, C), {"cc": y, "mlo": y})``
-with ``y`` (B, 4) int labels in ``OUTPUT_NAMES`` order (the same targets for both heads).
+with ``y`` (B, 4) int labels in ``OUTPUT_NAMES`` order (the same targets for both heads), or
+with ``task="birads"`` ``y`` (B,) the BI-RADS class 0/1/2.
 """
 import math
 
@@ -34,24 +35,35 @@ class ExamDataset(keras.utils.PyDataset):
             ``mammo_tf.nyu.heatmaps``; missing caches are an error).
         augment: random window shift/size per exam and epoch (seeded).
         balanced: each epoch uses every positive exam plus as many randomly drawn negative
-            exams (all negatives when there are fewer) -- the paper's sampling.
+            exams (all negatives when there are fewer) -- the paper's sampling (cancer task).
         shuffle: shuffle exam order every epoch.
         draw: index of a test-time augmentation draw: with ``augment`` and ``shuffle=False``
             the windows are a pure function of (seed, draw, exam).
         heatmap_patch_size, heatmap_stride: settings the heatmap caches must match.
         cache_images: keep decoded images in memory (small data sets).
+        task: ``"cancer"`` (four breast labels) or ``"birads"`` (exams without a BI-RADS
+            class are an error; filter them first).
+        geometry_cache: a dict shared between datasets over the same images (crop boxes and
+            windows are deterministic), e.g. across test-time augmentation draws and epochs.
     """
 
     def __init__(self, rows, config=PreprocessConfig(), batch_size=4, channels=1, augment=False,
                  balanced=False, shuffle=False, seed=0, draw=0,
                  heatmap_patch_size=H.DEFAULT_PATCH_SIZE, heatmap_stride=H.DEFAULT_STRIDE,
-                 cache_images=False, **kwargs):
+                 cache_images=False, geometry_cache=None, task="cancer", **kwargs):
         super().__init__(**kwargs)
         if not rows:
             raise ValueError("ExamDataset: no exams")
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
+        if task not in ("cancer", "birads"):
+            raise ValueError(f"task must be 'cancer' or 'birads', got {task!r}")
         self.rows = list(rows)
+        if task == "birads":
+            unlabelled = [r["exam_id"] for r in self.rows if r.get("birads") is None]
+            if unlabelled:
+                raise ValueError(f"exams without a BI-RADS class: {unlabelled[:5]}")
+        self.task = task
         self.config = config
         self.batch_size = int(batch_size)
         self.channels = channels
@@ -64,14 +76,14 @@ class ExamDataset(keras.utils.PyDataset):
         self.heatmap_stride = heatmap_stride
         self.cache_images = cache_images
         self._images = {}
-        self._geometry = {}
+        self._geometry = {} if geometry_cache is None else geometry_cache
         self._epoch = 0
         self._order = self._epoch_order()
 
     def _epoch_order(self):
         rng = np.random.default_rng([self.seed, self._epoch, 1])
         indices = np.arange(len(self.rows))
-        if self.balanced:
+        if self.balanced and self.task == "cancer":
             positive = np.array([i for i in indices if is_positive(self.rows[i])], dtype=int)
             negative = np.array([i for i in indices if not is_positive(self.rows[i])], dtype=int)
             if len(negative) > len(positive) and len(positive) > 0:
@@ -128,5 +140,8 @@ class ExamDataset(keras.utils.PyDataset):
         if not chosen:
             raise IndexError(index)
         x = {view: np.stack([self.view_input(i, view) for i in chosen]) for view in VIEWS}
-        y = np.stack([exam_labels(self.rows[i]) for i in chosen])
+        if self.task == "birads":
+            y = np.array([self.rows[i]["birads"] for i in chosen], dtype=np.int64)
+        else:
+            y = np.stack([exam_labels(self.rows[i]) for i in chosen])
         return x, {"cc": y, "mlo": y}

@@ -8,7 +8,8 @@ Columns (``EXAM_COLUMNS``)::
 
 ``l_cc`` ... ``r_mlo``: image paths relative to the manifest's folder (16-bit PNG or anything
 ``mammo_tf.io.read_mammogram`` reads), in their acquired orientation; labels 0/1 per breast
-(a breast can be both benign and malignant). ``study_id`` may be empty.
+(a breast can be both benign and malignant). ``study_id`` may be empty. An optional last
+column ``birads`` (0, 1, 2 or empty) holds the screening BI-RADS class for pretraining.
 
 Builders: ``exams_from_image_manifest`` (CBIS-DDSM / INbreast image manifests of
 docs/DESIGN.md, grouped by patient and, when the manifest has a ``study_id`` / ``study_date``
@@ -26,6 +27,7 @@ from mammo_tf.models.nyu.four_view import OUTPUT_NAMES, VIEWS
 from mammo_tf.utils import atomic_dir, write_text_atomic
 
 EXAM_COLUMNS = ("exam_id", "patient_id", "study_id", "split") + VIEWS + OUTPUT_NAMES
+OPTIONAL_COLUMNS = ("birads",)
 STUDY_COLUMNS = ("study_id", "study_date", "study")
 _VIEW_ALIASES = {"CC": "cc", "MLO": "mlo", "ML": "mlo"}
 
@@ -35,12 +37,13 @@ class ExamManifestError(ValueError):
 
 
 def write_exam_manifest(path, rows):
-    """Write exam rows (dicts with ``EXAM_COLUMNS``) atomically."""
+    """Write exam rows (dicts with ``EXAM_COLUMNS``, optionally ``birads``) atomically."""
+    columns = EXAM_COLUMNS + OPTIONAL_COLUMNS
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXAM_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in EXAM_COLUMNS})
+        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
     write_text_atomic(path, buffer.getvalue())
 
 
@@ -72,6 +75,10 @@ def read_exam_manifest(path):
             if row[name] not in ("0", "1"):
                 raise ExamManifestError(f"{path}, line {number}: {name} {raw.get(name)!r} is not 0 or 1")
             row[name] = int(row[name])
+        birads = (raw.get("birads") or "").strip()
+        if birads not in ("", "0", "1", "2"):
+            raise ExamManifestError(f"{path}, line {number}: birads {birads!r} is not 0, 1, 2 or empty")
+        row["birads"] = int(birads) if birads else None
         rows.append(row)
     return rows
 
@@ -79,6 +86,14 @@ def read_exam_manifest(path):
 def exam_labels(row):
     """(4,) int array in ``OUTPUT_NAMES`` order."""
     return np.array([row[name] for name in OUTPUT_NAMES], dtype=np.int64)
+
+
+def phantom_birads(labels):
+    """Stand-in screening BI-RADS class of a phantom exam (no radiologist read exists):
+    0 (recall) with a malignant finding, 2 (benign) with benign findings only, else 1."""
+    if any(side["malignant"] for side in labels.values()):
+        return 0
+    return 2 if any(side["benign"] for side in labels.values()) else 1
 
 
 def is_positive(row):
@@ -164,7 +179,8 @@ def write_phantom_exams(out_dir, n_exams, seed=0, size=(64, 48), profile="inbrea
     """Write ``n_exams`` phantom four-view exams (16-bit PNGs + ``exams.csv``) into ``out_dir``.
 
     Uses ``mammo_tf.datasets.phantom.generate_case(seed, i, size, profile, **case_kwargs)``;
-    patients are split with ``stratified_patient_split`` (stratified on any finding).
+    patients are split with ``stratified_patient_split`` (stratified on any finding). The
+    ``birads`` column gets the stand-in class of ``phantom_birads``.
     Returns the manifest path. The folder is written atomically.
     """
     from mammo_tf.datasets.phantom import generate_case
@@ -193,6 +209,7 @@ def write_phantom_exams(out_dir, n_exams, seed=0, size=(64, 48), profile="inbrea
             for side, breast in (("L", "left"), ("R", "right")):
                 row[f"{breast}_benign"] = case["labels"][side]["benign"]
                 row[f"{breast}_malignant"] = case["labels"][side]["malignant"]
+            row["birads"] = phantom_birads(case["labels"])
             rows.append(row)
         write_exam_manifest(os.path.join(tmp, "exams.csv"), rows)
     return os.path.join(out_dir, "exams.csv")

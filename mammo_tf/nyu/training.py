@@ -6,6 +6,10 @@ on the kernels, each epoch all positive (biopsied) exams plus as many random neg
 stopping when the mean validation AUC of the four tasks has not improved for 20 epochs, the
 best model by that AUC kept. Loss: the summed binary cross-entropies of the CC and MLO heads.
 
+``task="birads"`` trains the BI-RADS pretraining model instead (3 classes per head, sparse
+categorical cross-entropy on both heads, selection by the mean of the one-vs-rest AUCs; the
+paper used batch 24 there); its columns initialise a cancer model via ``init_columns``.
+
 Run folder ``runs/<name>/``: ``config.json`` (resolved), ``log.csv`` (per epoch),
 ``checkpoints/best.keras`` (atomic), ``metrics.json``, ``predictions_<split>.csv``.
 """
@@ -36,6 +40,7 @@ class MultiviewConfig:
     """Everything a training run needs; defaults are the paper's settings."""
 
     manifest: str
+    task: str = "cancer"  # or "birads" (pretraining)
     name: str = "multiview"
     runs_dir: str = "runs"
     model: str = "view-wise"  # or "image-wise"
@@ -71,6 +76,11 @@ class MultiviewConfig:
 
 
 def build_model(config):
+    if config.task == "birads":
+        return F.build_birads_model(tuple(config.cc_size), tuple(config.mlo_size),
+                                    channels=config.channels, l2=config.l2)
+    if config.task != "cancer":
+        raise ValueError(f"task must be 'cancer' or 'birads', got {config.task!r}")
     builder = {"view-wise": F.build_view_wise_model, "image-wise": F.build_image_wise_model}
     if config.model not in builder:
         raise ValueError(f"model must be one of {sorted(builder)}, got {config.model!r}")
@@ -78,21 +88,46 @@ def build_model(config):
                                  channels=config.channels, l2=config.l2)
 
 
-def compile_model(model, learning_rate, run_eagerly=False):
+def compile_model(model, learning_rate, run_eagerly=False, task="cancer"):
+    """Adam + the task's loss on both heads (their sum is the training loss)."""
+    if task == "birads":
+        losses = {"cc": keras.losses.SparseCategoricalCrossentropy(),
+                  "mlo": keras.losses.SparseCategoricalCrossentropy()}
+    else:
+        losses = {"cc": F.SummedBinaryCrossentropy(), "mlo": F.SummedBinaryCrossentropy()}
     # jit_compile=False: XLA compilation of the two-column graph costs more than it saves
-    # at the sizes this runs on CPU; GPUs users can recompile with jit_compile=True.
+    # at the sizes this runs on CPU; GPU users can recompile with jit_compile=True.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=False,
-                  run_eagerly=run_eagerly,
-                  loss={"cc": F.SummedBinaryCrossentropy(), "mlo": F.SummedBinaryCrossentropy()})
+                  run_eagerly=run_eagerly, loss=losses)
     return model
 
 
-def mean_auc(labels, probabilities):
-    """Mean AUC over the four tasks that have both classes; (mean or NaN, {task: auc})."""
+def task_names(task):
+    """Prediction columns of a task: the four breast labels or the three BI-RADS classes."""
+    return F.BIRADS_CLASSES if task == "birads" else F.OUTPUT_NAMES
+
+
+def task_labels(rows, task):
+    """(N, 4) breast labels, or (N, 3) one-hot BI-RADS classes."""
+    if task == "birads":
+        return np.eye(len(F.BIRADS_CLASSES), dtype=np.int64)[[r["birads"] for r in rows]]
+    return np.stack([exam_labels(r) for r in rows])
+
+
+def head_mean(outputs, task):
+    """Exam prediction from the two heads: (N, 4) positive-class or (N, 3) class probabilities."""
+    if task == "birads":
+        return (np.asarray(outputs["cc"]) + np.asarray(outputs["mlo"])) / 2.0
+    return F.exam_probabilities(outputs)
+
+
+def mean_auc(labels, probabilities, names=F.OUTPUT_NAMES):
+    """Mean AUC over the columns (tasks, or one-vs-rest classes) that have both classes;
+    returns (mean or NaN, {name: auc})."""
     from mammo_tf.evaluate import roc_auc
 
     per_task = {}
-    for k, name in enumerate(F.OUTPUT_NAMES):
+    for k, name in enumerate(names):
         try:
             per_task[name] = float(roc_auc(labels[:, k], probabilities[:, k]))
         except ValueError:  # one class only: undefined
@@ -101,29 +136,33 @@ def mean_auc(labels, probabilities):
     return (float(np.mean(defined)) if defined else float("nan")), per_task
 
 
-def predict_exams(model, rows, config, tta=0, seed=0, batch_size=4, progress=False):
-    """(N, 4) exam probabilities in ``OUTPUT_NAMES`` order.
+def predict_exams(model, rows, config, tta=0, seed=0, batch_size=4, progress=False,
+                  geometry_cache=None):
+    """(N, 4) exam probabilities in ``OUTPUT_NAMES`` order ((N, 3) for ``task="birads"``).
 
     ``tta=0``: the best window of every view; ``tta=n``: mean over n seeded random window
-    draws (paper: 10).
+    draws (paper: 10). ``geometry_cache``: dict reused across calls (crop boxes, windows).
     """
     draws = [None] if tta <= 0 else list(range(tta))
-    total = np.zeros((len(rows), 4), np.float64)
+    geometry_cache = {} if geometry_cache is None else geometry_cache
+    total = np.zeros((len(rows), len(task_names(config.task))), np.float64)
     for draw in tqdm(draws, desc="TTA draws", disable=not progress or tta <= 0):
         data = ExamDataset(rows, config.preprocess(), batch_size=batch_size,
                            channels=config.channels, augment=draw is not None, seed=seed,
                            draw=draw or 0, heatmap_patch_size=config.heatmap_patch_size,
-                           heatmap_stride=config.heatmap_stride, cache_images=config.cache_images)
-        parts = [F.exam_probabilities(model.predict_on_batch(data[i][0])) for i in range(len(data))]
+                           heatmap_stride=config.heatmap_stride, cache_images=config.cache_images,
+                           geometry_cache=geometry_cache, task=config.task)
+        parts = [head_mean(model.predict_on_batch(data[i][0]), config.task) for i in range(len(data))]
         total += np.concatenate(parts)
     return total / len(draws)
 
 
-def write_predictions(path, rows, probabilities):
-    """Exam prediction CSV: ``exam_id,left_benign,right_benign,left_malignant,right_malignant``."""
+def write_predictions(path, rows, probabilities, names=F.OUTPUT_NAMES):
+    """Exam prediction CSV: ``exam_id,left_benign,right_benign,left_malignant,right_malignant``
+    (``exam_id,birads_0,birads_1,birads_2`` for the BI-RADS task)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(PREDICTION_COLUMNS)
+    writer.writerow(("exam_id",) + tuple(names))
     for row, p in zip(rows, probabilities):
         writer.writerow([row["exam_id"]] + [f"{v:.6f}" for v in p])
     write_text_atomic(path, buffer.getvalue())
@@ -135,11 +174,13 @@ class ValidationAUC(keras.callbacks.Callback):
     def __init__(self, rows, config):
         super().__init__()
         self.rows, self.config = rows, config
-        self.labels = np.stack([exam_labels(r) for r in rows])
+        self.labels = task_labels(rows, config.task)
+        self.geometry = {}
 
     def on_epoch_end(self, epoch, logs=None):
-        probs = predict_exams(self.model, self.rows, self.config, batch_size=self.config.batch_size)
-        mean, per_task = mean_auc(self.labels, probs)
+        probs = predict_exams(self.model, self.rows, self.config, batch_size=self.config.batch_size,
+                              geometry_cache=self.geometry)
+        mean, per_task = mean_auc(self.labels, probs, task_names(self.config.task))
         if logs is not None:
             logs["val_mean_auc"] = mean
             logs.update({f"val_auc_{k}": v for k, v in per_task.items()})
@@ -163,8 +204,6 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 def ensure_heatmaps(rows, config, strict=False):
     """Compute (or reuse cached) heatmaps for every view; returns the skipped (path, error)."""
-    from mammo_tf.io import read_mammogram  # noqa: F401  (fail early when io is missing)
-
     classifier = keras.saving.load_model(config.heatmap_model, compile=False, safe_mode=True)
     classifier_id = os.path.abspath(config.heatmap_model)
     pre = config.preprocess()
@@ -188,6 +227,8 @@ def train(config, strict=False):
     """Train a four-view model on the manifest's train split, select by validation AUC,
     evaluate and write the run folder. Returns the metrics dict."""
     rows = read_exam_manifest(config.manifest)
+    if config.task == "birads":
+        rows = [r for r in rows if r["birads"] is not None]
     splits = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
     if not splits["train"] or not splits["val"]:
         raise ExamManifestError(f"{config.manifest}: needs exams in the train and val splits "
@@ -208,13 +249,14 @@ def train(config, strict=False):
     if config.init_columns:
         source = keras.saving.load_model(config.init_columns, compile=False, safe_mode=True)
         F.transfer_columns(source, model)
-    compile_model(model, config.learning_rate, config.run_eagerly)
+    compile_model(model, config.learning_rate, config.run_eagerly, config.task)
     train_data = ExamDataset(splits["train"], config.preprocess(), batch_size=config.batch_size,
                              channels=config.channels, augment=config.augment, balanced=True,
                              shuffle=True, seed=config.seed,
                              heatmap_patch_size=config.heatmap_patch_size,
                              heatmap_stride=config.heatmap_stride,
-                             cache_images=config.cache_images, workers=config.workers)
+                             cache_images=config.cache_images, task=config.task,
+                             workers=config.workers)
     best_path = os.path.join(run_dir, "checkpoints", "best.keras")
     checkpoint = BestCheckpoint(best_path)
     callbacks = [ValidationAUC(splits["val"], config), checkpoint,
@@ -225,7 +267,7 @@ def train(config, strict=False):
     history = model.fit(train_data, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
     best = keras.saving.load_model(best_path, safe_mode=True, compile=False)
     if config.run_eagerly:
-        compile_model(best, config.learning_rate, run_eagerly=True)
+        compile_model(best, config.learning_rate, run_eagerly=True, task=config.task)
     metrics = {"best_epoch": checkpoint.best_epoch, "epochs_run": len(history.history["loss"]),
                "best_val_mean_auc": None if math.isinf(checkpoint.best) else checkpoint.best,
                "tta": config.tta, "skipped_images": [{"path": p, "error": e} for p, e in skipped]}
@@ -234,10 +276,11 @@ def train(config, strict=False):
             continue
         probs = predict_exams(best, splits[split], config, tta=config.tta, seed=config.seed,
                               batch_size=config.batch_size, progress=config.verbose > 0)
-        labels = np.stack([exam_labels(r) for r in splits[split]])
-        mean, per_task = mean_auc(labels, probs)
+        names = task_names(config.task)
+        mean, per_task = mean_auc(task_labels(splits[split], config.task), probs, names)
         metrics[split] = {"mean_auc": mean, "auc": per_task, "exams": len(splits[split])}
-        write_predictions(os.path.join(run_dir, f"predictions_{split}.csv"), splits[split], probs)
+        write_predictions(os.path.join(run_dir, f"predictions_{split}.csv"), splits[split], probs,
+                          names)
     metrics = _finite(metrics)
     write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
@@ -266,11 +309,12 @@ def predict_to_csv(model_path, config, output, split="all"):
     shapes = {v: tuple(model.get_layer(v).output.shape[1:]) for v in ("l_cc", "l_mlo")}
     channels = shapes["l_cc"][-1]
     sizes = {v: s[:2] for v, s in shapes.items()}
+    task = "birads" if len(model.get_layer("cc").output.shape) == 2 else "cancer"
     config = dataclasses.replace(config, channels=channels, cc_size=sizes["l_cc"],
-                                 mlo_size=sizes["l_mlo"])
+                                 mlo_size=sizes["l_mlo"], task=task)
     if config.heatmap_model:
         ensure_heatmaps(rows, config)
     probs = predict_exams(model, rows, config, tta=config.tta, seed=config.seed,
                           batch_size=config.batch_size, progress=config.verbose > 0)
-    write_predictions(output, rows, probs)
+    write_predictions(output, rows, probs, task_names(task))
     return rows
