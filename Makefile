@@ -21,5 +21,22 @@ test: venv
 test-slow: venv
 	$(PY) -m pytest -m slow $(PYTEST_ARGS) tests
 
+# The whole pipeline on the embedded phantom dataset, on CPU (see docs/sections/pipelines.md).
+DEMO_OUT ?= demo_output
+demo: venv
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) demo.py --out $(DEMO_OUT)
+
+# Benchmarks, NOT part of `make test` (tens of minutes on 2 cores): tables printed, JSON in
+# bench/results/, summary in bench/README.md. `make bench BENCH_ARGS=--quick` is a smoke run.
+# PyTorch is optional: without it the peer columns are skipped with a message.
+BENCH_ARGS ?=
+bench: venv
+	@$(PY) -c "import torch" 2>/dev/null || echo "bench: PyTorch is not installed; the PyTorch peer will be skipped."
+	$(PY) bench/limit.py $(BENCH_ARGS)
+	$(PY) bench/train_step.py $(BENCH_ARGS)
+	$(PY) bench/memory.py $(BENCH_ARGS)
+	@if [ -f bench/data_pipeline.py ]; then $(PY) bench/data_pipeline.py; fi
+	@if [ -f bench/explain.py ]; then $(PY) bench/explain.py; fi
+
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

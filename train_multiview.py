@@ -8,6 +8,9 @@ Image + heatmap channels from a mammo_tf patch classifier:
     python train_multiview.py --manifest exams.csv --heatmap-model patch.keras --heatmap-pixel-mean 44.3
 Predict (exam CSV: exam_id,left_benign,right_benign,left_malignant,right_malignant):
     python train_multiview.py --manifest exams.csv --predict runs/nyu_vw/checkpoints/best.keras --output preds.csv
+BI-RADS pretraining, then its columns into the cancer model (the paper's recipe):
+    python train_multiview.py --manifest exams.csv --task birads --batch-size 24 --name birads
+    python train_multiview.py --manifest exams.csv --init-columns runs/birads/checkpoints/best.keras
 Exam manifests: python -m mammo_tf.nyu exams --help
 """
 import argparse
@@ -31,6 +34,9 @@ def build_parser():
                       formatter_class=argparse.RawDescriptionHelpFormatter,
                       argument_default=None)
     p.add_argument("--manifest", required=True, help="four-view exam manifest CSV (see docs)")
+    p.add_argument("--task", choices=("cancer", "birads"),
+                   help="cancer (breast-level benign/malignant, default) or birads (the BI-RADS 0/1/2 "
+                        "pretraining model; needs the manifest's birads column)")
     p.add_argument("--name", help="run name: writes RUNS_DIR/NAME (default: multiview)")
     p.add_argument("--runs-dir", help="parent folder of run folders (default: runs)")
     p.add_argument("--model", choices=("view-wise", "image-wise"), help="model variant (default: view-wise)")
@@ -103,7 +109,7 @@ def config_from(args):
     from mammo_tf.nyu.training import MultiviewConfig
 
     given = {
-        "name": args.name, "runs_dir": args.runs_dir, "model": args.model,
+        "task": args.task, "name": args.name, "runs_dir": args.runs_dir, "model": args.model,
         "channels": args.channels or (3 if args.heatmap_model else None),
         "cc_size": tuple(args.cc_size) if args.cc_size else None,
         "mlo_size": tuple(args.mlo_size) if args.mlo_size else None,

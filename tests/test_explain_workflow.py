@@ -162,3 +162,14 @@ def test_demo_explain_writes_explanation_and_site(workspace, tmp_path):
     assert record["layer"] == "backbone" and len(record["units"]) == 4
     site_pages = [f for f in os.listdir(os.path.dirname(paths["site"])) if f.startswith("unit_")]
     assert site_pages and all(f.endswith(".html") for f in site_pages)
+
+
+def test_image_explains_a_real_dicom_file(workspace, tmp_path):
+    dicom = os.path.join(REPO, "..", "shared", "data", "dicom_mg_headers", "MG-Im-GE-SenDS-scaled.dcm")
+    if not os.path.isfile(dicom):
+        pytest.skip("../shared/data/dicom_mg_headers is absent (real DICOM test data)")
+    _, _, run = workspace
+    assert main(["image", "--model", run, dicom, "--out", str(tmp_path), "--class", "positive", "--top-n", "2"]) == 0
+    record = json.load(open(tmp_path / "MG-Im-GE-SenDS-scaled.json"))
+    assert record["explained_class"] == "positive" and len(record["units"]) == 2
+    assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)

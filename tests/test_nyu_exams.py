@@ -9,6 +9,7 @@ import pytest
 from mammo_tf.datasets.manifest import COLUMNS, write_manifest
 from mammo_tf.nyu.exams import (
     EXAM_COLUMNS,
+    OPTIONAL_COLUMNS,
     ExamManifestError,
     exam_labels,
     exams_from_image_manifest,
@@ -49,7 +50,8 @@ def test_exams_from_image_manifest_groups_and_labels(tmp_path):
     # paths are rewritten relative to the exam manifest and resolve to the same files
     assert loaded["P1"]["l_cc"] == str(tmp_path / "data" / "images" / "P1_L_CC.png")
     with open(out, newline="") as f:
-        assert tuple(next(csv.reader(f))) == EXAM_COLUMNS
+        assert tuple(next(csv.reader(f))) == EXAM_COLUMNS + OPTIONAL_COLUMNS
+    assert all(r["birads"] is None for r in loaded.values())
     with pytest.raises(ExamManifestError, match="P3"):
         exams_from_image_manifest(manifest, out, strict=True)
 
@@ -71,6 +73,10 @@ def test_exams_split_by_study_when_present(tmp_path):
 
 def test_bad_exam_manifest_names_file_and_line(tmp_path):
     path = tmp_path / "bad.csv"
+    path.write_text(",".join(EXAM_COLUMNS + OPTIONAL_COLUMNS)
+                    + "\nE1,P1,,train,a.png,b.png,c.png,d.png,0,1,0,0,4\n")
+    with pytest.raises(ExamManifestError, match=r"line 2: birads '4'"):
+        read_exam_manifest(path)
     path.write_text(",".join(EXAM_COLUMNS) + "\nE1,P1,,train,a.png,b.png,c.png,d.png,0,2,0,0\n")
     with pytest.raises(ExamManifestError, match=r"bad.csv, line 2: right_benign"):
         read_exam_manifest(path)
@@ -91,4 +97,6 @@ def test_phantom_exams(tmp_path):
     np.testing.assert_array_equal(read_png16(row["r_mlo"]), case["views"]["R-MLO"]["image"])
     assert row["left_malignant"] == case["labels"]["L"]["malignant"]
     assert row["right_benign"] == case["labels"]["R"]["benign"]
+    assert row["birads"] == (0 if row["left_malignant"] or row["right_malignant"]
+                             else 2 if row["left_benign"] or row["right_benign"] else 1)
     assert os.path.basename(row["l_cc"]) == "P_00003_l_cc.png"

@@ -53,14 +53,20 @@ def test_balanced_epochs_use_all_positives_and_as_many_negatives(phantom_manifes
 
 
 def test_train_multiview_end_to_end(phantom_manifest, tmp_path):
+    """BI-RADS pretraining (1 epoch), then the cancer model from its columns (2 epochs)."""
     script = load_script()
     runs = tmp_path / "runs"
-    argv = ["--manifest", phantom_manifest, "--runs-dir", str(runs), "--name", "toy",
-            "--cc-size", "64", "48", "--mlo-size", "64", "48", "--epochs", "2", "--tta", "1",
-            "--eager", "--cache-images", "--verbose", "0"]
-    assert script.main(argv) == 0
+    toy = ["--manifest", phantom_manifest, "--runs-dir", str(runs), "--cc-size", "64", "48",
+           "--mlo-size", "64", "48", "--tta", "1", "--eager", "--cache-images", "--verbose", "0"]
+    assert script.main(toy + ["--task", "birads", "--name", "birads", "--epochs", "1",
+                              "--batch-size", "8", "--tta", "0"]) == 0
+    birads_best = runs / "birads" / "checkpoints" / "best.keras"
+    with open(runs / "birads" / "predictions_val.csv", newline="") as f:
+        assert next(csv.reader(f)) == ["exam_id", "birads_0", "birads_1", "birads_2"]
+    assert script.main(toy + ["--name", "toy", "--epochs", "2", "--init-columns", str(birads_best)]) == 0
     run = runs / "toy"
     config = json.loads((run / "config.json").read_text())
+    assert config["init_columns"] == str(birads_best) and config["task"] == "cancer"
     assert config["learning_rate"] == 1e-5 and config["batch_size"] == 4
     assert config["l2"] == pytest.approx(10 ** -4.5) and config["patience"] == 20
     with open(run / "log.csv", newline="") as f:
@@ -132,3 +138,21 @@ def test_help_quotes_the_config_defaults():
     assert f"{defaults.cc_size[0]} {defaults.cc_size[1]}" in text
     assert f"{defaults.mlo_size[0]} {defaults.mlo_size[1]}" in text
     assert dataclasses.replace(defaults).l2 == pytest.approx(10 ** -4.5)
+
+
+def test_unreadable_views_are_skipped_and_reported(phantom_manifest, tmp_path):
+    import shutil
+
+    from mammo_tf.nyu.training import scan_views
+
+    folder = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(phantom_manifest), folder)
+    rows = read_exam_manifest(folder / "exams.csv")
+    with open(rows[0]["l_mlo"], "wb") as f:
+        f.write(b"not a png")
+    config = MultiviewConfig(manifest=str(folder / "exams.csv"), cc_size=TOY, mlo_size=TOY, verbose=0)
+    geometry, skipped = scan_views(rows, config)
+    assert [p for p, _ in skipped] == [rows[0]["l_mlo"]] and "l_mlo" in skipped[0][1]
+    assert len(geometry) == 4 * len(rows) - 1
+    with pytest.raises(ValueError, match="l_mlo"):
+        scan_views(rows, config, strict=True)

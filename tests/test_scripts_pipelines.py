@@ -216,3 +216,38 @@ def test_help_lists_every_option(script, capsys):
     for field in dataclasses.fields(cls):
         assert "--" + field.name.replace("_", "-") in out
     assert "--resume" in out and "--config" in out
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_continues(toy_data, tmp_path):
+    """A real ``kill -9`` of train_patch.py mid-run, then ``--resume``: the epochs continue."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = tmp_path / "runs" / "killed"
+    args = [sys.executable, os.path.join(repo, "train_patch.py"), "--train-h5", toy_data["train_h5"],
+            "--val-h5", toy_data["val_h5"], "--backbone", "vgg16", "--epochs", "1", "3", "1",
+            "--batch-size", "16", "--runs-dir", str(tmp_path / "runs"), "--name", "killed",
+            "--verbose", "0", "--no-export"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state_file = run / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state_file.exists() and json.loads(state_file.read_text())["completed_epochs"] >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "training ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state_file.read_text())["completed_epochs"]
+    assert killed_at < 5
+    done = subprocess.run([sys.executable, os.path.join(repo, "train_patch.py"), "--resume", str(run),
+                           "--verbose", "0"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = _rows(run / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3, 1e-4, 1e-4, 1e-4, 1e-5])
+    assert (run / "metrics.json").exists()

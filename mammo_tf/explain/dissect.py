@@ -60,10 +60,13 @@ def streaming_pass(split, probe, pixel_mean, channels=None, top_k=32, batch_size
     state = DissectState(channels, TopK(len(channels), top_k, map_shape if cache else None),
                          StreamingHistogram(len(channels), bins))
     features = split.features
+    every_unit = np.array_equal(channels, np.arange(split.num_units))  # no gather copy needed
     batches = probe.batches(batch_size, split.input_size, pixel_mean, strict=strict)
     for indices, x in tqdm(batches, total=-(-len(probe) // batch_size), desc="dissect pass", unit="batch",
                            disable=not progress):
-        a = np.asarray(features.predict_on_batch(x))[..., channels]  # (B, h, w, units)
+        a = np.asarray(features.predict_on_batch(x))  # (B, h, w, units)
+        if not every_unit:
+            a = a[..., channels]
         flat = a.reshape(a.shape[0], -1, a.shape[-1])
         state.topk.update(flat.max(axis=1), indices, a if cache else None)
         state.histogram.update(flat.reshape(-1, flat.shape[-1]).T)

@@ -42,7 +42,7 @@ class ExamDataset(keras.utils.PyDataset):
         heatmap_patch_size, heatmap_stride: settings the heatmap caches must match.
         cache_images: keep decoded images in memory (small data sets).
         task: ``"cancer"`` (four breast labels) or ``"birads"`` (exams without a BI-RADS
-            class are an error; filter them first).
+            class are an error when ``require_labels``, else labelled -1 for prediction).
         geometry_cache: a dict shared between datasets over the same images (crop boxes and
             windows are deterministic), e.g. across test-time augmentation draws and epochs.
     """
@@ -50,7 +50,8 @@ class ExamDataset(keras.utils.PyDataset):
     def __init__(self, rows, config=PreprocessConfig(), batch_size=4, channels=1, augment=False,
                  balanced=False, shuffle=False, seed=0, draw=0,
                  heatmap_patch_size=H.DEFAULT_PATCH_SIZE, heatmap_stride=H.DEFAULT_STRIDE,
-                 cache_images=False, geometry_cache=None, task="cancer", **kwargs):
+                 cache_images=False, geometry_cache=None, task="cancer",
+                 require_labels=True, **kwargs):
         super().__init__(**kwargs)
         if not rows:
             raise ValueError("ExamDataset: no exams")
@@ -59,7 +60,7 @@ class ExamDataset(keras.utils.PyDataset):
         if task not in ("cancer", "birads"):
             raise ValueError(f"task must be 'cancer' or 'birads', got {task!r}")
         self.rows = list(rows)
-        if task == "birads":
+        if task == "birads" and require_labels:
             unlabelled = [r["exam_id"] for r in self.rows if r.get("birads") is None]
             if unlabelled:
                 raise ValueError(f"exams without a BI-RADS class: {unlabelled[:5]}")
@@ -141,7 +142,8 @@ class ExamDataset(keras.utils.PyDataset):
             raise IndexError(index)
         x = {view: np.stack([self.view_input(i, view) for i in chosen]) for view in VIEWS}
         if self.task == "birads":
-            y = np.array([self.rows[i]["birads"] for i in chosen], dtype=np.int64)
+            y = np.array([-1 if self.rows[i].get("birads") is None else self.rows[i]["birads"]
+                          for i in chosen], dtype=np.int64)
         else:
             y = np.stack([exam_labels(self.rows[i]) for i in chosen])
         return x, {"cc": y, "mlo": y}

@@ -151,7 +151,8 @@ def predict_exams(model, rows, config, tta=0, seed=0, batch_size=4, progress=Fal
                            channels=config.channels, augment=draw is not None, seed=seed,
                            draw=draw or 0, heatmap_patch_size=config.heatmap_patch_size,
                            heatmap_stride=config.heatmap_stride, cache_images=config.cache_images,
-                           geometry_cache=geometry_cache, task=config.task)
+                           geometry_cache=geometry_cache, task=config.task,
+                           require_labels=False)
         parts = [head_mean(model.predict_on_batch(data[i][0]), config.task) for i in range(len(data))]
         total += np.concatenate(parts)
     return total / len(draws)
@@ -171,11 +172,11 @@ def write_predictions(path, rows, probabilities, names=F.OUTPUT_NAMES):
 class ValidationAUC(keras.callbacks.Callback):
     """Adds ``val_mean_auc`` and ``val_auc_<task>`` to the epoch logs (best window, no TTA)."""
 
-    def __init__(self, rows, config):
+    def __init__(self, rows, config, geometry_cache=None):
         super().__init__()
         self.rows, self.config = rows, config
         self.labels = task_labels(rows, config.task)
-        self.geometry = {}
+        self.geometry = {} if geometry_cache is None else geometry_cache
 
     def on_epoch_end(self, epoch, logs=None):
         probs = predict_exams(self.model, self.rows, self.config, batch_size=self.config.batch_size,
@@ -202,25 +203,39 @@ class BestCheckpoint(keras.callbacks.Callback):
                 self.model.save(tmp)
 
 
-def ensure_heatmaps(rows, config, strict=False):
-    """Compute (or reuse cached) heatmaps for every view; returns the skipped (path, error)."""
-    classifier = keras.saving.load_model(config.heatmap_model, compile=False, safe_mode=True)
-    classifier_id = os.path.abspath(config.heatmap_model)
+def scan_views(rows, config, strict=False, heatmaps=False):
+    """Read every view once: its crop geometry (returned as a cache for the data pipeline)
+    and, with ``heatmaps``, its cached or freshly computed heatmaps.
+
+    Unreadable images are skipped and returned as ``(path, error)`` (``strict``: raised).
+    """
+    classifier = classifier_id = None
+    if heatmaps:
+        classifier = keras.saving.load_model(config.heatmap_model, compile=False, safe_mode=True)
+        classifier_id = os.path.abspath(config.heatmap_model)
     pre = config.preprocess()
     paths = sorted({(row[v], v.split("_")[1].upper()) for row in rows for v in F.VIEWS})
-    skipped = []
-    for path, view in tqdm(paths, desc="heatmaps", unit="image"):
+    geometry, skipped = {}, []
+    for path, view in tqdm(paths, desc="heatmaps" if heatmaps else "checking images", unit="image",
+                           disable=config.verbose == 0):
         try:
             image = read_view_image(path)
-            geometry = view_geometry(image, view, pre)
-            H.heatmaps_for_image(path, image, geometry.crop, classifier,
-                                 config.heatmap_pixel_mean, classifier_id,
-                                 config.heatmap_patch_size, config.heatmap_stride, progress=False)
+            geometry[path] = view_geometry(image, view, pre)
+            if heatmaps:
+                H.heatmaps_for_image(path, image, geometry[path].crop, classifier,
+                                     config.heatmap_pixel_mean, classifier_id,
+                                     config.heatmap_patch_size, config.heatmap_stride,
+                                     progress=False)
         except (OSError, ValueError) as exc:
             if strict:
                 raise
             skipped.append((path, str(exc)))
-    return skipped
+    return geometry, skipped
+
+
+def ensure_heatmaps(rows, config, strict=False):
+    """Compute (or reuse cached) heatmaps for every view; returns the skipped (path, error)."""
+    return scan_views(rows, config, strict=strict, heatmaps=True)[1]
 
 
 def train(config, strict=False):
@@ -230,19 +245,17 @@ def train(config, strict=False):
     if config.task == "birads":
         rows = [r for r in rows if r["birads"] is not None]
     splits = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
+    keras.utils.set_random_seed(config.seed)
+    geometry, skipped = scan_views(rows, config, strict=strict, heatmaps=bool(config.heatmap_model))
+    bad = {p for p, _ in skipped}
+    for s in splits:  # exams with an unreadable view are left out (listed in metrics.json)
+        splits[s] = [r for r in splits[s] if not any(r[v] in bad for v in F.VIEWS)]
     if not splits["train"] or not splits["val"]:
         raise ExamManifestError(f"{config.manifest}: needs exams in the train and val splits "
-                         f"(found {len(splits['train'])} train, {len(splits['val'])} val)")
+                                f"(found {len(splits['train'])} train, {len(splits['val'])} val)")
     run_dir = os.path.join(config.runs_dir, config.name)
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     write_json_atomic(os.path.join(run_dir, "config.json"), dataclasses.asdict(config))
-    keras.utils.set_random_seed(config.seed)
-    skipped = []
-    if config.heatmap_model:
-        skipped = ensure_heatmaps(rows, config, strict=strict)
-        bad = {p for p, _ in skipped}
-        for s in splits:
-            splits[s] = [r for r in splits[s] if not any(r[v] in bad for v in F.VIEWS)]
     model = build_model(config)
     if config.pytorch_weights:
         load_pytorch_arrays(model, config.pytorch_weights)
@@ -256,10 +269,10 @@ def train(config, strict=False):
                              heatmap_patch_size=config.heatmap_patch_size,
                              heatmap_stride=config.heatmap_stride,
                              cache_images=config.cache_images, task=config.task,
-                             workers=config.workers)
+                             geometry_cache=geometry, workers=config.workers)
     best_path = os.path.join(run_dir, "checkpoints", "best.keras")
     checkpoint = BestCheckpoint(best_path)
-    callbacks = [ValidationAUC(splits["val"], config), checkpoint,
+    callbacks = [ValidationAUC(splits["val"], config, geometry), checkpoint,
                  keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"))]
     if config.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_mean_auc", mode="max",
@@ -275,7 +288,8 @@ def train(config, strict=False):
         if not splits[split]:
             continue
         probs = predict_exams(best, splits[split], config, tta=config.tta, seed=config.seed,
-                              batch_size=config.batch_size, progress=config.verbose > 0)
+                              batch_size=config.batch_size, progress=config.verbose > 0,
+                              geometry_cache=geometry)
         names = task_names(config.task)
         mean, per_task = mean_auc(task_labels(splits[split], config.task), probs, names)
         metrics[split] = {"mean_auc": mean, "auc": per_task, "exams": len(splits[split])}

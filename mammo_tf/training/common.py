@@ -80,6 +80,20 @@ def float32_output(model):
         return keras.Model(model.inputs, out, name=model.name)
 
 
+def set_bn_momentum(model, momentum):
+    """Set the moving-average momentum of every BatchNormalization layer (None: keep).
+
+    Keras' default 0.99 needs hundreds of steps before the moving statistics used at inference
+    match the data; short runs (the demo, small datasets) need a lower value such as 0.9.
+    """
+    if momentum is None:
+        return model
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+    return model
+
+
 def load_model_file(path, what, compile=False):
     """Load a ``.keras`` model (safe_mode) or raise UsageError naming the file."""
     if not path or not os.path.isfile(path):

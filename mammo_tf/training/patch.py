@@ -39,6 +39,8 @@ class PatchConfig(CommonConfig):
     dropout: float = option(0.0, "dropout rate before the output layer")
     augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
     class_balanced: bool = option(True, "per-batch class-balancing sample weights")
+    bn_momentum: float | None = option(None, "BatchNormalization moving-average momentum "
+                                       "(default: Keras' 0.99; 0.9 suits short runs)")
 
 
 def build_stages(config):
@@ -116,7 +118,7 @@ def train_patch_classifier(config, resume=None, callbacks=()):
                                                dropout=config.dropout, l2=config.l2)
             except (ValueError, OSError, RuntimeError) as exc:
                 raise UsageError(str(exc).splitlines()[0]) from None
-            model = common.float32_output(model)
+            model = common.set_bn_momentum(common.float32_output(model), config.bn_momentum)
     result = StageRunner(run, stages, train, val, common.training_options(config), strategy,
                          callbacks).train(model)
 

@@ -38,6 +38,8 @@ class WholeConfig(CommonConfig):
     batch_size: int = option(2, "batch size")
     augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
     class_balanced: bool = option(True, "per-batch class-balancing sample weights")
+    bn_momentum: float | None = option(None, "BatchNormalization moving-average momentum "
+                                       "(default: Keras' 0.99; 0.9 suits short runs)")
     tta: bool = option(True, "also report the test AUC with 4-flip test-time augmentation")
     heatmap_pool: int = option(5, "--top heatmap: max-pooling size of the heatmap")
     heatmap_hidden: list = option([512, 256], "--top heatmap: FC layer sizes", nargs="+", type=int)
@@ -160,7 +162,8 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
     if not resume:
         with common.scope(strategy):
             try:
-                model = common.float32_output(build_whole_model(patch_model, config))
+                model = common.set_bn_momentum(common.float32_output(
+                    build_whole_model(patch_model, config)), config.bn_momentum)
             except ValueError as exc:
                 raise UsageError(str(exc).splitlines()[0]) from None
     result = StageRunner(run, stages, train, val, common.training_options(config), strategy,
