@@ -23,12 +23,8 @@ def bench_size(arch, quick=False):
     return small if quick else full
 
 
-def build_keras(arch, input_shape=None, remat=None):
-    """The Keras model of ``arch`` (weights=None) at ``input_shape`` (default: its full bench size).
-
-    ``remat``: None, or a `keras.RematScope` mode applied via `mammo_tf.perf.build_with_remat`.
-    """
-    from mammo_tf import perf
+def build_keras(arch, input_shape=None):
+    """The Keras model of ``arch`` (weights=None) at ``input_shape`` (default: its full bench size)."""
     from mammo_tf.models import build_patch_classifier, build_whole_image_classifier
 
     kind, backbone, top, reps = ARCHITECTURES[arch]
@@ -36,11 +32,6 @@ def build_keras(arch, input_shape=None, remat=None):
         h, w, _ = SIZES[arch][0]
         input_shape = (h, w, 3)
     if kind == "patch":
-        return perf.build_with_remat(
-            build_patch_classifier, backbone, input_shape=input_shape, remat=bool(remat), mode=remat or "full"
-        )
+        return build_patch_classifier(backbone, input_shape=input_shape)
     patch = build_patch_classifier(backbone, input_shape=(224, 224, 3))
-    return perf.build_with_remat(
-        build_whole_image_classifier, patch, top=top, repetitions=reps, input_shape=input_shape,
-        remat=bool(remat), mode=remat or "full",
-    )
+    return build_whole_image_classifier(patch, top=top, repetitions=reps, input_shape=input_shape)

@@ -1,7 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Dissection cost vs plain inference over the same probe set (goal: dissect <= 1.3 x inference).
 
-    python bench/explain.py [--backbone resnet50] [--size 224] [--n 1024] [--units 20] [--top-k 32] [--quick]
+    python bench/explain.py [--backbone resnet50] [--size 224] [--n 512] [--units 20] [--top-k 32] [--quick]
 
 A patch classifier (``weights=None``) runs over a patch HDF5 of phantom patches three ways:
 plain inference (``model.predict_on_batch`` on every batch, data loading included), the dissection
@@ -48,12 +48,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backbone", default="resnet50", choices=("vgg16", "vgg19", "resnet50"))
     parser.add_argument("--size", type=int, default=224, help="patch size in pixels")
-    parser.add_argument("--n", type=int, default=1024, help="probe patches")
+    parser.add_argument("--n", type=int, default=512, help="probe patches")
     parser.add_argument("--units", type=int, default=20, help="units dissected (galleries)")
     parser.add_argument("--top-k", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--cache-mb", type=float, default=256, help="dissect's map cache (0 = always re-run)")
-    parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the minimum is reported")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the minimum is reported")
     parser.add_argument("--quick", action="store_true", help="small run: 96 px, 256 patches")
     args = parser.parse_args(argv)
     if args.quick:

@@ -25,9 +25,9 @@ import common  # noqa: E402
 WHOLE_MODELS = ("whole_resnet50_resnet_top", "whole_vgg16_vgg_top")
 OPTIONS = {
     "fp32": {},
-    "remat": {"remat": "full"},
+    "remat": {"remat": True},
     "mixed_bf16": {"mixed": True},
-    "remat+mixed_bf16": {"remat": "full", "mixed": True},
+    "remat+mixed_bf16": {"remat": True, "mixed": True},
 }
 # height x width, aspect 1152:896 = 9:7, multiples of 32 (five stride-2 stages) up to ~2x.
 SEARCH_SIZES = ((2304, 1792), (2016, 1568), (1728, 1344), (1440, 1120), (1152, 896))
@@ -97,8 +97,9 @@ def main(argv=None):
                 search.append(row)
                 if row["fits"]:
                     break
-                if row["status"] != "over_cap":
+                if row["status"] != "over_cap":  # a failure, not a size limit: stop searching
                     print(f"    {row['status']}: {row.get('error') or ''}", flush=True)
+                    break
         common.print_table(
             f"Largest image training at batch {args.batch} within {args.budget_gib:g} GiB "
             f"({args.search_options}; over_cap = killed when passing the budget)",

@@ -173,7 +173,7 @@ def make_train_step(model, images, labels, channels_last=False, learning_rate=1e
         loss = loss_fn(model(images), labels)
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return loss.item()
 
     return step
 

@@ -25,19 +25,29 @@ import time
 
 from mammo_tf.utils import write_json_atomic
 
-IMAGE_SIZE = (192, 144)
+IMAGE_SIZE = (192, 144)  # whole-image input (1152x896 in the paper)
+PHANTOM_SIZE = (288, 224)  # the phantom is drawn finer, then resized like real mammograms
 PATCH_SIZE = 48
+PHANTOM_CASES = {"abnormal_fraction": 0.8, "mass_fraction": 0.7, "malignant_fraction": 0.6}
 
 
 def prepare_phantom(out_dir, profile, n_patients, seed):
-    """Generate and prepare a phantom dataset; returns the manifest path."""
+    """Generate a phantom (drawn at PHANTOM_SIZE, more abnormal and malignant cases than the
+    generator's defaults so the small test split has positives) and prepare it with the real
+    CBIS-DDSM loader at IMAGE_SIZE; returns the manifest path."""
+    from mammo_tf.datasets.phantom import write_phantom_cbis
     from mammo_tf.datasets.prepare import prepare
 
     manifest = os.path.join(out_dir, "manifest.csv")
     if os.path.isfile(manifest) and os.path.isfile(os.path.join(out_dir, "dataset.json")):
         return manifest
-    manifest, report = prepare("phantom", None, out_dir, size=IMAGE_SIZE, n_patients=n_patients,
-                               profile=profile, phantom_size=IMAGE_SIZE, seed=seed)
+    source = os.path.join(out_dir, "source")
+    if not os.path.isfile(os.path.join(source, "phantom.json")):
+        write_phantom_cbis(source, n_patients=n_patients, seed=seed, profile=profile,
+                           size=PHANTOM_SIZE, progress=True, **PHANTOM_CASES)
+    # prepare() reuses the source above (same seed, profile, size and patient count)
+    manifest, report = prepare("phantom", source, out_dir, size=IMAGE_SIZE, n_patients=n_patients,
+                               profile=profile, phantom_size=PHANTOM_SIZE, seed=seed)
     print(report.summary())
     return manifest
 
@@ -52,7 +62,7 @@ def sample_patches(manifest, out_dir, set_name="s3"):
     return paths
 
 
-def train_patch(patches, runs_dir, epochs=(1, 2, 3)):
+def train_patch(patches, runs_dir, epochs=(1, 2, 4)):
     """ResNet50 patch classifier, 3 stages (random init, so larger rates than the paper's
     pretrained 1e-3/1e-4/1e-5: 1e-3/1e-3/1e-4; BN momentum 0.9 for the short run)."""
     from mammo_tf.training.patch import PatchConfig, train_patch_classifier
@@ -64,14 +74,14 @@ def train_patch(patches, runs_dir, epochs=(1, 2, 3)):
     return _run(train_patch_classifier, config)
 
 
-def train_whole(patch_run, manifest, runs_dir, epochs=(3, 2)):
-    """ResNet50 + two [64-64-128]x1 residual blocks, 2 stages (lr 1e-3 / 1e-4, L2 1e-3 / 1e-2)."""
+def train_whole(patch_run, manifest, runs_dir, epochs=(4, 2)):
+    """ResNet50 + two [64-64-128]x1 residual blocks, 2 stages (lr 1e-4 / 1e-5, L2 1e-3 / 1e-2)."""
     from mammo_tf.training.whole import WholeConfig, train_whole_image_classifier
 
     config = WholeConfig(patch_model=os.path.join(patch_run, "checkpoints", "best.keras"),
                          manifest=manifest, top="resnet", depths=[64, 64], repetitions=[1, 1],
                          image_size=list(IMAGE_SIZE), epochs=list(epochs),
-                         learning_rates=[1e-3, 1e-4], l2=[1e-3, 1e-2], batch_size=4,
+                         learning_rates=[1e-4, 1e-5], l2=[1e-3, 1e-2], batch_size=4,
                          runs_dir=runs_dir, name="whole", patience=0, verbose=2, bn_momentum=0.9)
     return _run(train_whole_image_classifier, config)
 
@@ -118,7 +128,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mammo_tf.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="work folder (default: %(default)s)")
-    parser.add_argument("--patients", type=int, default=40, help="phantom patients (default: 40)")
+    parser.add_argument("--patients", type=int, default=60, help="phantom patients (default: 60)")
     parser.add_argument("--transfer-patients", type=int, default=30,
                         help="patients of the second phantom (default: 30)")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,5 +1,5 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Speed and memory options for training: threads, XLA, mixed precision, rematerialisation.
+"""Speed and memory options for training: threads, mixed precision, rematerialisation.
 
 Which of these pay off was measured by ``make bench`` (numbers in bench/README.md); all are
 off by default. Typical use::
@@ -7,15 +7,15 @@ off by default. Typical use::
     from mammo_tf import perf
     perf.configure_threads(intra_op=2, inter_op=1)       # before TensorFlow runs anything
     policy = perf.use_mixed_precision()                   # before building the model
-    model = perf.build_with_remat(build_whole_image_classifier, patch_model, top="resnet")
+    model = build_whole_image_classifier(patch_model, top="resnet")
     perf.keep_float32_outputs(model)
-    model.compile(..., jit_compile=perf.jit_compile_option(False))
+    trainer = perf.remat_model(model)                     # shares model's weights
+    trainer.compile(...); trainer.fit(...)                # then save / export `model`
 """
 import contextlib
+import re
 
 import keras
-
-REMAT_MODES = ("full", "larger_than", "activations")
 
 
 def configure_threads(intra_op=None, inter_op=None):
@@ -90,34 +90,68 @@ def keep_float32_outputs(model, layer_names=("predictions",)):
     return model
 
 
-def remat_scope(mode="full", output_size_threshold=1024, layer_names=None):
-    """A ``keras.RematScope`` (layers built inside recompute their forward pass during backprop).
+# Layers whose output is the only tensor passed on to the rest of the network: the allconv
+# ResNet unit outputs, VGG block pools, the stem pool and the whole-image top blocks.
+SEGMENT_BOUNDARY = re.compile(r"^(pool1_pool|conv\d_block\d+_out|block\d_pool|top\d_unit\d+_out|top\d_pool)$")
 
-    Raises a clear error on Keras versions without it (added in Keras 3.8).
+
+@keras.saving.register_keras_serializable(package="mammo_tf")
+class RematSegment(keras.layers.Layer):
+    """Runs a sub-model whose forward pass is recomputed during backprop (gradient checkpointing).
+
+    Only the segment's input is kept for the backward pass; its inner activations are
+    recomputed. ``training`` is bound in a closure because TensorFlow's ``recompute_grad``
+    rejects keyword arguments in graph mode (which is why ``keras.RematScope`` fails on any
+    model with BatchNormalization under the TensorFlow backend).
     """
-    if not hasattr(keras, "RematScope"):
-        raise RuntimeError(
-            f"Rematerialisation needs keras.RematScope (Keras >= 3.8); installed Keras is {keras.__version__}."
-        )
-    if mode not in REMAT_MODES + ("list_of_layers",):
-        raise ValueError(f"Unknown remat mode {mode!r}; valid modes: {', '.join(REMAT_MODES)}, list_of_layers.")
-    return keras.RematScope(mode=mode, output_size_threshold=output_size_threshold, layer_names=layer_names)
+
+    def __init__(self, segment, **kwargs):
+        kwargs.setdefault("name", segment.name)
+        super().__init__(**kwargs)
+        self.segment = segment
+
+    def call(self, inputs, training=None):
+        return keras.remat(lambda x: self.segment(x, training=training))(inputs)
 
 
-def build_with_remat(builder, *args, remat=True, mode="full", output_size_threshold=1024, **kwargs):
-    """Call a model builder (e.g. ``build_whole_image_classifier``) with rematerialised layers.
+def remat_boundaries(model):
+    """Names of the layers where `remat_model` cuts ``model`` (in ``model.layers`` order)."""
+    output_layer = model.layers[-1].name
+    return [layer.name for layer in model.layers if SEGMENT_BOUNDARY.match(layer.name) and layer.name != output_layer]
 
-    Every layer the builder creates recomputes its forward pass in the backward pass instead of
-    keeping its intermediates (``mode`` as in ``keras.RematScope``). The returned model itself
-    is not rematerialised as one unit (that would recompute everything and save nothing).
-    ``remat=False`` just calls the builder.
+
+def remat_model(model, boundaries=None):
+    """A training twin of ``model`` with rematerialised segments; it SHARES ``model``'s weights.
+
+    The forward pass is cut at ``boundaries`` (layer names whose output is the only tensor the
+    rest of the network uses; default `remat_boundaries(model)`: every ResNet unit output / VGG
+    block pool / top block). Each segment keeps only its input for backprop and recomputes the
+    rest, trading ~1/3 more compute for activation memory. Train the twin (compile it; recompile
+    after `set_trainable` on ``model``), then save, evaluate or export ``model`` itself: the
+    layers and weights are the same objects. Known effect of the recompute: BatchNormalization
+    moving statistics are updated twice per step (the estimate converges the same way, with an
+    effectively higher momentum).
     """
-    if not remat:
-        return builder(*args, **kwargs)
-    with remat_scope(mode, output_size_threshold):
-        model = builder(*args, **kwargs)
-    model._remat_mode = None  # no public setter; the scope gave the outer model a mode too
-    return model
+    if not hasattr(keras, "remat"):
+        raise RuntimeError(f"Rematerialisation needs keras.remat (Keras >= 3.8); installed: {keras.__version__}.")
+    boundaries = remat_boundaries(model) if boundaries is None else list(boundaries)
+    if not boundaries:
+        raise ValueError(f"Model {model.name!r} has no remat boundary layers (expected names like "
+                         "'conv2_block1_out' or 'block1_pool'); pass boundaries=[layer names].")
+    inputs = keras.Input(shape=model.input.shape[1:], dtype=model.input.dtype, name=model.input.name)
+    x, start = inputs, model.input
+    for index, name in enumerate(boundaries + [None]):
+        end = model.get_layer(name).output if name else model.output
+        try:
+            segment = keras.Model(start, end, name=f"remat_segment{index}")
+        except ValueError as exc:
+            raise ValueError(
+                f"Cannot cut model {model.name!r} at layer {name!r}: the segment needs tensors from "
+                f"before the previous cut ({exc})."
+            ) from exc
+        x = RematSegment(segment)(x)
+        start = end
+    return keras.Model(inputs, x, name=f"{model.name}_remat")
 
 
 @contextlib.contextmanager
@@ -130,8 +164,3 @@ def dtype_policy(policy):
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
-
-def jit_compile_option(enabled):
-    """The value for ``model.compile(jit_compile=...)``: XLA on/off explicitly (Keras' "auto"
-    already turns XLA off on CPU-only machines)."""
-    return bool(enabled)

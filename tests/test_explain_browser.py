@@ -52,6 +52,7 @@ def site(tmp_path_factory):
 
 
 def test_annotation_form_export_in_headless_chromium(site, tmp_path):
+    pytest.importorskip("selenium", reason="selenium not installed (pip install selenium)")
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 

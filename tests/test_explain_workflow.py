@@ -173,3 +173,12 @@ def test_image_explains_a_real_dicom_file(workspace, tmp_path):
     record = json.load(open(tmp_path / "MG-Im-GE-SenDS-scaled.json"))
     assert record["explained_class"] == "positive" and len(record["units"]) == 2
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_annotate_refuses_to_replace_a_folder_that_is_not_a_site(workspace, tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    dissection = tmp_path / "dis"
+    dissection.mkdir()
+    (dissection / "dissection.json").write_text(json.dumps({"layer": "x", "units": {}}))
+    assert main(["annotate", "--dissection", str(dissection), "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "precious.txt").read_text() == "keep me"

@@ -251,3 +251,23 @@ def test_kill_9_then_resume_continues(toy_data, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3, 1e-4, 1e-4, 1e-4, 1e-5])
     assert (run / "metrics.json").exists()
+
+
+def test_heatmap_top_builds_and_stages_apply(patch_run):
+    """--top heatmap: the heatmap + FC classifier, with the stage-1 trainability and L2."""
+    import keras
+
+    from mammo_tf.training import apply_stage
+    from mammo_tf.training.whole import WholeConfig, build_whole_model, whole_stages
+
+    patch_model = keras.saving.load_model(os.path.join(patch_run, "checkpoints", "best.keras"),
+                                          safe_mode=True)
+    config = WholeConfig(patch_model="x", manifest="x", top="heatmap", image_size=[64, 64],
+                         heatmap_pool=1, heatmap_hidden=[8])
+    model = build_whole_model(patch_model, config)
+    assert model.output_shape == (None, 2)
+    stage1 = whole_stages(config.learning_rates, config.epochs, config.l2)[0]
+    apply_stage(model, stage1)
+    trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
+    assert "fc1" in trainable and "heatmap" not in trainable and "block5_conv3" not in trainable
+    assert model.get_layer("fc1").kernel.regularizer.l2 == pytest.approx(1e-3)

@@ -71,6 +71,8 @@ def _concepts_html(vocabulary):
 def build_site(dissection_dir, out_dir, rankings=None, vocabulary=None, title=None):
     """Write the annotation site for ``dissection_dir`` (holding ``dissection.json``) into ``out_dir``.
 
+    ``out_dir`` is replaced as a whole (atomically); it must be new, empty or an earlier site.
+
     ``rankings``: path of ``rankings.json`` (class badges, unit order) or None. Returns the
     path of ``index.html``.
     """
@@ -80,6 +82,10 @@ def build_site(dissection_dir, out_dir, rankings=None, vocabulary=None, title=No
     if rankings:
         with open(rankings, encoding="utf-8") as f:
             ranking = json.load(f)
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, "index.html")):
+        # the site folder is replaced as a whole: never replace a folder that is not a site
+        raise ValueError(f"{out_dir} exists and is not an annotation site; choose a new or empty folder")
     vocabulary = vocabulary or load_vocabulary()
     classes = _unit_classes(ranking)
     units = {canonical_unit_id(u): rec for u, rec in dissection["units"].items()}

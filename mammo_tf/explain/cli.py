@@ -23,7 +23,7 @@ def _model_args(p, probe=True):
     p.add_argument("--layer", default=None,
                    help="feature layer (default: the layer feeding global_pool); 'nested/inner' for a layer "
                         "inside a nested backbone")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
     if probe:
         p.add_argument("--probe", required=True,
                        help="probe set: patch HDF5 (.h5), whole-image manifest (.csv) or a folder of images")
@@ -91,7 +91,7 @@ def build_parser():
                                    "layer feeding global pooling unless --layer. Writes <name>.png/.html/.json.")
     _model_args(p, probe=False)
     p.add_argument("image", help="mammogram file (DICOM, PNG, PGM)")
-    p.add_argument("--class", dest="class_", default=None, help="class to explain (name or index; default predicted)")
+    p.add_argument("--class", dest="class_", metavar="CLASS", default=None, help="class to explain (name or index; default predicted)")
     p.add_argument("--top-n", type=int, default=4, help="influential units shown (default 4)")
     p.add_argument("--labels", default=None, help="unit_labels.json from merge")
     p.add_argument("--out", required=True, help="output folder")
@@ -99,7 +99,7 @@ def build_parser():
     p = sub.add_parser("evaluate", help="pointing game, energy share, deletion AUC and sanity check on ROI images",
                        description="Needs a manifest (or patch HDF5 + --manifest) with ROI masks.")
     _model_args(p)
-    p.add_argument("--class", dest="class_", default=None, help="class whose map is evaluated (default: 1 for "
+    p.add_argument("--class", dest="class_", metavar="CLASS", default=None, help="class whose map is evaluated (default: 1 for "
                    "two-class models, else the predicted class)")
     p.add_argument("--step", type=float, default=0.01, help="deletion step as a fraction of the breast area")
     p.add_argument("--no-deletion", action="store_true", help="skip the deletion curves")

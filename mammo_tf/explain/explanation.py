@@ -75,9 +75,10 @@ def render_figure(result, path):
     import matplotlib.pyplot as plt
 
     rec, grey = result["record"], to_display(result["image"])
-    method = rec["class_map"]
-    panels = [("input", grey, None), (f"{method} ({rec['explained_class']}, {rec['probabilities'][rec['explained_class']]:.2f})",
-                                      grey, result["maps"][method])]
+    prob = rec["probabilities"][rec["explained_class"]]
+    panels = [("input", grey, None)]
+    for name, heat in result["maps"].items():  # CAM, or Grad-CAM and HiResCAM
+        panels.append((f"{name} ({rec['explained_class']}, p={prob:.2f})", grey, heat))
     for u, m in zip(rec["units"], result["unit_maps"]):
         panels.append((f"{u['unit']}: {u['label']}\ninfluence {u['influence']:.3g}", grey, m))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.6), squeeze=False)
@@ -86,7 +87,7 @@ def render_figure(result, path):
         ax.set_title(title, fontsize=7)
         ax.axis("off")
     fig.suptitle(f"layer {rec['layer']}; predicted {rec['predicted_class']}", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     from mammo_tf.utils import atomic_path
 
     with atomic_path(path) as tmp:
