@@ -26,7 +26,7 @@ setup(
         "tqdm>=4.60,<5",
     ],
     extras_require={
-        "dev": ["pytest>=7", "hypothesis>=6"],
+        "dev": ["pytest>=7", "hypothesis>=6", "selenium>=4"],
         "tensorboard": ["tensorboard>=2.16"],
     },
     classifiers=[

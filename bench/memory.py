@@ -7,7 +7,7 @@
 Part 1: for each whole-image top variant at 1152x896, batch 2, one child process per option
 set (plain fp32, rematerialisation, mixed precision, both) runs one Adam training step (which
 includes tracing) and reports its peak resident memory (``VmHWM``) and the step time.
-Part 2: with the chosen option set, images from 1152x896 up to 2304x1792 (the original ~2x
+Part 2: with the option set of lowest part-1 peak per model (or ``--search-option``), images from 1152x896 up to 2304x1792 (the original ~2x
 resolution) are tried largest first; a child is killed as soon as its resident memory passes
 the budget, so "fits" means the whole step ran within it. On a CPU machine this is host
 memory (TensorFlow's CPU allocator), the closest measurable stand-in for GPU memory.
@@ -40,6 +40,11 @@ def _config(arch, height, width, batch, option):
             "option": option, **OPTIONS[option]}
 
 
+def _lowest_peak_option(rows, arch):
+    measured = [r for r in rows if r["model"] == arch and r["status"] == "ok"]
+    return min(measured, key=lambda r: r["peak_rss_gib"])["option"] if measured else "remat"
+
+
 def _row(result):
     return {"model": result["arch"], "option": result["option"], "input": f"{result['height']}x{result['width']}",
             "batch": result["batch"], "peak_rss_gib": result.get("peak_rss_gib"),
@@ -61,8 +66,10 @@ def main(argv=None):
     parser.add_argument("--budget-gib", type=float, default=8.0, help="memory budget of the size search")
     parser.add_argument("--cap-gib", type=float, default=12.0,
                         help="kill a part-1 child above this (protects a shared machine)")
-    parser.add_argument("--search-options", default="remat", choices=list(OPTIONS),
-                        help="option set used for the largest-image search")
+    parser.add_argument("--search-option", default=None, choices=list(OPTIONS),
+                        help="option set of the largest-image search (default: lowest part-1 peak per model)")
+    parser.add_argument("--reuse-part1", action="store_true",
+                        help="take part 1 from the existing results file instead of re-measuring it")
     parser.add_argument("--search-models", nargs="*", default=None, help="models searched (default: --models)")
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--timeout", type=float, default=900)
@@ -71,8 +78,16 @@ def main(argv=None):
     height, width = (256, 192) if args.quick else (1152, 896)
     budget = args.budget_gib * common.GIB
 
+    name = "memory_quick" if args.quick else "memory"
     rows = []
-    for arch in args.models:
+    previous = os.path.join(common.RESULTS_DIR, f"{name}.json")
+    if args.reuse_part1 and os.path.exists(previous):
+        import json
+
+        with open(previous, encoding="utf-8") as f:
+            rows = json.load(f)["rows"]
+        info = json.load(open(previous, encoding="utf-8"))["machine"]
+    for arch in ([] if rows else args.models):
         for option in args.options:
             print(f"  {arch} {option} {height}x{width} ...", flush=True)
             result = common.run_child("train_step.py", _config(arch, height, width, args.batch, option),
@@ -88,9 +103,10 @@ def main(argv=None):
     if not args.no_search:
         sizes = QUICK_SEARCH_SIZES if args.quick else SEARCH_SIZES
         for arch in args.search_models if args.search_models is not None else args.models:
+            option = args.search_option or _lowest_peak_option(rows, arch)
             for h, w in sizes:  # largest first: the first that fits is the answer
-                print(f"  search {arch} {args.search_options} {h}x{w} ...", flush=True)
-                result = common.run_child("train_step.py", _config(arch, h, w, args.batch, args.search_options),
+                print(f"  search {arch} {option} {h}x{w} ...", flush=True)
+                result = common.run_child("train_step.py", _config(arch, h, w, args.batch, option),
                                           rss_cap_bytes=budget, timeout_s=args.timeout)
                 row = _row(result)
                 row["fits"] = result["status"] == "ok"
@@ -102,16 +118,15 @@ def main(argv=None):
                     break
         common.print_table(
             f"Largest image training at batch {args.batch} within {args.budget_gib:g} GiB "
-            f"({args.search_options}; over_cap = killed when passing the budget)",
+            "(over_cap = killed when passing the budget)",
             search, COLUMNS,
         )
     largest = {}
     for row in search:
         if row["fits"]:
             largest[row["model"]] = row["input"]
-    name = "memory_quick" if args.quick else "memory"
     payload = {"machine": info, "quick": args.quick, "budget_gib": args.budget_gib,
-               "search_option": args.search_options, "rows": rows, "search": search,
+               "rows": rows, "search": search,
                "largest_within_budget": largest}
     print("wrote", common.write_results(name, payload))
     return 0

@@ -76,7 +76,8 @@ def main(argv=None):
         print(markdown_table(memory["rows"], cols))
         if memory.get("search"):
             print(f"\nLargest image at batch 2 within {memory['budget_gib']:g} GiB "
-                  f"(option {memory['search_option']}; tried largest first):\n")
+                  "(per model the option of lowest 1152x896 peak; tried largest first; over_cap = killed "
+                  "when passing the budget):\n")
             print(markdown_table(memory["search"], cols))
     return 0
 

@@ -10,8 +10,10 @@ child process per configuration builds the model (weights=None), measures the fp
 rate in that same process, then runs ``--warmup`` untimed and ``--repeats`` timed Adam steps on
 fixed in-memory tensors. Reported: median step seconds, images/s, achieved GFLOP/s (training
 FLOPs from layer shapes, bench/flops.py), that as a fraction of the matmul rate, the TF/torch
-throughput ratio, and the child's peak resident memory. TF variants (XLA, inter-op threads)
-run next to the default so each option's gain is measured in the same run. Writes
+throughput ratio, and the child's peak resident memory. TF variants (XLA, inter-op threads,
+and bfloat16 mixed precision) run next to the default so each option's gain is measured in
+the same run; the PyTorch peer is timed in its default layout and (patch models) channels_last,
+and the faster of the two is the reference of the "vs torch" ratio. Writes
 bench/results/train_step.json (train_step_quick.json with --quick).
 """
 import argparse
@@ -29,10 +31,13 @@ from archs import ARCHITECTURES, bench_size  # noqa: E402
 MATMUL_SIZES = (2048, 4096)
 QUICK_MATMUL_SIZES = (1024,)
 
-# TF options tried against the default ("variant name" -> payload overrides).
+# TF options tried against the default: name -> (payload overrides, kinds of model it runs on).
+# XLA and thread settings are measured on the patch models only: at 1152x896 an XLA compile
+# alone takes minutes on 2 cores, and the --quick runs showed XLA 2-3x slower everywhere.
 TF_VARIANTS = {
-    "xla": {"jit_compile": True},
-    "inter_op_1": {"inter": 1},
+    "xla": ({"jit_compile": True}, ("patch",)),
+    "inter_op_1": ({"inter": 1}, ("patch",)),
+    "mixed_bf16": ({"mixed": True}, ("patch", "whole")),
 }
 
 
@@ -125,10 +130,12 @@ def run_arch(arch, args):
             "matmul_sizes": list(QUICK_MATMUL_SIZES if args.quick else MATMUL_SIZES)}
     configs = [dict(base, framework="tensorflow", variant="default")]
     if not args.no_variants:
-        configs += [dict(base, framework="tensorflow", variant=name, **over) for name, over in TF_VARIANTS.items()]
+        kind = ARCHITECTURES[arch][0]
+        configs += [dict(base, framework="tensorflow", variant=name, **over)
+                    for name, (over, kinds) in TF_VARIANTS.items() if args.quick or kind in kinds]
     if args.torch:
         configs.append(dict(base, framework="torch", variant="eager"))
-        if args.torch_channels_last:
+        if args.torch_channels_last and (args.quick or ARCHITECTURES[arch][0] == "patch"):
             configs.append(dict(base, framework="torch", variant="eager_channels_last", channels_last=True))
     rows = []
     for cfg in configs:
@@ -173,7 +180,8 @@ def main(argv=None):
     parser.add_argument("--variant-models", nargs="*", default=None,
                         help="models that get the TF variants (default: all)")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch peer")
-    parser.add_argument("--torch-channels-last", action="store_true", help="also time torch channels_last")
+    parser.add_argument("--no-torch-channels-last", dest="torch_channels_last", action="store_false",
+                        help="skip timing torch channels_last (patch models)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per configuration")
     args = parser.parse_args(argv)
     if args.child:
