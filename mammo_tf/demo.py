@@ -78,7 +78,7 @@ def train_patch(patches, runs_dir, epochs=(1, 2, 4)):
 
 def train_whole(patch_run, manifest, runs_dir, epochs=(8, 1)):
     """Whole-image classifier: the patch classifier's softmax applied at every location of the
-    whole-image feature map (probabilistic heatmap, 2x2 max pooling) + FC 64-32, 2 stages
+    whole-image feature map (probabilistic 5x4 heatmap, 4x4 max pooling) + FC 64-32, 2 stages
     (stage 1 new layers lr 1e-3 L2 1e-3; stage 2 all layers lr 1e-5 L2 1e-2).
 
     The paper's convolutional top (``top="resnet"``) needs far more epochs than a CPU demo
@@ -88,7 +88,7 @@ def train_whole(patch_run, manifest, runs_dir, epochs=(8, 1)):
     from mammo_tf.training.whole import WholeConfig, train_whole_image_classifier
 
     config = WholeConfig(patch_model=os.path.join(patch_run, "checkpoints", "best.keras"),
-                         manifest=manifest, top="heatmap", heatmap_pool=2, heatmap_hidden=[64, 32],
+                         manifest=manifest, top="heatmap", heatmap_pool=4, heatmap_hidden=[64, 32],
                          image_size=list(IMAGE_SIZE), epochs=list(epochs),
                          learning_rates=[1e-3, 1e-5], l2=[1e-3, 1e-2], batch_size=4,
                          runs_dir=runs_dir, name="whole", patience=0, verbose=2, bn_momentum=0.9)

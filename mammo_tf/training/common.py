@@ -117,7 +117,7 @@ def export_model(run, model_path, pixel_mean):
         return None
     from mammo_tf.export import export_saved_model
 
-    model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    model = load_model_file(model_path, "checkpoint")
     export_saved_model(model, run.saved_model, pixel_mean=pixel_mean)
     return run.saved_model
 

@@ -42,6 +42,8 @@ def lesion_vs_normal(patch_run, test_h5, batch_size=64):
     from mammo_tf.training.metrics import predict_dataset
     from mammo_tf.training.run_folder import RunFolder
 
+    import mammo_tf.models  # noqa: F401  registers the custom layers
+
     run = RunFolder(patch_run)
     model = keras.saving.load_model(run.best_model, compile=False, safe_mode=True)
     dataset = PatchDataset(test_h5, batch_size=batch_size, pixel_mean=run.read_pixel_mean(),

@@ -121,6 +121,9 @@ def set_dataset_epoch(dataset, epoch):
 
 def load_checkpoint(path, compile=True):
     """Load a ``.keras`` file with safe_mode on (optimizer state restored when compiled)."""
+    import mammo_tf.models  # noqa: F401  registers mammo_tf's custom layers
+    import mammo_tf.preprocess  # noqa: F401
+
     return keras.saving.load_model(path, compile=compile, safe_mode=True)
 
 
