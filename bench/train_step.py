@@ -2,7 +2,8 @@
 """Training-step throughput and peak memory: mammo_tf (Keras/TF) next to the same nets in PyTorch.
 
     python bench/train_step.py [--quick] [--models patch_vgg16 ...] [--warmup 1] [--repeats 3]
-                               [--threads 2] [--no-variants] [--no-torch]
+                               [--threads 2] [--no-variants] [--variants remat ...] [--no-torch]
+                               [--name RESULTS_NAME]
 
 For each architecture (bench/archs.py: VGG16 / ResNet50 patch classifiers at 224, batch 8;
 ResNet50 + [512-512-1024]x2 and VGG16 + 512x1 whole-image models at 1152x896, batch 2) one
@@ -11,7 +12,7 @@ rate in that same process, then runs ``--warmup`` untimed and ``--repeats`` time
 fixed in-memory tensors. Reported: median step seconds, images/s, achieved GFLOP/s (training
 FLOPs from layer shapes, bench/flops.py), that as a fraction of the matmul rate, the TF/torch
 throughput ratio, and the child's peak resident memory. TF variants (XLA, inter-op threads,
-and bfloat16 mixed precision) run next to the default so each option's gain is measured in
+bfloat16 mixed precision, rematerialisation on the whole-image models) run next to the default so each option's gain is measured in
 the same run; the PyTorch peer is timed in its default layout and (patch models) channels_last,
 and the faster of the two is the reference of the "vs torch" ratio. Writes
 bench/results/train_step.json (train_step_quick.json with --quick).
@@ -38,7 +39,9 @@ TF_VARIANTS = {
     "xla": ({"jit_compile": True}, ("patch",)),
     "inter_op_1": ({"inter": 1}, ("patch",)),
     "mixed_bf16": ({"mixed": True}, ("patch", "whole")),
+    "remat": ({"remat": True}, ("whole",)),  # only on request (--variants remat): minutes per model
 }
+OPT_IN_VARIANTS = ("remat",)
 
 
 def _random_batch(batch, height, width, num_classes, seed=0):
@@ -132,7 +135,9 @@ def run_arch(arch, args):
     if not args.no_variants:
         kind = ARCHITECTURES[arch][0]
         configs += [dict(base, framework="tensorflow", variant=name, **over)
-                    for name, (over, kinds) in TF_VARIANTS.items() if args.quick or kind in kinds]
+                    for name, (over, kinds) in TF_VARIANTS.items()
+                    if (args.quick or kind in kinds)
+                    and (name in args.variants if args.variants is not None else name not in OPT_IN_VARIANTS)]
     if args.torch:
         configs.append(dict(base, framework="torch", variant="eager"))
         if args.torch_channels_last and (args.quick or ARCHITECTURES[arch][0] == "patch"):
@@ -177,6 +182,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads, TF and torch")
     parser.add_argument("--no-variants", action="store_true", help="skip the TF XLA / thread variants")
+    parser.add_argument("--variants", nargs="*", choices=list(TF_VARIANTS), default=None,
+                        help="TF variants to run (default: all that apply to the model except the opt-in 'remat')")
+    parser.add_argument("--name", default=None, help="results file name (default train_step[_quick])")
     parser.add_argument("--variant-models", nargs="*", default=None,
                         help="models that get the TF variants (default: all)")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch peer")
@@ -201,7 +209,7 @@ def main(argv=None):
             rows.append(row)
         common.print_table(f"Training step ({arch})", [r for r in rows if r["arch"] == arch], COLUMNS)
     common.print_table("Training step, all models", rows, COLUMNS)
-    name = "train_step_quick" if args.quick else "train_step"
+    name = args.name or ("train_step_quick" if args.quick else "train_step")
     print("wrote", common.write_results(name, {"machine": info, "quick": args.quick, "rows": rows}))
     return 0
 
