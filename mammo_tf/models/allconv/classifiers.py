@@ -26,8 +26,13 @@ def _regularizer(l2):
 def _classification_head(x, num_classes, dropout, l2):
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = AdjustableDropout(dropout, name="head_dropout")(x)
+    # float32 even under a mixed-precision policy: probabilities and the loss stay stable.
     return keras.layers.Dense(
-        num_classes, activation="softmax", kernel_regularizer=_regularizer(l2), name="predictions"
+        num_classes,
+        activation="softmax",
+        kernel_regularizer=_regularizer(l2),
+        dtype="float32",
+        name="predictions",
     )(x)
 
 
@@ -211,5 +216,5 @@ def build_heatmap_classifier(
     if shortcut:
         skip = keras.layers.Dense(num_classes, kernel_regularizer=_regularizer(l2), name="shortcut")(flat)
         logits = keras.layers.Add(name="logits_add")([logits, skip])
-    outputs = keras.layers.Softmax(name="predictions")(logits)
+    outputs = keras.layers.Softmax(dtype="float32", name="predictions")(logits)
     return keras.Model(inputs, outputs, name=f"{backbone}_heatmap_classifier")
