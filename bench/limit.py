@@ -10,7 +10,6 @@ counted from the Keras layer shapes (bench/flops.py) at the bench input sizes. W
 bench/results/limit.json.
 """
 import argparse
-import json
 import os
 import sys
 

@@ -85,8 +85,8 @@ def main(argv=None):
         import json
 
         with open(previous, encoding="utf-8") as f:
-            rows = json.load(f)["rows"]
-        info = json.load(open(previous, encoding="utf-8"))["machine"]
+            earlier = json.load(f)
+        rows, info = earlier["rows"], earlier["machine"]
     for arch in ([] if rows else args.models):
         for option in args.options:
             print(f"  {arch} {option} {height}x{width} ...", flush=True)

@@ -58,9 +58,11 @@ def main(argv=None):
         print(markdown_table(limit["models"], [
             ("model", "model"), ("input", "input"), ("forward_gflop", "forward GFLOP/img"),
             ("train_gflop_per_image", "training GFLOP/img"), ("ideal_images_per_s", "img/s at the matmul rate")]))
-    steps = _load("train_step" + suffix)
-    if steps:
-        print(f"\n### Training step ({_machine_line(steps)})\n")
+    for name in ("train_step", "train_step_remat"):
+        steps = _load(name + suffix)
+        if not steps:
+            continue
+        print(f"\n### Training step: {name}.json ({_machine_line(steps)})\n")
         print(markdown_table(steps["rows"], [
             ("arch", "model"), ("framework", "framework"), ("variant", "variant"), ("input", "input"),
             ("batch", "batch"), ("median_s", "median step s"), ("images_per_s", "img/s"),

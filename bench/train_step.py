@@ -125,6 +125,29 @@ def _summarise(row, flops_per_image, limit_gflops):
     return row
 
 
+def summarise(rows):
+    """Derived columns of one architecture's rows (first row = TF default), in place.
+
+    The fraction of the limit uses, for each TF row, the TF matmul rate measured in that same
+    process (the shared machine's rate varied up to 2x between processes); torch rows use the
+    TF default row's rate (the machine limit; torch's own MKL matmul is slower on this CPU).
+    """
+    tf_default = rows[0] if rows and rows[0].get("status") == "ok" else {}
+    flops = tf_default.get("train_flops_per_image")
+    for row in rows:
+        own = row.get("matmul_gflops") if row["framework"] == "tensorflow" else None
+        _summarise(row, flops, own or tf_default.get("matmul_gflops"))
+    torch_rows = [r for r in rows if r["framework"] == "torch" and r.get("status") == "ok"]
+    best_torch = max((r["images_per_s"] for r in torch_rows), default=None)
+    for row in rows:
+        if row.get("status") == "ok":
+            if best_torch:
+                row["vs_best_torch"] = row["images_per_s"] / best_torch
+            if tf_default and row is not tf_default:
+                row["vs_tf_default"] = row["images_per_s"] / tf_default["images_per_s"]
+    return rows
+
+
 def run_arch(arch, args):
     """All configurations of one architecture, in sequence; returns the result rows."""
     h, w, batch = bench_size(arch, args.quick)
@@ -148,19 +171,7 @@ def run_arch(arch, args):
         rows.append(common.run_child("train_step.py", cfg, timeout_s=args.timeout))
         if rows[-1]["status"] != "ok":
             print(f"    {rows[-1]['status']}: {rows[-1].get('error', '')}", flush=True)
-    tf_default = rows[0] if rows[0].get("status") == "ok" else {}
-    flops = tf_default.get("train_flops_per_image")
-    limit = tf_default.get("matmul_gflops")  # TF matmul rate measured in the default TF child
-    for row in rows:
-        _summarise(row, flops, limit)
-    torch_rows = [r for r in rows if r["framework"] == "torch" and r.get("status") == "ok"]
-    best_torch = max((r["images_per_s"] for r in torch_rows), default=None)
-    for row in rows:
-        if row.get("status") == "ok":
-            if best_torch:
-                row["vs_best_torch"] = row["images_per_s"] / best_torch
-            if tf_default and row is not tf_default:
-                row["vs_tf_default"] = row["images_per_s"] / tf_default["images_per_s"]
+    summarise(rows)
     return rows
 
 

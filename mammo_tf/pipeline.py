@@ -65,9 +65,13 @@ class _ImageBatches(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(len(self.labels) / self.batch_size)
 
-    def on_epoch_end(self):
-        self.epoch += 1
+    def set_epoch(self, epoch):
+        """Produce epoch ``epoch``'s order and augmentation (a resumed run continues exactly)."""
+        self.epoch = int(epoch)
         self._order = self._epoch_order(self.epoch)
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
 
     def _load(self, indices):
         """Raw 2-D images (16-bit values) for the given file indices, in that order."""

@@ -80,4 +80,4 @@ def test_torch_reference_output_shapes_match_keras():
     features = BACKBONES["resnet50"]()
     assert tuple(features(torch.zeros(1, 3, 64, 96)).shape) == (1, 2048, 2, 3)
     model = build_whole_image_classifier("vgg16", "vgg", repetitions=(1, 1))
-    assert tuple(model(torch.zeros(2, 3, 64, 64)).shape) == (2, 2)  # 2x2 cut -> 1x1 after the top pool
+    assert tuple(model(torch.zeros(2, 3, 128, 128)).shape) == (2, 2)  # 4x4 cut, two top pools -> 1x1

@@ -109,14 +109,10 @@ def seed_epoch(model, datasets, seed, epoch):
 
 
 def set_dataset_epoch(dataset, epoch):
-    """Make ``dataset`` produce epoch ``epoch``'s order/augmentation (not "one more epoch")."""
+    """Make ``dataset`` produce epoch ``epoch``'s order/augmentation (not "one more epoch"), so a
+    resumed run (fresh dataset object) sees the same epoch as an uninterrupted one."""
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
-    elif hasattr(dataset, "_epoch_order") and hasattr(dataset, "epoch"):
-        # mammo_tf.pipeline datasets count epochs in on_epoch_end; pin the count explicitly so
-        # a resumed run (fresh dataset object) sees the same epoch as an uninterrupted one.
-        dataset.epoch = int(epoch)
-        dataset._order = dataset._epoch_order(int(epoch))
 
 
 def load_checkpoint(path, compile=True):
