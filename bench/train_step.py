@@ -72,8 +72,6 @@ def tf_child(cfg):
     if cfg.get("mixed"):
         perf.use_mixed_precision()
     model = build_keras(cfg["arch"], (cfg["height"], cfg["width"], 3))
-    if cfg.get("mixed"):
-        perf.keep_float32_outputs(model)
     flops = training_flops(model)
     if cfg.get("remat"):
         model = perf.remat_model(model)  # shares the weights; segments recomputed in backprop

@@ -8,15 +8,18 @@ Steps (each a plain function call, so more can be appended):
 3. train a ResNet50 patch classifier in 3 stages;
 4. convert it into a whole-image classifier (the patch classifier applied over the whole
    image as a probabilistic heatmap + FC layers, the paper's Tables 2-3 alternative) and train
-   it in 2 stages;
+   it in 2 stages (stage 2, all layers, is where the demo's learning happens);
 5. generate a second phantom with the "inbreast" intensity profile and finetune the
    whole-image model on it (the INbreast transfer step in miniature);
 6. predict the second set's test split with 4-flip TTA (``mammo_tf.predict``), report AUC with
    a bootstrap 95% CI and the ROC curve;
-7. the SavedModels are exported into each run folder; print where the report is.
+7. the SavedModels are exported into each run folder;
+8. explain one malignant test image with the final model (``mammo_tf.explain.demo_explain``:
+   explanation PNG + HTML, and the model's annotation site); print where the report is.
 
 Sizes are reduced so it runs on 2 CPU cores in minutes: whole images 192x144 (1/6 of
-1152x896 per side), 48x48 patches, random initialisation (no ImageNet download), few epochs.
+1152x896 per side), 48x48 patches, random initialisation (no ImageNet download), few epochs,
+the phantom's official split (25% of the patients held out for the test split).
 Re-running skips finished steps (datasets and runs are reused).
 """
 import argparse
@@ -104,12 +107,12 @@ def train_whole(patch_run, manifest, runs_dir, epochs=WHOLE_EPOCHS):
 
 
 def finetune(whole_run, manifest, runs_dir, epochs=TRANSFER_EPOCHS):
-    """Transfer to the second intensity profile (all layers, L2 0.01; lr 1e-5 for a few epochs
+    """Transfer to the second intensity profile (all layers, L2 0.01; lr 3e-5 for a few epochs
     instead of the paper's 1e-6 for up to 200)."""
     from mammo_tf.training.transfer import TransferConfig, transfer
 
     config = TransferConfig(model=os.path.join(whole_run, "checkpoints", "best.keras"),
-                            manifest=manifest, epochs=epochs, learning_rate=1e-5, batch_size=4,
+                            manifest=manifest, epochs=epochs, learning_rate=3e-5, batch_size=4,
                             runs_dir=runs_dir, name="transfer", patience=0, verbose=2)
     return _run(transfer, config)
 
@@ -161,8 +164,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="work folder (default: %(default)s)")
     parser.add_argument("--patients", type=int, default=60, help="phantom patients (default: 60)")
-    parser.add_argument("--transfer-patients", type=int, default=40,
-                        help="patients of the second phantom (default: 40)")
+    parser.add_argument("--transfer-patients", type=int, default=48,
+                        help="patients of the second phantom (default: 48)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -8,7 +8,6 @@ off by default. Typical use::
     perf.configure_threads(intra_op=2, inter_op=1)       # before TensorFlow runs anything
     policy = perf.use_mixed_precision()                   # before building the model
     model = build_whole_image_classifier(patch_model, top="resnet")
-    perf.keep_float32_outputs(model)
     trainer = perf.remat_model(model)                     # shares model's weights
     trainer.compile(...); trainer.fit(...)                # then save / export `model`
 """
@@ -68,26 +67,12 @@ def mixed_precision_policy(device=None):
 def use_mixed_precision(enabled=True, device=None):
     """Set Keras' global dtype policy for models built afterwards; returns the policy name.
 
-    ``enabled=False`` restores ``"float32"``. Call `keep_float32_outputs` on each model built
-    under a mixed policy so its probabilities stay float32.
+    ``enabled=False`` restores ``"float32"``. The mammo_tf builders keep their ``predictions``
+    layer in float32 under a mixed policy, so probabilities (and AUC ties) are unaffected.
     """
     policy = mixed_precision_policy(device) if enabled else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
-
-
-def keep_float32_outputs(model, layer_names=("predictions",)):
-    """Compute the named output layers (the softmax ``predictions``) in float32; returns ``model``.
-
-    Under a mixed policy the Dense softmax would otherwise emit bfloat16/float16 probabilities
-    (about 3 significant digits), which would tie scores and shift AUCs. Layers absent from the
-    model are skipped.
-    """
-    names = {layer.name for layer in model.layers}
-    for name in layer_names:
-        if name in names:
-            model.get_layer(name).dtype_policy = "float32"
-    return model
 
 
 # Layers whose output is the only tensor passed on to the rest of the network: the allconv
