@@ -39,6 +39,20 @@ def missing_columns(found, required):
     return [c for c in required if c not in found]
 
 
+def read_csv_checked(path, required, error=ValueError, what="manifest"):
+    """Rows (dicts) of a CSV file whose header must hold ``required``; errors name the file."""
+    path = os.fspath(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = missing_columns(reader.fieldnames, required)
+            if missing:
+                raise error(f"{path}: {what} is missing columns: {', '.join(missing)}")
+            return list(reader)
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc})") from exc
+
+
 def _format(value):
     if isinstance(value, (list, tuple)):
         return ";".join(str(v) for v in value)
@@ -66,15 +80,7 @@ def read_manifest(path):
     or a value is invalid (row number given).
     """
     path = os.fspath(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = missing_columns(reader.fieldnames, COLUMNS)
-            if missing:
-                raise ManifestError(f"{path}: manifest is missing columns: {', '.join(missing)}")
-            rows = list(reader)
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read manifest ({exc})") from exc
+    rows = read_csv_checked(path, COLUMNS, ManifestError)
     out = []
     for number, raw in enumerate(rows, start=2):
         row = {c: (raw.get(c) or "").strip() for c in COLUMNS}

@@ -23,6 +23,7 @@ from collections import defaultdict
 import numpy as np
 
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES
+from mammo_tf.datasets.manifest import read_csv_checked
 from mammo_tf.models.nyu.four_view import OUTPUT_NAMES, VIEWS
 from mammo_tf.utils import atomic_dir, write_text_atomic
 
@@ -55,15 +56,7 @@ def read_exam_manifest(path):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in EXAM_COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise ExamManifestError(f"{path}: exam manifest is missing columns: {', '.join(missing)}")
-            raw_rows = list(reader)
-    except OSError as exc:
-        raise ExamManifestError(f"{path}: cannot read exam manifest ({exc})") from exc
+    raw_rows = read_csv_checked(path, EXAM_COLUMNS, ExamManifestError, "exam manifest")
     rows = []
     for number, raw in enumerate(raw_rows, start=2):
         row = {c: (raw.get(c) or "").strip() for c in EXAM_COLUMNS}
