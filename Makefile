@@ -35,8 +35,8 @@ bench: venv
 	$(PY) bench/limit.py $(BENCH_ARGS)
 	$(PY) bench/train_step.py $(BENCH_ARGS)
 	$(PY) bench/memory.py $(BENCH_ARGS)
-	@if [ -f bench/data_pipeline.py ]; then $(PY) bench/data_pipeline.py; fi
-	@if [ -f bench/explain.py ]; then $(PY) bench/explain.py; fi
+	$(PY) bench/data_pipeline.py $(if $(findstring --quick,$(BENCH_ARGS)),--images 8 --repeats 1 --out bench/results/data_pipeline_quick.json,)
+	$(PY) bench/explain.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

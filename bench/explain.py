@@ -115,7 +115,7 @@ def main(argv=None):
     goal = timings["dissect"] / timings["inference"] <= 1.3
     print(f"goal dissect <= 1.3 x inference: {'met' if goal else 'NOT met'}; re-run {rerun} distinct items; "
           f"streaming state {state.nbytes() / 1e6:.2f} MB")
-    path = common.write_results("explain", {
+    path = common.write_results("explain_quick" if args.quick else "explain", {
         "config": vars(args), "times_s": all_times, "layer": split.layer_name, "num_units": split.num_units, "rows": rows,
         "rerun_items": rerun, "state_mb": state.nbytes() / 1e6, "goal_met": goal})
     print(f"wrote {path}")
