@@ -28,7 +28,7 @@ import numpy as np
 
 from mammo_tf.datasets.convert import ImageRecord, Roi
 from mammo_tf.datasets.manifest import missing_columns
-from mammo_tf.datasets.report import PrepareReport
+from mammo_tf.datasets.report import PrepareReport, find_source_file
 from mammo_tf.datasets.rois import polygon_mask
 from mammo_tf.datasets.splits import draw_patient_subset  # noqa: F401  (re-exported)
 
@@ -202,11 +202,7 @@ def index_xmls(src):
 
 
 def find_csv(src):
-    src = os.fspath(src)
-    matches = sorted(glob.glob(os.path.join(src, "**", "INbreast.csv"), recursive=True), key=len)
-    if not matches:
-        raise FileNotFoundError(f"{src}: INbreast.csv not found")
-    return matches[0]
+    return find_source_file(src, "INbreast.csv", "the INbreast release folder")
 
 
 def load_inbreast(src, report=None):

@@ -16,7 +16,7 @@ import os
 import re
 
 from mammo_tf.datasets.convert import ImageRecord, Roi
-from mammo_tf.datasets.report import PrepareReport
+from mammo_tf.datasets.report import PrepareReport, find_source_file
 from mammo_tf.datasets.rois import circle_mask
 
 MIAS_CLASSES = ("CALC", "CIRC", "SPIC", "MISC", "ARCH", "ASYM", "NORM")
@@ -132,13 +132,7 @@ def image_label(rows):
 
 def find_info_txt(src):
     """Info.txt in ``src`` or below it (e.g. the ``mini_mias/`` folder of the extracted archive)."""
-    src = os.fspath(src)
-    if os.path.isfile(src):
-        return src
-    matches = sorted(glob.glob(os.path.join(src, "**", "Info.txt"), recursive=True), key=len)
-    if not matches:
-        raise FileNotFoundError(f"{src}: no Info.txt found (expected the mini-MIAS folder)")
-    return matches[0]
+    return find_source_file(src, "Info.txt", "the mini-MIAS folder")
 
 
 def load_mini_mias(src, report=None):

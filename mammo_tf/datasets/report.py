@@ -1,6 +1,8 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Skip-and-report bookkeeping shared by the loaders and the converter (``--strict`` stops)."""
 import dataclasses
+import glob
+import os
 
 
 class PrepareError(RuntimeError):
@@ -64,3 +66,17 @@ class PrepareReport:
                     lines.append(f"  ... and {len(entries) - max_lines} more (see the JSON report)")
         lines.extend(self.notes)
         return "\n".join(lines)
+
+
+def find_source_file(src, filename, expected):
+    """``src`` itself when it is a file, else the shallowest ``filename`` below it.
+
+    ``expected`` names what the folder should be, for the error message.
+    """
+    src = os.fspath(src)
+    if os.path.isfile(src):
+        return src
+    matches = sorted(glob.glob(os.path.join(src, "**", filename), recursive=True), key=len)
+    if not matches:
+        raise FileNotFoundError(f"{src}: no {filename} found (expected {expected})")
+    return matches[0]

@@ -113,7 +113,7 @@ def load_model_file(path, what, compile=False):
 def export_model(run, model_path, pixel_mean):
     """Export ``model_path`` as a SavedModel with the raw-image preprocessing embedded."""
     if keras.backend.backend() != "tensorflow":
-        print(f"skipping SavedModel export: needs the TensorFlow backend", flush=True)
+        print("skipping SavedModel export: needs the TensorFlow backend", flush=True)
         return None
     from mammo_tf.export import export_saved_model
 
