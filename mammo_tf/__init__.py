@@ -9,6 +9,10 @@ __version__ = "0.1.0"
 
 
 def _check_keras3():
+    import os
+
+    # TensorFlow's C++ start-up chatter buries our CLIs' output; users can still set it lower.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import keras
     except ImportError as exc:  # pragma: no cover - depends on the environment
