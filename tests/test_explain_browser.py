@@ -78,6 +78,12 @@ def test_annotation_form_export_in_headless_chromium(site, tmp_path):
         driver.get("file://" + os.path.join(os.path.dirname(site), "unit_0004.html"))
         driver.find_element(By.CSS_SELECTOR, 'input[name="recognizable"][value="no"]').click()
         driver.get("file://" + site)
+        # Chromium hands localStorage writes to other pages asynchronously: under load the
+        # index may first render before the last answer arrived, so reload until it has.
+        deadline = time.time() + 15
+        while len(driver.find_elements(By.CSS_SELECTOR, ".card.done")) < 2 and time.time() < deadline:
+            time.sleep(0.5)
+            driver.refresh()
         assert len(driver.find_elements(By.CSS_SELECTOR, ".card.done")) == 2
         driver.find_element(By.CSS_SELECTOR, "button.export").click()
         deadline = time.time() + 10
