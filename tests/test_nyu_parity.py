@@ -93,14 +93,19 @@ def convert_state_dict(module, path):
     np.savez(path, **arrays)
 
 
+def converted(net, bn_seed, path):
+    """``net`` with random BN statistics, in eval mode, saved through the documented .npz path."""
+    randomise_batchnorm(net, bn_seed)
+    net.eval()
+    convert_state_dict(net, path)
+    return net
+
+
 @pytest.mark.parametrize("size", [(129, 97), (128, 96)], ids=["odd", "even"])
 def test_column_matches_torch(tmp_path, size):
     torch.manual_seed(0)
-    net = TorchResNet22(1)
-    randomise_batchnorm(net, 1)
-    net.eval()
     npz = tmp_path / "column.npz"
-    convert_state_dict(net, npz)
+    net = converted(TorchResNet22(1), 1, npz)
     column = build_resnet22(size + (1,))
     report = load_pytorch_arrays(column, npz)
     assert all(k.endswith("num_batches_tracked") for k in report["unused"])
@@ -113,11 +118,8 @@ def test_column_matches_torch(tmp_path, size):
 
 def test_view_wise_model_matches_torch(tmp_path):
     torch.manual_seed(4)
-    net = TorchViewWise(3)
-    randomise_batchnorm(net, 5)
-    net.eval()
     npz = tmp_path / "view_wise.npz"
-    convert_state_dict(net, npz)
+    net = converted(TorchViewWise(3), 5, npz)
     cc_size, mlo_size = (131, 99), (140, 96)
     model = build_view_wise_model(cc_size, mlo_size, channels=3)
     load_pytorch_arrays(model, npz)

@@ -143,7 +143,7 @@ def feature_layer_name(model):
     names = [layer.name for layer in model.layers]
     if "global_pool" in names:
         node = model.get_layer("global_pool")._inbound_nodes[0]
-        return node.parent_nodes[0].operation.name if node.parent_nodes else names[names.index("global_pool") - 1]
+        return node.input_tensors[0]._keras_history[0].name
     if "heatmap" in names:
         return "heatmap"
     raise ValueError(f"Model {model.name!r} has no 'global_pool' layer to find its feature map.")
