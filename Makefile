@@ -21,10 +21,10 @@ test: venv
 test-slow: venv
 	$(PY) -m pytest -m slow $(PYTEST_ARGS) tests
 
-# The whole pipeline on the embedded phantom dataset, on CPU (see docs/sections/pipelines.md).
+# The whole pipeline on the embedded phantom dataset, on CPU (see docs/pipelines.md).
 DEMO_OUT ?= demo_output
 demo: venv
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) demo.py --out $(DEMO_OUT)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) examples/demo.py --out $(DEMO_OUT)
 
 # Benchmarks, NOT part of `make test` (tens of minutes on 2 cores): tables printed, JSON in
 # bench/results/, summary in bench/README.md. `make bench BENCH_ARGS=--quick` is a smoke run.

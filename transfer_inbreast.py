@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mammo_tf.training.cli import main_transfer  # noqa: E402
+from mammo_tf.cli import main_transfer  # noqa: E402
 
 if __name__ == "__main__":
     main_transfer()

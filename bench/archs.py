@@ -25,7 +25,7 @@ def bench_size(arch, quick=False):
 
 def build_keras(arch, input_shape=None):
     """The Keras model of ``arch`` (weights=None) at ``input_shape`` (default: its full bench size)."""
-    from mammo_tf.models import build_patch_classifier, build_whole_image_classifier
+    from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
 
     kind, backbone, top, reps = ARCHITECTURES[arch]
     if input_shape is None:

@@ -23,13 +23,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mammo_tf.augment import AugmentConfig  # noqa: E402
+from mammo_tf.shen.augment import AugmentConfig  # noqa: E402
 from mammo_tf.datasets.manifest import read_manifest  # noqa: E402
 from mammo_tf.datasets.phantom import write_phantom_manifest  # noqa: E402
 from mammo_tf.io import write_png16  # noqa: E402
-from mammo_tf.patches.patch_set import image_seed, load_image_and_rois  # noqa: E402
-from mammo_tf.patches.sampling import sample_patches  # noqa: E402
-from mammo_tf.pipeline import WholeImageDataset  # noqa: E402
+from mammo_tf.shen.patches.patch_set import image_seed, load_image_and_rois  # noqa: E402
+from mammo_tf.shen.patches.sampling import sample_patches  # noqa: E402
+from mammo_tf.shen.data import WholeImageDataset  # noqa: E402
 from mammo_tf.utils import write_json_atomic  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "data_pipeline.json")
@@ -92,8 +92,8 @@ def bench_s10(manifest, patch_size, repeats):
 
 def bench_patches(manifest, out_dir, patch_size, batch_size, repeats):
     """Patches/s of PatchDataset batches (HDF5 read + augment + to_network_input) on an s10 set."""
-    from mammo_tf.patches import make_patch_set
-    from mammo_tf.pipeline import PatchDataset
+    from mammo_tf.shen.patches import make_patch_set
+    from mammo_tf.shen.data import PatchDataset
 
     make_patch_set(manifest, out_dir, "s10", patch_size=patch_size, splits=("train",), progress=False)
     ds = PatchDataset(os.path.join(out_dir, "train.h5"), batch_size=batch_size, pixel_mean=50.0,

@@ -61,10 +61,10 @@ def main(argv=None):
 
     import numpy as np
 
-    from mammo_tf.explain.dissect import dissect, streaming_pass
-    from mammo_tf.explain.graph import split_model
-    from mammo_tf.explain.probe import open_probe
-    from mammo_tf.models import build_patch_classifier
+    from mammo_tf.deepminer.dissect import dissect, streaming_pass
+    from mammo_tf.deepminer.graph import split_model
+    from mammo_tf.deepminer.probe import open_probe
+    from mammo_tf.shen import build_patch_classifier
 
     model = build_patch_classifier(args.backbone, num_classes=5, weights=None, input_shape=(args.size, args.size, 3))
     split = split_model(model)

@@ -1,7 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """The mammo_tf allconv architectures written in plain PyTorch (no torchvision): the bench peer.
 
-Layer for layer the same as the Keras models (`mammo_tf.models`): keras.applications VGG16 and
+Layer for layer the same as the Keras models (`mammo_tf.shen`): keras.applications VGG16 and
 ResNet50 (conv biases on, BN epsilon 1.001e-5 in ResNet50, ZeroPadding + valid pooling), the
 whole-image top blocks (ResNet "[d-d-2d] x n" bottleneck units, VGG "d x n" conv-BN-ReLU +
 2x2 max pool; BN epsilon 1e-3) and the GAP -> dropout -> Dense head (logits here; the softmax
@@ -117,7 +117,7 @@ class Head(nn.Module):
 
 
 def build_patch_classifier(backbone, num_classes=5, dropout=0.0):
-    """Same network as ``mammo_tf.models.build_patch_classifier(backbone)``."""
+    """Same network as ``mammo_tf.shen.build_patch_classifier(backbone)``."""
     features = BACKBONES[backbone]()
     return nn.Sequential(features, Head(features.out_channels, num_classes, dropout))
 

@@ -1,32 +1,25 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """mammo_tf: mammogram classification and explanation with Keras 3.
 
-Reimplements L. Shen's all-convolutional whole-image classifier, DeepMiner explanations and
-the NYU multi-view ResNet-22. Model and training code is backend-neutral (``keras.ops``);
-SavedModel export and ``tf.distribute`` need the TensorFlow backend.
+Shared infrastructure: ``io`` (readers), ``datasets`` (loaders, manifests), ``preprocess``,
+``training`` (the one stage runner, configs), ``runs`` (run folders, ``load_run``),
+``evaluate``, ``export``, ``predict`` (the end of the chain). One package per method:
+``shen`` (all-convolutional whole-image classifier), ``nyu`` (multi-view ResNet-22),
+``deepminer`` (explanations). Model and training code is backend-neutral (``keras.ops``);
+SavedModel export and ``tf.distribute`` need the TensorFlow backend. Importing the package
+does not import Keras; the model modules check for Keras 3 when first imported.
 """
+import os as _os
+
 __version__ = "0.1.0"
 
-
-def _check_keras3():
-    import os
-
-    # TensorFlow's C++ start-up chatter buries our CLIs' output; users can still set it lower.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import keras
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "mammo_tf needs Keras 3 (pip install 'keras>=3.5'); keras is not installed."
-        ) from exc
-    major = int(keras.__version__.split(".")[0])
-    if major < 3:
-        raise ImportError(
-            f"mammo_tf needs Keras 3 but found keras {keras.__version__}. "
-            "Keras 2 / tf-keras is not supported: pip install 'keras>=3.5' and unset "
-            "TF_USE_LEGACY_KERAS."
-        )
-    return keras.__version__
+# TensorFlow's C++ start-up chatter buries our CLIs' output; users can still set it lower.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-KERAS_VERSION = _check_keras3()
+def __getattr__(name):
+    if name == "KERAS_VERSION":
+        from mammo_tf.backend import require_keras3
+
+        return require_keras3()
+    raise AttributeError(f"module 'mammo_tf' has no attribute {name!r}")

@@ -15,3 +15,12 @@ MALIGNANT_PATCH_CLASSES = ("calc_malignant", "mass_malignant")
 
 # Whole-image classes: index 1 is the positive (malignant) class.
 WHOLE_IMAGE_CLASSES = ("negative", "positive")
+
+
+def default_class_names(num_classes):
+    """Class names of a classifier with ``num_classes`` outputs (whole-image, patch, or generic)."""
+    if num_classes == len(WHOLE_IMAGE_CLASSES):
+        return list(WHOLE_IMAGE_CLASSES)
+    if num_classes == len(PATCH_CLASSES):
+        return list(PATCH_CLASSES)
+    return [f"class_{i}" for i in range(num_classes)]

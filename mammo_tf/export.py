@@ -18,7 +18,7 @@ import os
 import keras
 import numpy as np
 
-from mammo_tf.models.allconv.stages import feature_layer_name
+from mammo_tf.shen.stages import feature_layer_name
 from mammo_tf.preprocess import RawImagePreprocessing
 from mammo_tf.utils import atomic_dir
 

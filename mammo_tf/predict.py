@@ -15,48 +15,15 @@ import os
 
 import numpy as np
 
-from mammo_tf.constants import PATCH_CLASSES, WHOLE_IMAGE_CLASSES, WHOLE_IMAGE_SIZE
-
-IMAGE_EXTENSIONS = (".dcm", ".dicom", ".dic", ".png", ".pgm")
-
+from mammo_tf.constants import WHOLE_IMAGE_SIZE, default_class_names
+from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
+from mammo_tf.tta import tta_predict
 
 class PredictionError(ValueError):
     """A bad input to prediction (model, pixel mean, size); the message names the cause."""
 
 
 # --------------------------------------------------------------------------- images
-
-
-def resize_image(image, size, interpolation="cubic"):
-    """Resize a 2-D image to ``size`` = (height, width) the way the data layer converts whole
-    images (``mammo_tf.datasets.convert.resize_image``: aspect ratio ignored, cubic)."""
-    from mammo_tf.datasets.convert import resize_image as convert_resize
-
-    if image.shape[:2] == tuple(int(s) for s in size):
-        return image
-    return convert_resize(image, size, interpolation)
-
-
-def load_image(path, size=None):
-    """Read an image file as uint16 (H, W) on the 0-65535 scale, resized to ``size`` if given.
-
-    Raises ``mammo_tf.io.MammogramReadError`` (naming the file) when it cannot be read.
-    """
-    from mammo_tf.io import read_mammogram, to_uint16
-
-    image, metadata = read_mammogram(path)
-    image = to_uint16(image, metadata)
-    return image if size is None else resize_image(image, size)
-
-
-def list_images(folder):
-    """Image files (by extension) directly inside ``folder`` and its subfolders, sorted."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [os.path.join(root, f) for f in sorted(files)
-                  if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS and not f.startswith(".")]
-    return found
 
 
 @dataclasses.dataclass
@@ -66,10 +33,6 @@ class ImageItem:
     image_id: str
     path: str
     label: int | None = None
-
-
-def image_id_from_path(path):
-    return os.path.splitext(os.path.basename(os.fspath(path)))[0]
 
 
 def items_from_manifest(manifest_csv, split=None):
@@ -163,27 +126,6 @@ def find_pixel_mean(model_path, levels=3):
     return None
 
 
-def default_class_names(num_classes):
-    if num_classes == len(WHOLE_IMAGE_CLASSES):
-        return list(WHOLE_IMAGE_CLASSES)
-    if num_classes == len(PATCH_CLASSES):
-        return list(PATCH_CLASSES)
-    return [f"class_{i}" for i in range(num_classes)]
-
-
-def flip_batch(x):
-    """Stack [x, horizontal flip, vertical flip, both flips] of an NHWC batch along axis 0."""
-    x = np.asarray(x)
-    return np.concatenate([x, x[:, :, ::-1], x[:, ::-1, :], x[:, ::-1, ::-1]], axis=0)
-
-
-def tta_predict(forward, x):
-    """4-flip test-time augmentation: mean softmax over the flips, from ONE call of ``forward``."""
-    n = len(x)
-    probs = np.asarray(forward(flip_batch(x)), dtype=np.float64)
-    return probs.reshape(4, n, -1).mean(axis=0)
-
-
 class Predictor:
     """One loaded model that maps 16-bit images (N, H, W) to class probabilities (N, C).
 
@@ -235,7 +177,7 @@ class Predictor:
             raise PredictionError(f"model {path!r} is neither a .keras file nor a SavedModel folder")
         import keras
 
-        import mammo_tf.models  # noqa: F401  registers mammo_tf's custom layers
+        import mammo_tf.shen  # noqa: F401  registers mammo_tf's custom layers
         import mammo_tf.preprocess  # noqa: F401
 
         try:

@@ -6,7 +6,10 @@ grey copied to 3 channels. No ImageNet ``preprocess_input`` (the caffe-style wei
 pipeline and ``predict``; ``RawImagePreprocessing`` is the same as a Keras layer, embedded in
 exported SavedModels so that clients send the image as read from the file.
 """
-import keras
+from mammo_tf.backend import require_keras3
+
+require_keras3()
+import keras  # noqa: E402
 import numpy as np
 
 from mammo_tf.constants import PIXEL_SCALE

@@ -63,3 +63,22 @@ def write_text_atomic(path, text):
 
 def write_json_atomic(path, obj, indent=2):
     write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
+
+
+def lazy_exports(package, exports):
+    """PEP 562 ``__getattr__`` / ``__dir__`` for a package that re-exports names of its
+    submodules without importing them (and Keras) until first use: ``exports`` maps
+    submodule -> names."""
+    import importlib
+
+    where = {name: module for module, names in exports.items() for name in names}
+
+    def __getattr__(name):
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+
+    def __dir__():
+        return sorted(where)
+
+    return __getattr__, __dir__, sorted(where)

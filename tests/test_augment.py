@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mammo_tf.augment import (
+from mammo_tf.shen.augment import (
     AffineParams,
     AugmentConfig,
     augment,

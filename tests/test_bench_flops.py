@@ -47,7 +47,7 @@ def test_flop_counter_counts_nested_models_and_rejects_unknown_sizes():
 
 
 def test_vgg16_patch_classifier_flops_match_the_published_count():
-    from mammo_tf.models import build_patch_classifier
+    from mammo_tf.shen import build_patch_classifier
 
     # VGG16 convolutions at 224x224: 15.35 G multiply-adds (the often-quoted ~15.5 GMAC
     # includes the fully connected top, absent here); checked at 32x32 = 1/49 of it.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mammo_tf import perf
-from mammo_tf.models import build_patch_classifier
+from mammo_tf.shen import build_patch_classifier
 
 
 @pytest.fixture(scope="module")

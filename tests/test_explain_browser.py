@@ -39,10 +39,10 @@ def _driver(profile_dir, download_dir):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from mammo_tf.explain.annotate import build_site
-    from mammo_tf.explain.dissect import dissect
-    from mammo_tf.explain.graph import split_model
-    from mammo_tf.explain.probe import open_probe
+    from mammo_tf.deepminer.annotate import build_site
+    from mammo_tf.deepminer.dissect import dissect
+    from mammo_tf.deepminer.graph import split_model
+    from mammo_tf.deepminer.probe import open_probe
 
     root = tmp_path_factory.mktemp("site")
     manifest = write_phantom_manifest(str(root / "data"), n=4, lesions=("mass_malignant",))
@@ -99,7 +99,7 @@ def test_annotation_form_export_in_headless_chromium(site, tmp_path):
     exported = json.load(open(files[0], encoding="utf-8"))
     assert os.path.basename(files[0]) == "annotations_Dr_Test.json"
     assert exported == shown
-    assert exported["format"] == "mammo_tf.explain.annotations/1" and exported["annotator"] == "Dr Test"
+    assert exported["format"] == "mammo_tf.deepminer.annotations/1" and exported["annotator"] == "Dr Test"
     answer = exported["units"]["unit_0002"]
     assert answer["recognizable"] == "yes" and answer["association"] == "malignant"
     assert answer["multiplicity"] == "multiple" and answer["free_text"] == "spiculated mass edge"
@@ -107,7 +107,7 @@ def test_annotation_form_export_in_headless_chromium(site, tmp_path):
     assert exported["units"]["unit_0004"]["recognizable"] == "no"
     assert os.path.getsize(tmp_path / "annotation_unit_page.png") > 5000
     # the export merges directly
-    from mammo_tf.explain.merge import merge_annotations
+    from mammo_tf.deepminer.merge import merge_annotations
 
     merged = merge_annotations(files)
     assert merged["units"]["unit_0002"]["association"] == "malignant"

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from mammo_tf.explain.annotate import concept_labels, load_vocabulary
-from mammo_tf.explain.merge import cohen_kappa, fleiss_kappa, load_unit_labels, merge_annotations
+from mammo_tf.deepminer.annotate import concept_labels, load_vocabulary
+from mammo_tf.deepminer.merge import cohen_kappa, fleiss_kappa, load_unit_labels, merge_annotations
 
 
 def test_cohen_kappa_by_hand():
@@ -27,7 +27,7 @@ def test_fleiss_kappa_by_hand():
 
 
 def _write(path, annotator, units, site="s1"):
-    path.write_text(json.dumps({"format": "mammo_tf.explain.annotations/1", "site_id": site, "annotator": annotator,
+    path.write_text(json.dumps({"format": "mammo_tf.deepminer.annotations/1", "site_id": site, "annotator": annotator,
                                 "units": units}))
     return str(path)
 

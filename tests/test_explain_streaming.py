@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from explain_fixtures import gap_dense_model, write_patch_h5
-from mammo_tf.explain.dissect import streaming_pass
-from mammo_tf.explain.graph import split_model
-from mammo_tf.explain.probe import open_probe
-from mammo_tf.explain.streaming import StreamingHistogram, TopK
+from mammo_tf.deepminer.dissect import streaming_pass
+from mammo_tf.deepminer.graph import split_model
+from mammo_tf.deepminer.probe import open_probe
+from mammo_tf.deepminer.streaming import StreamingHistogram, TopK
 from mammo_tf.preprocess import to_network_input
 
 
@@ -82,7 +82,7 @@ def test_dissect_state_does_not_grow_with_the_number_of_images(tmp_path):
 
 
 def test_kept_maps_equal_a_rerun_and_state_stays_constant(tmp_path):
-    from mammo_tf.explain.dissect import dissect
+    from mammo_tf.deepminer.dissect import dissect
 
     split = split_model(gap_dense_model())
     probe = open_probe(write_patch_h5(tmp_path / "p.h5", n=12))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from explain_fixtures import SIZE, gap_dense_model, nested_model, write_phantom_manifest
-from mammo_tf.explain.cli import main
+from mammo_tf.deepminer.cli import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +28,7 @@ def workspace(tmp_path_factory):
 
 
 def _annotation(annotator, units, site_id):
-    return {"format": "mammo_tf.explain.annotations/1", "site_id": site_id, "annotator": annotator, "units": units}
+    return {"format": "mammo_tf.deepminer.annotations/1", "site_id": site_id, "annotator": annotator, "units": units}
 
 
 def test_full_workflow(workspace):
@@ -102,7 +102,7 @@ def test_full_workflow(workspace):
 def test_patch_probe_has_whole_mammogram_context(workspace, tmp_path):
     root, manifest, _ = workspace
     from mammo_tf.datasets.manifest import read_manifest, resolve_path
-    from mammo_tf.predict import load_image
+    from mammo_tf.io.images import load_image
 
     rows = read_manifest(manifest)[:3]
     patches, ids, cy, cx = [], [], [], []
@@ -151,11 +151,11 @@ def test_cli_errors_exit_2_with_one_line(tmp_path):
         assert flag in help_text
 
 
-def test_demo_explain_writes_explanation_and_site(workspace, tmp_path):
-    from mammo_tf.explain import demo_explain
+def test_mine_and_explain_writes_explanation_and_site(workspace, tmp_path):
+    from mammo_tf.deepminer import mine_and_explain
 
     root, _, run = workspace
-    paths = demo_explain(run, os.path.join(root, "data", "images", "p001.png"), str(tmp_path / "demo"))
+    paths = mine_and_explain(run, os.path.join(root, "data", "images", "p001.png"), str(tmp_path / "demo"))
     for key in ("figure", "html", "record", "rankings", "dissection", "site"):
         assert os.path.isfile(paths[key]), key
     record = json.load(open(paths["record"]))

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf import models
+from mammo_tf import shen as models
 from mammo_tf.export import export_saved_model, load_exported
 from mammo_tf.preprocess import to_network_input
 

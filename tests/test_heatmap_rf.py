@@ -1,11 +1,11 @@
-"""Tests for the heatmap + random-forest baseline (mammo_tf.baselines.heatmap_rf)."""
+"""Tests for the heatmap + random-forest baseline (mammo_tf.shen.heatmap_rf)."""
 import csv
 import json
 
 import numpy as np
 import pytest
 
-from mammo_tf.baselines import heatmap_rf as hrf
+from mammo_tf.shen import heatmap_rf as hrf
 from mammo_tf.constants import PATCH_CLASSES
 
 
@@ -100,7 +100,7 @@ def test_random_forest_separates_synthetic_heatmaps():
 
 def test_tiny_end_to_end_baseline(tmp_path):
     from mammo_tf.io import write_png16
-    from mammo_tf.models import build_patch_classifier
+    from mammo_tf.shen import build_patch_classifier
 
     patch_model = build_patch_classifier("vgg16", input_shape=(32, 32, 3), weights=None)
     rng = np.random.default_rng(0)
@@ -135,7 +135,7 @@ def test_module_cli_runs_and_rejects_a_model_of_the_wrong_kind(tmp_path, capsys)
     import keras
 
     from mammo_tf.io import write_png16
-    from mammo_tf.models import build_patch_classifier, build_whole_image_classifier
+    from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
 
     patch_model = build_patch_classifier("vgg16", input_shape=(32, 32, 3), weights=None)
     run = tmp_path / "runs" / "patch"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from harness import check_classifier
 
-from mammo_tf import models
+from mammo_tf import shen as models
 
 # keras.applications backbones without top at the paper's sizes.
 BACKBONE_PARAMS = {"vgg16": 14_714_688, "vgg19": 20_024_384, "resnet50": 23_587_712}

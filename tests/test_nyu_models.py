@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf.models.nyu import (
+from mammo_tf.nyu import (
     CC_INPUT_SIZE,
     MLO_INPUT_SIZE,
     SummedBinaryCrossentropy,

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch not installed; PyTorch parity test skipped")
 nn = torch.nn
 
-from mammo_tf.models.nyu import build_resnet22, build_view_wise_model, load_pytorch_arrays  # noqa: E402
+from mammo_tf.nyu import build_resnet22, build_view_wise_model, load_pytorch_arrays  # noqa: E402
 
 
 class BasicBlockV2(nn.Module):
@@ -87,7 +87,7 @@ def randomise_batchnorm(module, seed):
 
 
 def convert_state_dict(module, path):
-    """The documented conversion (mammo_tf.models.nyu.weights docstring), minus torch.load."""
+    """The documented conversion (mammo_tf.nyu.weights docstring), minus torch.load."""
     state = module.state_dict()
     arrays = {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, "numpy")}
     np.savez(path, **arrays)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mammo_tf.models.nyu import build_resnet22, build_view_wise_model, get_column, load_pytorch_arrays
-from mammo_tf.models.nyu.weights import _column_layer_map
+from mammo_tf.nyu import build_resnet22, build_view_wise_model, get_column, load_pytorch_arrays
+from mammo_tf.nyu.weights import _column_layer_map
 
 TOY = (72, 56)
 

@@ -21,7 +21,7 @@ def test_import_refuses_keras2(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text("__version__ = '2.15.0'\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    result = subprocess.run([sys.executable, "-c", "import mammo_tf"], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-c", "import mammo_tf.shen.classifiers"], capture_output=True, text=True, env=env)
     assert result.returncode != 0
     assert "needs Keras 3 but found keras 2.15.0" in result.stderr
 

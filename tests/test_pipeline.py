@@ -7,9 +7,9 @@ from mammo_tf.constants import PIXEL_SCALE
 from mammo_tf.datasets.manifest import read_manifest, resolve_path
 from mammo_tf.datasets.phantom import write_phantom_manifest
 from mammo_tf.io import read_png16
-from mammo_tf.patches.patch_set import PatchFileWriter
-from mammo_tf.patches.sampling import SampledPatches
-from mammo_tf.pipeline import (
+from mammo_tf.shen.patches.patch_set import PatchFileWriter
+from mammo_tf.shen.patches.sampling import SampledPatches
+from mammo_tf.shen.data import (
     PatchDataset,
     WholeImageDataset,
     class_balanced_weights,
@@ -131,7 +131,7 @@ def test_keras_fit_with_worker_threads(patch_file, manifest):
 
 
 def test_channel_shift_is_per_channel_and_clipped(patch_file):
-    from mammo_tf.augment import AugmentConfig
+    from mammo_tf.shen.augment import AugmentConfig
 
     path, patches, _ = patch_file
     shift_only = AugmentConfig(horizontal_flip=False, vertical_flip=False, rotation_range=0,

@@ -13,6 +13,8 @@ import pytest
 
 from mammo_tf import predict as lib
 from mammo_tf.io import write_png16
+from mammo_tf.io.images import load_image
+from mammo_tf.tta import flip_batch
 from mammo_tf.preprocess import to_network_input
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -117,7 +119,7 @@ def image_folder(tmp_path_factory):
 
 def test_flip_batch_order():
     x = np.arange(2 * 3).reshape(1, 2, 3, 1)
-    flips = lib.flip_batch(x)
+    flips = flip_batch(x)
     np.testing.assert_array_equal(flips[1, :, :, 0], x[0, :, ::-1, 0])  # horizontal: width axis
     np.testing.assert_array_equal(flips[2, :, :, 0], x[0, ::-1, :, 0])  # vertical: height axis
     np.testing.assert_array_equal(flips[3, :, :, 0], x[0, ::-1, ::-1, 0])
@@ -167,7 +169,7 @@ def test_predict_items_reads_png_and_dicom_with_training_preprocessing(image_fol
     assert [i.image_id for i in result.items] == ["img0", "img1", "img2", "scan"]
     expected = []
     for item in result.items:
-        image = lib.load_image(item.path, (32, 32))
+        image = load_image(item.path, (32, 32))
         assert image.dtype == np.uint16 and image.shape == (32, 32)
         expected.append(model.predict_on_batch(to_network_input(image[None], PIXEL_MEAN))[0])
     np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
@@ -176,7 +178,7 @@ def test_predict_items_reads_png_and_dicom_with_training_preprocessing(image_fol
 
 
 def test_dicom_is_scaled_to_16_bits(image_folder):
-    image = lib.load_image(image_folder / "scan.dcm")
+    image = load_image(image_folder / "scan.dcm")
     assert image.dtype == np.uint16 and image.shape == (50, 44)
     assert image.max() > 4096  # 12-bit values stretched onto 0..65535
 
@@ -293,7 +295,7 @@ def test_real_files_mini_mias_pgm_and_vendor_dicoms(shared_data, tmp_path):
     pgms = sorted((shared_data / "mini_mias").glob("mdb*.pgm"))[:2]
     if not pgms or not (shared_data / "dicom_mg_headers").is_dir():
         pytest.skip("mini_mias PGMs or dicom_mg_headers missing from ../shared/data")
-    image = lib.load_image(pgms[0])
+    image = load_image(pgms[0])
     assert image.shape == (1024, 1024) and image.dtype == np.uint16
     assert image.max() % 257 == 0  # 8-bit PGM values mapped by x257 onto the 16-bit scale
     predictor = lib.Predictor.load(save_in_run(flip_invariant_model(), tmp_path / "run"))

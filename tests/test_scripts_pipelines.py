@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from mammo_tf.training.cli import main_patch, main_transfer, main_whole
+from mammo_tf.cli import main_patch, main_transfer, main_whole
 from training_helpers import CrashAfterEpoch
 
 IMAGE_SIZE = ("64", "64")
@@ -25,7 +25,7 @@ def toy_data(tmp_path_factory):
     split, and s1 patch sets of 32x32 patches."""
     from mammo_tf.datasets.manifest import read_manifest, write_manifest
     from mammo_tf.datasets.prepare import prepare
-    from mammo_tf.patches.patch_set import make_patch_set
+    from mammo_tf.shen.patches.patch_set import make_patch_set
 
     root = tmp_path_factory.mktemp("toy")
     manifest, _ = prepare("phantom", None, root / "phantom", size=(64, 64), n_patients=10,
@@ -52,7 +52,7 @@ def toy_data(tmp_path_factory):
 def patch_run(toy_data):
     """train_patch.py, crashed after epoch 2 (inside stage 2), then finished with --resume."""
     from mammo_tf.training.config import parse_config
-    from mammo_tf.training.patch import PatchConfig, train_patch_classifier
+    from mammo_tf.shen.train_patch import PatchConfig, train_patch_classifier
 
     args = ["--train-h5", toy_data["train_h5"], "--val-h5", toy_data["val_h5"], "--test-h5",
             toy_data["test_h5"], "--backbone", "vgg16", "--epochs", "1", "2", "1",
@@ -166,7 +166,7 @@ def test_train_patch_bad_arguments_exit_2_with_one_line(toy_data, capsys, make_a
 
 def test_config_file_gives_defaults_and_flags_override(toy_data, tmp_path):
     from mammo_tf.training.config import parse_config
-    from mammo_tf.training.patch import PatchConfig
+    from mammo_tf.shen.train_patch import PatchConfig
 
     config_file = tmp_path / "c.json"
     config_file.write_text(json.dumps({"train_h5": [toy_data["train_h5"]], "val_h5": [toy_data["val_h5"]],
@@ -202,9 +202,9 @@ def test_train_whole_bad_patch_model_exit_2(whole_run, toy_data, capsys, tmp_pat
 
 @pytest.mark.parametrize("script", ["train_patch.py", "train_whole.py", "transfer_inbreast.py"])
 def test_help_lists_every_option(script, capsys):
-    from mammo_tf.training.patch import PatchConfig
-    from mammo_tf.training.transfer import TransferConfig
-    from mammo_tf.training.whole import WholeConfig
+    from mammo_tf.shen.train_patch import PatchConfig
+    from mammo_tf.shen.transfer import TransferConfig
+    from mammo_tf.shen.train_whole import WholeConfig
     import dataclasses
 
     main, cls = {"train_patch.py": (main_patch, PatchConfig), "train_whole.py": (main_whole, WholeConfig),
@@ -258,7 +258,7 @@ def test_heatmap_top_builds_and_stages_apply(patch_run):
     import keras
 
     from mammo_tf.training import apply_stage
-    from mammo_tf.training.whole import WholeConfig, build_whole_model, whole_stages
+    from mammo_tf.shen.train_whole import WholeConfig, build_whole_model, whole_stages
 
     patch_model = keras.saving.load_model(os.path.join(patch_run, "checkpoints", "best.keras"),
                                           safe_mode=True)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf.models import Stage, build_patch_classifier
+from mammo_tf.shen import Stage, build_patch_classifier
 from mammo_tf.training import StageRunner, TrainingOptions, apply_stage, compile_for_stage
 from mammo_tf.training.environment import seed_everything
 from training_helpers import CrashAfterEpoch, EpochRecorder, ToyPatchData

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf.models import Stage, build_patch_classifier
+from mammo_tf.shen import Stage, build_patch_classifier
 from mammo_tf.training import StageRunner, TrainingOptions
 from mammo_tf.training.common import float32_output
 from mammo_tf.training.environment import set_mixed_precision
@@ -23,7 +23,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from mammo_tf.models import Stage, build_patch_classifier
+    from mammo_tf.shen import Stage, build_patch_classifier
     from mammo_tf.training import StageRunner, TrainingOptions
     from mammo_tf.training.environment import make_strategy, seed_everything
     from training_helpers import ToyPatchData

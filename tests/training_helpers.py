@@ -7,7 +7,7 @@ import numpy as np
 class ToyPatchData(keras.utils.PyDataset):
     """Images whose brightness pattern encodes the class; reshuffled per epoch from the seed.
 
-    Like mammo_tf.pipeline datasets it yields ``(x, y, sample_weight)`` and has ``set_epoch``.
+    Like mammo_tf.shen.data datasets it yields ``(x, y, sample_weight)`` and has ``set_epoch``.
     """
 
     def __init__(self, n=24, size=32, num_classes=5, batch_size=8, seed=0, shuffle=True):

@@ -21,15 +21,9 @@ from mammo_tf.constants import WHOLE_IMAGE_SIZE
 from mammo_tf.datasets.manifest import write_manifest
 from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.io import MammogramReadError, read_mammogram, to_uint16, write_mask_png, write_png16
+from mammo_tf.io.images import INTERPOLATIONS, resize_image
 from mammo_tf.utils import write_json_atomic
 
-INTERPOLATIONS = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "area": cv2.INTER_AREA,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
@@ -66,12 +60,6 @@ class ImageRecord:
 def safe_id(text):
     """File-system-safe image id (letters, digits, ``_.-``)."""
     return _SAFE_ID.sub("_", str(text)).strip("_") or "image"
-
-
-def resize_image(image, size=WHOLE_IMAGE_SIZE, interpolation="cubic"):
-    """Resize a 2-D array to ``size`` = (height, width); aspect ratio is not kept (as the paper)."""
-    height, width = size
-    return cv2.resize(image, (int(width), int(height)), interpolation=INTERPOLATIONS[interpolation])
 
 
 def resize_mask(mask, size=WHOLE_IMAGE_SIZE):

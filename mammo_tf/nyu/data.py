@@ -10,7 +10,7 @@ import math
 import keras
 import numpy as np
 
-from mammo_tf.models.nyu.four_view import VIEWS
+from mammo_tf.nyu.four_view import VIEWS
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.nyu.exams import exam_labels, is_positive
 from mammo_tf.nyu.views import PreprocessConfig, prepare_view, view_geometry

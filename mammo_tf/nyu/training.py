@@ -23,8 +23,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from mammo_tf.models.nyu import four_view as F
-from mammo_tf.models.nyu.weights import load_pytorch_arrays
+from mammo_tf.nyu import four_view as F
+from mammo_tf.nyu.weights import load_pytorch_arrays
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.nyu.data import ExamDataset, read_view_image
 from mammo_tf.nyu.exams import ExamManifestError, exam_labels, read_exam_manifest

@@ -6,7 +6,7 @@
 (seeds, tf.distribute, mixed precision) and one module per paper pipeline
 (``patch``, ``whole``, ``transfer``).
 """
-from mammo_tf.training.run_folder import RunFolder, new_run_name  # noqa: F401
+from mammo_tf.runs import RunFolder, new_run_name  # noqa: F401
 from mammo_tf.training.runner import (  # noqa: F401
     StageRunner,
     TrainingOptions,

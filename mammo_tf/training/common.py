@@ -16,7 +16,7 @@ from mammo_tf.training.environment import (
     seed_everything,
     set_mixed_precision,
 )
-from mammo_tf.training.run_folder import RunFolder, new_run_name
+from mammo_tf.runs import RunFolder, new_run_name
 from mammo_tf.training.runner import TrainingOptions, stage_to_dict
 
 
@@ -100,7 +100,7 @@ def load_model_file(path, what, compile=False):
         raise UsageError(f"{what} not found: {path}")
     if not str(path).endswith(".keras"):
         raise UsageError(f"{what} {path}: expected a .keras file")
-    import mammo_tf.models  # noqa: F401  registers the custom layers
+    import mammo_tf.shen  # noqa: F401  registers the custom layers
     import mammo_tf.preprocess  # noqa: F401
 
     try:

@@ -2,7 +2,7 @@
 """Run a list of training stages on a model, with checkpoints, early stopping and resume.
 
 Backend-neutral (Keras 3 API only). Each stage sets trainability from a named layer, applies
-the stage's L2 and dropout to the built model (``mammo_tf.models.set_l2`` / ``set_dropout``),
+the stage's L2 and dropout to the built model (``mammo_tf.shen.set_l2`` / ``set_dropout``),
 recompiles with a fresh optimizer at the stage's learning rate and continues the global epoch
 count (``initial_epoch``). At the end of every epoch, in this order: validation pass (loss,
 accuracy, AUC), early-stopping counters (per stage, on validation loss), best-by-AUC checkpoint
@@ -24,11 +24,14 @@ import os
 import shutil
 import time
 
-import keras
+from mammo_tf.backend import require_keras3
+
+require_keras3()
+import keras  # noqa: E402
 import numpy as np
 
 from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset
-from mammo_tf.training.run_folder import RunFolder
+from mammo_tf.runs import RunFolder
 from mammo_tf.utils import atomic_path, write_json_atomic
 
 CSV_COLUMNS = ("epoch", "stage", "stage_name", "learning_rate", "loss", "accuracy",
@@ -66,7 +69,7 @@ def stage_to_dict(stage):
 
 def apply_stage(model, stage):
     """Set trainability, L2 and dropout of ``stage`` on ``model`` (recompile afterwards)."""
-    from mammo_tf.models import set_dropout, set_l2, set_trainable
+    from mammo_tf.shen import set_dropout, set_l2, set_trainable
 
     set_trainable(model, stage.trainable_from)
     if stage.l2 is not None:
@@ -117,7 +120,7 @@ def set_dataset_epoch(dataset, epoch):
 
 def load_checkpoint(path, compile=True):
     """Load a ``.keras`` file with safe_mode on (optimizer state restored when compiled)."""
-    import mammo_tf.models  # noqa: F401  registers mammo_tf's custom layers
+    import mammo_tf.shen  # noqa: F401  registers mammo_tf's custom layers
     import mammo_tf.preprocess  # noqa: F401
 
     return keras.saving.load_model(path, compile=compile, safe_mode=True)

@@ -1,0 +1,40 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""DeepMiner in one call: rank the last-conv units by influence, dissect the selected ones on a
+probe set, build the experts' annotation site, and explain one image with its class map."""
+import os
+
+from mammo_tf.deepminer.annotate import build_site
+from mammo_tf.deepminer.dissect import dissect
+from mammo_tf.deepminer.explanation import explain_to_files
+from mammo_tf.deepminer.graph import split_model
+from mammo_tf.deepminer.loading import load_model
+from mammo_tf.deepminer.probe import ImageListProbe, open_probe
+from mammo_tf.deepminer.rank import rank_units, write_rankings
+
+
+def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=None, max_probe=48,
+                 select=4, top_k=8, progress=False):
+    """Write an explanation of ``image_path`` and an annotation site for the model into ``out_dir``.
+
+    ``run_dir_or_model``: a run folder, a ``.keras`` file or an in-memory model (then ``pixel_mean``
+    is required). ``probe``: the probe set for ranking/dissection (patch HDF5, manifest or folder);
+    default: the images in ``image_path``'s folder (at most ``max_probe``). Writes
+    ``<image name>.png/.html/.json``, ``rank/``, ``dissection/`` and ``annotation_site/index.html``;
+    returns a dict of those paths.
+    """
+    model, pixel_mean, model_path = load_model(run_dir_or_model, pixel_mean)
+    split = split_model(model)
+    if probe is None:
+        folder = ImageListProbe.from_folder(os.path.dirname(os.path.abspath(image_path)))
+        probe = ImageListProbe(folder.paths[:max_probe], description=f"{len(folder.paths[:max_probe])} demo images")
+    elif isinstance(probe, (str, os.PathLike)):
+        probe = open_probe(probe)
+    ranking = rank_units(split, probe, pixel_mean, select=select, progress=progress)
+    rankings_path = write_rankings(ranking, os.path.join(out_dir, "rank"), model_path)
+    dissection_dir = os.path.join(out_dir, "dissection")
+    dissect(split, probe, dissection_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
+            model_path=model_path)
+    site = build_site(dissection_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
+    record = explain_to_files(split, image_path, pixel_mean, out_dir)
+    return {"figure": record["figure"], "html": record["html"], "record": os.path.splitext(record["html"])[0] + ".json",
+            "rankings": rankings_path, "dissection": os.path.join(dissection_dir, "dissection.json"), "site": site}

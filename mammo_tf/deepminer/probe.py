@@ -1,0 +1,223 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Probe sets for ranking, dissection and evaluation: patch HDF5, whole-image manifest or folder.
+
+Every probe item is a uint16 (H, W) image on the 16-bit scale; ``batches`` resizes it to the
+model input size and applies ``to_network_input``. An item knows its whole mammogram
+(``context_path``) and where it lies in it (``box`` = y0, x0, y1, x1 in that image's pixels) so
+the annotation site can show the patch in context. Patch centres in the HDF5 (``center_y``,
+``center_x``) are in the pixel frame of the manifest image they were cut from.
+"""
+import dataclasses
+import os
+
+import numpy as np
+
+from mammo_tf.preprocess import to_network_input
+from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
+
+
+@dataclasses.dataclass
+class ProbeItem:
+    index: int
+    image_id: str
+    image: np.ndarray  # uint16 (H, W)
+    label: int | None = None
+    context_path: str | None = None
+    box: tuple | None = None  # (y0, x0, y1, x1) in the context image
+    rois: list = dataclasses.field(default_factory=list)  # [(bool mask aligned with image, class)]
+
+
+def resize_mask(mask, size):
+    """Nearest-neighbour resize of a boolean mask to ``size`` = (height, width)."""
+    import cv2
+
+    height, width = int(size[0]), int(size[1])
+    if mask.shape == (height, width):
+        return mask.astype(bool)
+    return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def concept_of(roi_class):
+    """Patch class -> NetDissect pre-label concept ("mass" / "calcification")."""
+    return "calcification" if roi_class.startswith("calc") else "mass"
+
+
+class Probe:
+    """Base class; subclasses implement ``__len__``, ``_read(indices)`` and ``item(i)``."""
+
+    description = "probe"
+
+    def __init__(self):
+        self.failures = []  # [(index, message)] items that could not be read
+
+    def __len__(self):
+        raise NotImplementedError
+
+    def _read(self, indices):
+        raise NotImplementedError
+
+    def batches(self, batch_size, size, pixel_mean, indices=None, strict=False):
+        """Yield (indices int array, network input float32 (B, H, W, 3)) in index order.
+
+        Unreadable items are skipped and recorded in ``self.failures`` (raised when ``strict``).
+        """
+        order = np.arange(len(self)) if indices is None else np.asarray(sorted(indices), dtype=np.int64)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            images, kept = [], []
+            for index, image in zip(chunk, self._read(chunk)):
+                if isinstance(image, Exception):
+                    if strict:
+                        raise image
+                    self.failures.append((int(index), str(image)))
+                    continue
+                images.append(image if size is None or None in size else resize_image(image, size))
+                kept.append(index)
+            if kept:
+                yield np.asarray(kept), to_network_input(np.stack(images), pixel_mean)
+
+
+class PatchH5Probe(Probe):
+    """Patches of a patch HDF5 (``patches``, ``labels``, ``image_id``, ``center_y/x``)."""
+
+    def __init__(self, h5_path, manifest=None):
+        import h5py
+
+        super().__init__()
+        self.path = os.fspath(h5_path)
+        try:
+            self._file = h5py.File(self.path, "r")
+            self._patches = self._file["patches"]
+        except (OSError, KeyError) as exc:
+            raise ValueError(f"{self.path}: not a patch HDF5 with a 'patches' dataset ({exc})") from None
+        n = self._patches.shape[0]
+        read = lambda name, default: self._file[name][()] if name in self._file else default
+        self.labels = np.asarray(read("labels", np.full(n, -1)))
+        ids = read("image_id", np.array([f"patch_{i}" for i in range(n)]))
+        self.image_ids = [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+        self.center_y = np.asarray(read("center_y", np.full(n, -1)))
+        self.center_x = np.asarray(read("center_x", np.full(n, -1)))
+        self.roi_index = np.asarray(read("roi_index", np.full(n, -1)))
+        self.description = f"patch HDF5 {self.path} ({n} patches)"
+        self._rows = {}
+        if manifest is not None:
+            from mammo_tf.datasets.manifest import read_manifest, resolve_path
+
+            for row in read_manifest(manifest):
+                row["image_path"] = resolve_path(manifest, row["image_path"])
+                row["roi_mask_paths"] = [resolve_path(manifest, p) for p in row["roi_mask_paths"]]
+                self._rows[row["image_id"]] = row
+
+    def __len__(self):
+        return int(self._patches.shape[0])
+
+    def _read(self, indices):
+        indices = np.asarray(indices)
+        if len(indices) and np.all(np.diff(indices) == 1):
+            block = self._patches[int(indices[0]):int(indices[-1]) + 1]
+        else:
+            block = self._patches[np.sort(indices)]
+        return list(np.asarray(block, dtype=np.uint16))
+
+    def item(self, index):
+        image = self._read([index])[0]
+        h, w = image.shape
+        row = self._rows.get(self.image_ids[index])
+        box = rois = None
+        cy, cx = int(self.center_y[index]), int(self.center_x[index])
+        if cy >= 0 and cx >= 0:
+            box = (cy - h // 2, cx - w // 2, cy - h // 2 + h, cx - w // 2 + w)
+        rois = []
+        if row is not None and box is not None:
+            from mammo_tf.io import read_mask
+
+            for path, cls in zip(row["roi_mask_paths"], row["roi_classes"]):
+                rois.append((_crop(read_mask(path), box), cls))
+        return ProbeItem(index, self.image_ids[index], image, int(self.labels[index]),
+                         row["image_path"] if row else None, box, rois)
+
+
+def _crop(mask, box):
+    """Crop ``mask`` at ``box`` (may extend past the border: zero-padded)."""
+    y0, x0, y1, x1 = box
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    sy0, sx0 = max(y0, 0), max(x0, 0)
+    sy1, sx1 = min(y1, mask.shape[0]), min(x1, mask.shape[1])
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = mask[sy0:sy1, sx0:sx1]
+    return out
+
+
+class ImageListProbe(Probe):
+    """Whole mammograms: a manifest CSV (optionally one split) or a folder of image files."""
+
+    def __init__(self, paths, image_ids=None, labels=None, roi_paths=None, roi_classes=None, description=""):
+        super().__init__()
+        self.paths = list(paths)
+        self.image_ids = list(image_ids or [image_id_from_path(p) for p in self.paths])
+        self.labels = list(labels or [None] * len(self.paths))
+        self.roi_paths = list(roi_paths or [[] for _ in self.paths])
+        self.roi_classes = list(roi_classes or [[] for _ in self.paths])
+        self.description = description or f"{len(self.paths)} images"
+
+    @classmethod
+    def from_manifest(cls, manifest, split=None):
+        from mammo_tf.datasets.manifest import read_manifest, resolve_path, rows_for_split
+
+        rows = read_manifest(manifest)
+        if split:
+            rows = rows_for_split(rows, split)
+        if not rows:
+            raise ValueError(f"{manifest}: no images" + (f" in split {split!r}" if split else ""))
+        return cls([resolve_path(manifest, r["image_path"]) for r in rows], [r["image_id"] for r in rows],
+                   [r["label"] for r in rows], [[resolve_path(manifest, p) for p in r["roi_mask_paths"]] for r in rows],
+                   [r["roi_classes"] for r in rows], f"manifest {manifest}" + (f" split {split}" if split else ""))
+
+    @classmethod
+    def from_folder(cls, folder):
+        paths = list_images(folder)
+        if not paths:
+            raise ValueError(f"{folder}: no image files (.dcm, .png, .pgm) found")
+        return cls(paths, description=f"folder {folder} ({len(paths)} images)")
+
+    def __len__(self):
+        return len(self.paths)
+
+    def _read(self, indices):
+        out = []
+        for i in indices:
+            try:
+                out.append(load_image(self.paths[int(i)]))
+            except Exception as exc:  # reported per item by ``batches``; never abort the pass
+                out.append(ValueError(f"{self.paths[int(i)]}: {exc}"))
+        return out
+
+    def item(self, index):
+        from mammo_tf.io import read_mask
+
+        image = load_image(self.paths[index])
+        rois = [(resize_mask(read_mask(p), image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
+        return ProbeItem(index, self.image_ids[index], image, self.labels[index], self.paths[index],
+                         (0, 0) + image.shape, rois)
+
+
+def open_probe(path, manifest=None, split=None):
+    """Patch HDF5 (``.h5``/``.hdf5``, with optional ``manifest`` for context), manifest CSV or folder."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"probe set {path!r} does not exist")
+    if os.path.isdir(path):
+        return ImageListProbe.from_folder(path)
+    lower = path.lower()
+    if lower.endswith((".h5", ".hdf5")):
+        return PatchH5Probe(path, manifest)
+    if lower.endswith(".csv"):
+        return ImageListProbe.from_manifest(path, split)
+    raise ValueError(f"probe set {path!r}: expected a patch HDF5 (.h5), a manifest (.csv) or a folder")
+
+
+def resize_item(item, size):
+    """The item's image and ROI masks at the model input ``size`` (unchanged when None)."""
+    if size is None or None in size:
+        return item.image, item.rois
+    return resize_image(item.image, size), [(resize_mask(m, size), c) for m, c in item.rois]

@@ -1,0 +1,59 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""``python -m mammo_tf.shen.patches``: build an s1 / s10 / s30 patch set from a whole-image manifest."""
+import argparse
+import sys
+
+from mammo_tf.constants import PATCH_SIZE
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m mammo_tf.shen.patches",
+        description="Sample the paper's s1/sN patch sets from a whole-image manifest into one "
+                    "HDF5 file per split plus patch_set.json.")
+    parser.add_argument("--manifest", required=True, help="whole-image manifest CSV (docs/DESIGN.md)")
+    parser.add_argument("--out", required=True, help="output folder (<split>.h5, patch_set.json)")
+    parser.add_argument("--set", default="s10", dest="set_name",
+                        help="s1 (one centred patch per ROI + 1 background per image) or sN "
+                             "(N patches per ROI with overlap >= cutoff + N background); default s10")
+    parser.add_argument("--patch-size", type=int, default=PATCH_SIZE)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--splits", nargs="+", default=["train", "val", "test"])
+    parser.add_argument("--cutoff", type=float, default=0.9,
+                        help="minimum overlap of an sN ROI patch (lowered by 0.05 after 1000 failed draws)")
+    parser.add_argument("--background", type=int, default=None,
+                        help="background patches per image (default: 1 for s1, N for sN)")
+    parser.add_argument("--compression", choices=("none", "gzip", "lzf"), default="none",
+                        help="compression of the patch dataset (none reads fastest)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad item")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from mammo_tf.shen.patches.patch_set import make_patch_set
+
+    try:
+        summary = make_patch_set(args.manifest, args.out, set_name=args.set_name,
+                                 patch_size=args.patch_size, seed=args.seed, splits=args.splits,
+                                 cutoff=args.cutoff, n_background=args.background,
+                                 strict=args.strict, progress=not args.no_progress,
+                                 compression=args.compression)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for split, info in summary["splits"].items():
+        counts = ", ".join(f"{k} {v}" for k, v in info["class_counts"].items())
+        print(f"{split}: {info['n_patches']} patches from {info['n_images']} images ({counts}) "
+              f"-> {args.out}/{info['file']}")
+    print(f"skipped: {len(summary['skipped'])}; overlap cutoff lowered for "
+          f"{len(summary['cutoff_lowered'])} ROIs; other notes: {len(summary['notes'])} "
+          f"(details in {args.out}/patch_set.json)")
+    for item in summary["skipped"][:20]:
+        print(f"  skipped {item['image_id']}: {item['reason']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+# Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
+"""Staged unfreezing and the paper's training schedules, as data.
+
+Keras 3 difference from the paper's Keras 2.0.8: a BatchNormalization layer with
+``trainable=False`` runs in INFERENCE mode (moving statistics, no updates). In Keras 2.0.8 a
+frozen BN layer still normalised with batch statistics. So frozen ResNet50 stages here use the
+(ImageNet / previous-stage) moving averages, which is the behaviour fine-tuning guides recommend.
+Changing ``trainable`` only takes effect after ``model.compile`` is called again: the training
+layer (``mammo_tf.training``) recompiles with a fresh optimizer at every stage.
+"""
+import dataclasses
+
+import keras
+
+from mammo_tf.shen.backbones import CUT_LAYER, UNFREEZE_FROM, backbone_of, check_backbone_name
+
+HEAD = "head"
+ALL = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One training stage: which layers train, and with what.
+
+    ``trainable_from`` is "head" (only layers after the backbone cut), "all", or a layer name
+    (that layer and every later one train; everything before is frozen). ``l2`` / ``dropout``
+    of None keep the model's current values.
+    """
+
+    name: str
+    trainable_from: str
+    learning_rate: float
+    epochs: int
+    l2: float | None = None
+    dropout: float | None = None
+
+
+def patch_stages(backbone, variant="s10"):
+    """The paper's 3-stage patch schedule: head (lr 1e-3, 3 ep) -> from the boundary (1e-4, 10)
+    -> all layers (1e-5, 37); 50 epochs in total with early stopping on validation loss.
+
+    The s1 patch set trains longer: the same stages scaled to 200 epochs (12 / 40 / 148).
+    """
+    boundary = UNFREEZE_FROM[check_backbone_name(backbone)]
+    epochs = {"s10": (3, 10, 37), "s30": (3, 10, 37), "s1": (12, 40, 148)}
+    if variant not in epochs:
+        raise ValueError(f"Unknown patch-set variant {variant!r}; valid: {', '.join(epochs)}.")
+    e1, e2, e3 = epochs[variant]
+    return [
+        Stage("head", HEAD, 1e-3, e1),
+        Stage("top_layers", boundary, 1e-4, e2),
+        Stage("all_layers", ALL, 1e-5, e3),
+    ]
+
+
+# Whole-image training: stage 1 trains the new top blocks + head, stage 2 everything.
+WHOLE_IMAGE_STAGES = (
+    Stage("top_blocks", HEAD, 1e-4, 30, l2=1e-3),
+    Stage("all_layers", ALL, 1e-6, 20, l2=1e-2),
+)
+
+# INbreast transfer: all layers, lr 1e-6, L2 0.01, up to 200 epochs with early stopping.
+TRANSFER_STAGES = (Stage("finetune", ALL, 1e-6, 200, l2=1e-2),)
+
+
+def head_start_layer(model):
+    """Name of the first layer after which layers count as "head" (the backbone cut).
+
+    For the heatmap classifier the fixed patch heatmap belongs to the body, so the head starts
+    after the ``heatmap`` layer.
+    """
+    names = [layer.name for layer in model.layers]
+    if "heatmap" in names:
+        return "heatmap"
+    return CUT_LAYER[backbone_of(model)]
+
+
+def set_trainable(model, trainable_from):
+    """Freeze every layer before ``trainable_from``, open it and all later ones.
+
+    ``trainable_from``: "all", "head" (after the backbone cut) or a layer name. Layers are taken
+    in ``model.layers`` order, which is topological for functional models. Returns the names of
+    the layers left trainable. Recompile afterwards.
+    """
+    names = [layer.name for layer in model.layers]
+    if trainable_from == ALL:
+        first = 0
+    elif trainable_from == HEAD:
+        first = names.index(head_start_layer(model)) + 1
+    elif trainable_from in names:
+        first = names.index(trainable_from)
+    else:
+        raise ValueError(
+            f"Layer {trainable_from!r} not found in model {model.name!r}; use 'head', 'all' or a "
+            "layer name such as " + ", ".join(sorted(set(UNFREEZE_FROM.values()))) + "."
+        )
+    model.trainable = True
+    opened = []
+    for index, layer in enumerate(model.layers):
+        layer.trainable = index >= first
+        if layer.trainable and layer.weights:
+            opened.append(layer.name)
+    return opened
+
+
+def added_layer_names(model):
+    """Kernel layers mammo_tf added after the backbone (head / top blocks / FC layers)."""
+    names = [layer.name for layer in model.layers]
+    start = names.index(head_start_layer(model)) + 1
+    return [
+        layer.name
+        for layer in model.layers[start:]
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
+
+
+def set_l2(model, l2, layer_names=None):
+    """Set the L2 kernel regularizer of ``layer_names`` (default: ``added_layer_names``).
+
+    Reassigns both the layer attribute (saved in its config) and the kernel variable's
+    regularizer (what ``model.losses`` reads), so the change is real once the model is
+    recompiled — the original code baked the value in at build time and silently ignored it.
+    """
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    for name in layer_names if layer_names is not None else added_layer_names(model):
+        layer = model.get_layer(name)
+        layer.kernel_regularizer = regularizer
+        layer.kernel.regularizer = regularizer
+
+
+def set_dropout(model, rate):
+    """Set the rate of every dropout layer of the head (effective after recompiling)."""
+    changed = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = float(rate)
+            changed.append(layer.name)
+    return changed
+
+
+def feature_layer_name(model):
+    """The layer feeding global pooling: the last convolutional feature map (for CAMs, export)."""
+    names = [layer.name for layer in model.layers]
+    if "global_pool" in names:
+        node = model.get_layer("global_pool")._inbound_nodes[0]
+        return node.input_tensors[0]._keras_history[0].name
+    if "heatmap" in names:
+        return "heatmap"
+    raise ValueError(f"Model {model.name!r} has no 'global_pool' layer to find its feature map.")
