@@ -12,8 +12,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["mammo_tf", "mammo_tf.*"]),
-    package_data={"mammo_tf": ["explain/*.json", "explain/*.html", "explain/*.js", "explain/*.css"]},
+    package_data={"mammo_tf": ["experiments/*.json", "deepminer/*.json", "deepminer/*.html", "deepminer/*.js", "deepminer/*.css"]},
     python_requires=">=3.10",
+    # One console script for installs without a checkout: mammo-tf <command> (mammo-tf --help).
+    entry_points={"console_scripts": ["mammo-tf=mammo_tf.cli:main"]},
     install_requires=[
         "tensorflow>=2.16,<3",
         "keras>=3.5,<4",

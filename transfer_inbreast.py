@@ -2,11 +2,9 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Finetune a whole-image classifier on INbreast (or any manifest) without ROI annotations
 (paper section 3), or run the transfer-efficiency series with --patients 20 30 40 50 60."""
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from mammo_tf.cli import main_transfer  # noqa: E402
+from mammo_tf.cli import main_transfer  # the command lives in the library (also: mammo-tf transfer)
 
 if __name__ == "__main__":
-    main_transfer()
+    sys.exit(main_transfer())

@@ -20,28 +20,38 @@ Steps (each a plain function call, so more can be appended):
 Sizes are reduced so it runs on 2 CPU cores in minutes: whole images 192x176 (1152x896 is
 1/6 of it in height), 48x48 patches, random initialisation (no ImageNet download), few epochs,
 the phantom's official split (25% of the patients held out for the test split).
-Re-running skips finished steps (datasets and runs are reused).
+The three training runs are configured by the experiment files demo_patch, demo_whole and
+demo_transfer (mammo_tf/experiments/*.json: schedules, sizes and their reasons); this script
+adds only the data paths and run names. Re-running skips finished steps (datasets and runs
+are reused).
 """
 import argparse
 import json
 import os
 import time
 
+from mammo_tf.training.schedule import load_experiment
 from mammo_tf.utils import write_json_atomic
 
-# Whole-image input (1152x896 in the paper): 192x176 makes the ResNet50 feature map 6x6 and the
-# 48x48-patch heatmap 5x5, so one 5x5 max pooling covers the whole heatmap (at 192x144 the 5x4
-# heatmap's 4x4 pooling missed a row and the model depended on flips).
-IMAGE_SIZE = (192, 176)
+# Whole-image input (1152x896 in the paper), from demo_whole.json: 192x176 makes the ResNet50
+# feature map 6x6 and the 48x48-patch heatmap 5x5, so one 5x5 max pooling covers the whole
+# heatmap (at 192x144 the 5x4 heatmap's 4x4 pooling missed a row and the model depended on flips).
+IMAGE_SIZE = tuple(load_experiment("demo_whole")["image_size"])
 PHANTOM_SIZE = (288, 264)  # the phantom is drawn finer (same aspect), then resized like real mammograms
 PATCH_SIZE = 48
-# Most lesions malignant, so that the small test splits hold enough positive images.
-WHOLE_EPOCHS = (1, 5)
-TRANSFER_EPOCHS = 4
-# A low rate keeps the ddsm model near its source solution (1e-4 and 3e-4 left it at chance).
-TRANSFER_LR = 2e-5
 EXPLAIN = {"max_probe": 16, "select": 4, "top_k": 4}  # small: the explanation step takes seconds
+# Most lesions malignant, so that the small test splits hold enough positive images.
 PHANTOM_CASES = {"abnormal_fraction": 0.6, "mass_fraction": 0.5, "malignant_fraction": 0.9}
+
+
+def experiment_config(config_cls, experiment, **values):
+    """``config_cls`` from the shipped experiment file ``experiment`` plus ``values`` (data
+    paths, run names), with the same checks as ``--config NAME`` on the command line."""
+    from mammo_tf.training.config import config_from_dict, load_config_file
+
+    options = load_config_file(experiment, config_cls)
+    options.update(values)
+    return config_from_dict(config_cls, options, f"experiment {experiment}")
 
 
 def prepare_phantom(out_dir, profile, n_patients, seed):
@@ -78,23 +88,23 @@ def sample_patches(manifest, out_dir, set_name="s3"):
     return paths
 
 
-def train_patch(patches, runs_dir, epochs=(1, 2, 4)):
-    """ResNet50 patch classifier, 3 stages (random init, so larger rates than the paper's
-    pretrained 1e-3/1e-4/1e-5: 1e-3/1e-3/1e-4; BN momentum 0.9 for the short run)."""
+def train_patch(patches, runs_dir):
+    """ResNet50 patch classifier, 3 stages (demo_patch.json: random init, so larger rates than
+    the paper's pretrained 1e-3/1e-4/1e-5: 1e-3/1e-3/1e-4, 1+2+4 epochs; BN momentum 0.9 for
+    the short run)."""
     from mammo_tf.shen.train_patch import PatchConfig, train_patch_classifier
 
-    config = PatchConfig(train_h5=[patches["train"]], val_h5=[patches["val"]],
-                         test_h5=[patches["test"]], backbone="resnet50", epochs=list(epochs),
-                         learning_rates=[1e-3, 1e-3, 1e-4], batch_size=32, runs_dir=runs_dir,
-                         name="patch", patience=0, verbose=2, bn_momentum=0.9)
+    config = experiment_config(PatchConfig, "demo_patch", train_h5=[patches["train"]],
+                               val_h5=[patches["val"]], test_h5=[patches["test"]],
+                               runs_dir=runs_dir, name="patch")
     return _run(train_patch_classifier, config)
 
 
-def train_whole(patch_run, manifest, runs_dir, epochs=WHOLE_EPOCHS):
+def train_whole(patch_run, manifest, runs_dir):
     """Whole-image classifier: the patch classifier's softmax applied at every location of the
     whole-image feature map (probabilistic 5x5 heatmap, global 5x5 max pooling) + FC 16 and a shortcut
     from the pooled heatmap to the output, 2 stages: stage 1 new layers (lr 1e-3, L2 1e-3),
-    stage 2 all layers (lr 1e-4, L2 1e-2).
+    stage 2 all layers (lr 1e-4, L2 1e-2); demo_whole.json.
 
     Demo reduction: the paper trains stage 1 for 30 epochs at 1e-4 and stage 2 for 20 at 1e-6.
     On the 48x48-patch demo the patch classifier's features do not carry over to whole images
@@ -103,23 +113,21 @@ def train_whole(patch_run, manifest, runs_dir, epochs=WHOLE_EPOCHS):
     """
     from mammo_tf.shen.train_whole import WholeConfig, train_whole_image_classifier
 
-    config = WholeConfig(patch_model=os.path.join(patch_run, "checkpoints", "best.keras"),
-                         manifest=manifest, top="heatmap", heatmap_pool=5, heatmap_hidden=[16],
-                         heatmap_shortcut=True, image_size=list(IMAGE_SIZE), epochs=list(epochs),
-                         learning_rates=[1e-3, 1e-4], l2=[1e-3, 1e-2], batch_size=4,
-                         runs_dir=runs_dir, name="whole", patience=0, verbose=2, bn_momentum=0.9)
+    config = experiment_config(WholeConfig, "demo_whole",
+                               patch_model=os.path.join(patch_run, "checkpoints", "best.keras"),
+                               manifest=manifest, runs_dir=runs_dir, name="whole")
     return _run(train_whole_image_classifier, config)
 
 
-def finetune(whole_run, manifest, runs_dir, epochs=TRANSFER_EPOCHS):
-    """Transfer to the second intensity profile (all layers, L2 0.01; lr TRANSFER_LR for a few
-    epochs instead of the paper's 1e-6 for up to 200)."""
+def finetune(whole_run, manifest, runs_dir):
+    """Transfer to the second intensity profile (demo_transfer.json: all layers, L2 0.01; lr
+    2e-5 for 4 epochs instead of the paper's 1e-6 for up to 200: a low rate keeps the ddsm
+    model near its source solution, 1e-4 and 3e-4 left it at chance)."""
     from mammo_tf.shen.transfer import TransferConfig, transfer
 
-    config = TransferConfig(model=os.path.join(whole_run, "checkpoints", "best.keras"),
-                            manifest=manifest, epochs=epochs, learning_rate=TRANSFER_LR,
-                            batch_size=4,
-                            runs_dir=runs_dir, name="transfer", patience=0, verbose=2)
+    config = experiment_config(TransferConfig, "demo_transfer",
+                               model=os.path.join(whole_run, "checkpoints", "best.keras"),
+                               manifest=manifest, runs_dir=runs_dir, name="transfer")
     return _run(transfer, config)
 
 

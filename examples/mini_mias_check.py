@@ -1,8 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Real-data check on the 258 mini-MIAS images (CPU-feasible sizes).
 
-    python -m examples/mini_mias_check.py --src ../shared/data/mini_mias_258.tar.xz \\
-        --out data/mini_mias_check
+    python examples/mini_mias_check.py --src ~/data/mini_mias_258.tar.xz --out data/mini_mias_check
 
 1. ``prepare mini-mias``: extract the archive, read Info.txt, circular ROI masks, 16-bit PNGs at
    ``--size``, patient-level 85/15 train/test split with 10% of training patients as validation;
@@ -12,6 +11,10 @@
    1 - P(background), bootstrap 95% CI);
 5. whole-image classifier abnormal vs normal (test AUC, bootstrap 95% CI, with TTA);
 writes ``<out>/mini_mias_report.json``.
+
+The two training runs are configured by the experiment files mini_mias_patch and
+mini_mias_whole (mammo_tf/experiments/*.json); --backbone, --size, --patch-epochs and
+--whole-epochs override them.
 """
 import argparse
 import os
@@ -19,7 +22,20 @@ import time
 
 import numpy as np
 
+from mammo_tf.training.schedule import load_experiment
 from mammo_tf.utils import write_json_atomic
+
+PATCH_EXPERIMENT, WHOLE_EXPERIMENT = "mini_mias_patch", "mini_mias_whole"
+
+
+def experiment_config(config_cls, experiment, **values):
+    """``config_cls`` from the shipped experiment file plus ``values`` (None values skipped:
+    the file's setting stays), checked like ``--config NAME``."""
+    from mammo_tf.training.config import config_from_dict, load_config_file
+
+    options = load_config_file(experiment, config_cls)
+    options.update({k: v for k, v in values.items() if v is not None})
+    return config_from_dict(config_cls, options, f"experiment {experiment}")
 
 
 def abnormal_manifest(manifest, path):
@@ -35,18 +51,14 @@ def abnormal_manifest(manifest, path):
 
 def lesion_vs_normal(patch_run, test_h5, batch_size=64):
     """Patch test metrics for lesion (any lesion class) vs normal tissue (background)."""
-    import keras
-
     from mammo_tf import evaluate
     from mammo_tf.shen.data import PatchDataset
     from mammo_tf.training.metrics import predict_dataset
-    from mammo_tf.runs import RunFolder
+    from mammo_tf.runs import load_run
 
-    import mammo_tf.shen  # noqa: F401  registers the custom layers
-
-    run = RunFolder(patch_run)
-    model = keras.saving.load_model(run.best_model, compile=False, safe_mode=True)
-    dataset = PatchDataset(test_h5, batch_size=batch_size, pixel_mean=run.read_pixel_mean(),
+    loaded = load_run(patch_run)
+    model, run = loaded.model, loaded.run
+    dataset = PatchDataset(test_h5, batch_size=batch_size, pixel_mean=loaded.info.pixel_mean,
                            class_balanced=False, shuffle=False)
     y, probs = predict_dataset(model, dataset)
     lesion = (y != 0).astype(int)
@@ -59,19 +71,24 @@ def lesion_vs_normal(patch_run, test_h5, batch_size=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m examples/mini_mias_check.py",
+    parser = argparse.ArgumentParser(prog="examples/mini_mias_check.py",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", default="../shared/data/mini_mias_258.tar.xz",
-                        help="mini-MIAS archive or extracted folder (default: %(default)s)")
+    parser.add_argument("--src", required=True,
+                        help="mini-MIAS archive (mini_mias_258.tar.xz) or extracted folder")
     parser.add_argument("--out", default="data/mini_mias_check", help="work folder (default: %(default)s)")
-    parser.add_argument("--size", type=int, nargs=2, default=[224, 224],
-                        help="whole-image size H W (default: %(default)s)")
+    parser.add_argument("--size", type=int, nargs=2,
+                        default=load_experiment(WHOLE_EXPERIMENT)["image_size"],
+                        help=f"whole-image size H W (default: %(default)s, {WHOLE_EXPERIMENT})")
     parser.add_argument("--patch-size", type=int, default=48, help="(default: %(default)s)")
     parser.add_argument("--set", default="s5", help="patch set sN (default: %(default)s)")
-    parser.add_argument("--backbone", default="resnet50", choices=("vgg16", "vgg19", "resnet50"))
-    parser.add_argument("--patch-epochs", type=int, nargs=3, default=[1, 2, 3])
-    parser.add_argument("--whole-epochs", type=int, nargs=2, default=[3, 2])
+    parser.add_argument("--backbone", default=load_experiment(PATCH_EXPERIMENT)["backbone"],
+                        choices=("vgg16", "vgg19", "resnet50"),
+                        help=f"(default: %(default)s, {PATCH_EXPERIMENT})")
+    parser.add_argument("--patch-epochs", type=int, nargs=3,
+                        help=f"epochs of the 3 patch stages (default: {PATCH_EXPERIMENT}'s)")
+    parser.add_argument("--whole-epochs", type=int, nargs=2,
+                        help=f"epochs of the 2 whole-image stages (default: {WHOLE_EXPERIMENT}'s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not os.path.exists(args.src):
@@ -101,22 +118,28 @@ def main(argv=None):
         pipeline(config, resume=resume)
         return run
 
-    patch_run = run_once(train_patch_classifier, PatchConfig(
-        train_h5=[h5["train"]], val_h5=[h5["val"]], test_h5=[h5["test"]], backbone=args.backbone,
-        epochs=args.patch_epochs, learning_rates=[1e-3, 1e-3, 1e-4], batch_size=32,
-        bn_momentum=0.9, patience=0, runs_dir=runs, name="patch", seed=args.seed, verbose=2))
-    whole_run = run_once(train_whole_image_classifier, WholeConfig(
+    patch_config = experiment_config(
+        PatchConfig, PATCH_EXPERIMENT, train_h5=[h5["train"]], val_h5=[h5["val"]],
+        test_h5=[h5["test"]], backbone=args.backbone, epochs=args.patch_epochs, runs_dir=runs,
+        name="patch", seed=args.seed)
+    if args.backbone != load_experiment(PATCH_EXPERIMENT)["backbone"]:
+        # the file's stage 2 starts at its backbone's boundary layer; use this backbone's
+        from mammo_tf.shen.backbones import UNFREEZE_FROM
+
+        patch_config.unfreeze_from = UNFREEZE_FROM[args.backbone]
+    patch_run = run_once(train_patch_classifier, patch_config)
+    whole_run = run_once(train_whole_image_classifier, experiment_config(
+        WholeConfig, WHOLE_EXPERIMENT,
         patch_model=os.path.join(patch_run, "checkpoints", "best.keras"), manifest=manifest_abn,
-        top="resnet", depths=[64, 64], repetitions=[1, 1], image_size=list(args.size),
-        epochs=args.whole_epochs, learning_rates=[1e-3, 1e-4], batch_size=4, bn_momentum=0.9,
-        patience=0, runs_dir=runs, name="whole", seed=args.seed, verbose=2))
+        image_size=list(args.size), epochs=args.whole_epochs, runs_dir=runs, name="whole",
+        seed=args.seed))
 
     import json
 
     patch_metrics = json.load(open(os.path.join(patch_run, "metrics.json")))
     whole_metrics = json.load(open(os.path.join(whole_run, "metrics.json")))
     report = {
-        "settings": vars(args),
+        "settings": dict(vars(args), experiments=[PATCH_EXPERIMENT, WHOLE_EXPERIMENT]),
         "patch_5class_accuracy": patch_metrics["test_accuracy"],
         "patch_5class_auc_ovr_macro": patch_metrics["test_auc_ovr_macro"],
         "patch_lesion_vs_normal": lesion_vs_normal(patch_run, h5["test"]),

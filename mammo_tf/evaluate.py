@@ -1,10 +1,25 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Evaluation metrics: ROC AUC (binary and one-vs-rest), bootstrap CIs, ROC and confusion plots.
+"""Evaluation metrics (scikit-learn), bootstrap CIs, ROC and confusion-matrix plots.
 
-AUC is computed from ranks (Mann-Whitney U with average ranks for ties), which equals
-scikit-learn's ``roc_auc_score`` and lets the bootstrap run without per-resample overhead.
+One function per kind of prediction:
+
+- ``roc_auc(y, scores)``: binary 0/1 labels and one score per sample.
+- ``one_vs_rest_auc(y, probs)``: integer class labels and ``(N, C)`` class probabilities ->
+  ``(macro, per_class)``; a class absent from ``y`` has a NaN AUC and is left out of the macro.
+- ``column_aucs(labels, probs, names)``: ``(N, K)`` 0/1 labels of K binary tasks (NYU's four
+  breast-level tasks, or one-hot classes) -> ``(mean over defined columns, {name: auc})``.
+- ``classification_auc(y, probs)``: the model-selection AUC of a classifier's ``(N, C)`` output
+  (positive class for C = 2, one-vs-rest macro otherwise); NaN instead of an error.
+- ``accuracy(y, predicted_labels)``; ``confusion_matrix_report`` adds precision / recall.
+
+The strict functions raise ``ValueError`` where the AUC is undefined (one class only). The
+bootstrap CI resamples positives and negatives separately; its per-resample AUC is computed
+from score counts in a vectorised loop (scikit-learn per resample is ~3 ms of input checking
+per call, 1000 resamples > 3 s) and is tested against ``roc_auc_score`` on the same resamples.
 Plots use matplotlib's Agg backend and are written atomically.
 """
+import math
+
 import numpy as np
 
 from mammo_tf.utils import atomic_path
@@ -18,21 +33,16 @@ def _binary_labels(y_true):
     return y.astype(np.int64)
 
 
-def _rank_auc(y, scores):
-    """AUC from average ranks; ``y`` 0/1 int array with both classes present."""
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores), dtype=np.float64)
-    # Average ranks over runs of tied scores.
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(scores)]])
-    avg = (starts + ends + 1) / 2.0  # 1-based average rank of each run
-    ranks[order] = np.repeat(avg, ends - starts)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+def _binary_inputs(y_true, scores):
+    y = _binary_labels(y_true)
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if len(s) != len(y):
+        raise ValueError(f"{len(y)} labels but {len(s)} scores")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contain NaN or infinity")
+    if len(y) == 0 or y.min() == y.max():
+        raise ValueError("AUC is undefined: only one class present in the labels")
+    return y, s
 
 
 def roc_auc(y_true, scores):
@@ -40,106 +50,159 @@ def roc_auc(y_true, scores):
 
     Raises ``ValueError`` when only one class is present (the AUC is undefined).
     """
-    y = _binary_labels(y_true)
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    if len(s) != len(y):
-        raise ValueError(f"{len(y)} labels but {len(s)} scores")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or infinity")
-    if y.min() == y.max():
-        raise ValueError("AUC is undefined: only one class present in the labels")
-    return _rank_auc(y, s)
+    from sklearn.metrics import roc_auc_score
+
+    y, s = _binary_inputs(y_true, scores)
+    return float(roc_auc_score(y, s))
 
 
-def multiclass_auc(y_true, probs, average=True):
-    """One-vs-rest ROC AUC for integer labels and (N, C) class probabilities.
+def _defined_column_aucs(indicator, probs):
+    """AUC of each column of ``probs`` against the 0/1 column of ``indicator``; NaN where the
+    column holds one class only (scikit-learn refuses those, so they are left out of its call)."""
+    from sklearn.metrics import roc_auc_score
 
-    Classes absent from ``y_true`` (or the only class present) have no defined AUC and are
-    left out of the macro average (their per-class value is NaN). Returns the macro average,
-    or with ``average=False`` the per-class array. Equals scikit-learn's
+    positives = indicator.sum(axis=0)
+    defined = (positives > 0) & (positives < len(indicator))
+    per_column = np.full(indicator.shape[1], np.nan)
+    if defined.sum() == 1:  # one column: scikit-learn's binary form
+        k = int(np.flatnonzero(defined)[0])
+        per_column[k] = roc_auc_score(indicator[:, k], probs[:, k])
+    elif defined.any():
+        per_column[defined] = roc_auc_score(indicator[:, defined], probs[:, defined], average=None)
+    return per_column
+
+
+def one_vs_rest_auc(y_true, probs):
+    """One-vs-rest ROC AUC for integer labels and (N, C) class probabilities: ``(macro, per_class)``.
+
+    ``per_class`` is a length-C array; a class absent from ``y_true`` (or the only class
+    present) has no defined AUC: NaN, left out of the macro average. Equals scikit-learn's
     ``roc_auc_score(y, probs, multi_class="ovr", average="macro")`` when every class occurs.
+    Raises ``ValueError`` when fewer than two classes are present.
     """
     y = np.asarray(y_true).ravel().astype(np.int64)
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or len(p) != len(y):
         raise ValueError(f"probs must be (N, C) with N={len(y)}, got shape {p.shape}")
-    if y.min() < 0 or y.max() >= p.shape[1]:
-        raise ValueError(f"labels must be in [0, {p.shape[1] - 1}], got {y.min()}..{y.max()}")
-    per_class = np.full(p.shape[1], np.nan)
-    for c in range(p.shape[1]):
-        yc = (y == c).astype(np.int64)
-        if 0 < yc.sum() < len(yc):
-            per_class[c] = _rank_auc(yc, p[:, c])
-    if not average:
-        return per_class
+    if len(y) == 0 or y.min() < 0 or y.max() >= p.shape[1]:
+        raise ValueError(f"labels must be in [0, {p.shape[1] - 1}], got "
+                         f"{(y.min(), y.max()) if len(y) else 'no labels'}")
+    per_class = _defined_column_aucs(np.eye(p.shape[1], dtype=np.int64)[y], p)
     if np.all(np.isnan(per_class)):
         raise ValueError("AUC is undefined: fewer than two classes present in the labels")
-    return float(np.nanmean(per_class))
+    return float(np.nanmean(per_class)), per_class
+
+
+def column_aucs(labels, probs, names):
+    """AUC per column of ``(N, K)`` 0/1 ``labels`` and scores ``probs``: ``(mean, {name: auc})``.
+
+    A column with one class only gets NaN and is left out of the mean (NaN when none is
+    defined). For multi-task outputs such as NYU's four breast-level tasks.
+    """
+    y = np.asarray(labels)
+    p = np.asarray(probs, dtype=np.float64)
+    names = list(names)
+    if y.ndim != 2 or p.shape != y.shape or y.shape[1] != len(names):
+        raise ValueError(f"labels {y.shape} and probs {p.shape} must both be (N, {len(names)})")
+    per_column = _defined_column_aucs(_binary_labels(y).reshape(y.shape), p)
+    per_name = {name: float(v) for name, v in zip(names, per_column)}
+    defined = [v for v in per_name.values() if not math.isnan(v)]
+    return (float(np.mean(defined)) if defined else float("nan")), per_name
+
+
+def classification_auc(y_true, probabilities):
+    """AUC of class probabilities ``(N, C)`` against integer labels ``(N,)``, for model selection.
+
+    Two classes: AUC of the positive class (index 1). More classes: one-vs-rest AUC averaged
+    over the classes present in ``y_true`` (macro). NaN when fewer than two classes are present.
+    """
+    y = np.asarray(y_true).astype(int).ravel()
+    p = np.asarray(probabilities, dtype=np.float64)
+    try:
+        if p.shape[1] == 2:
+            return roc_auc(y, p[:, 1])
+        return one_vs_rest_auc(y, p)[0]
+    except ValueError:  # a single class present: undefined
+        return float("nan")
+
+
+def bootstrap_aucs(y_true, scores, n_boot=1000, seed=0):
+    """AUCs of ``n_boot`` stratified bootstrap resamples (deterministic for a given ``seed``).
+
+    Positives and negatives are resampled separately, keeping their counts, so every resample
+    contains both classes. Resample ``b`` draws ``rng.choice(pos, n_pos)`` then
+    ``rng.choice(neg, n_neg)`` from ``np.random.default_rng(seed)``.
+    """
+    y, s = _binary_inputs(y_true, scores)
+    pos = np.flatnonzero(y == 1)
+    neg = np.flatnonzero(y == 0)
+    # A resample is a multiset of the original scores: count how often each distinct score
+    # is drawn among positives / negatives; AUC = P(pos > neg) + 0.5 P(pos == neg) over pairs.
+    distinct, code = np.unique(s, return_inverse=True)
+    k = len(distinct)
+    rng = np.random.default_rng(seed)
+    aucs = np.empty(n_boot)
+    for b in range(n_boot):
+        pos_counts = np.bincount(code[rng.choice(pos, len(pos))], minlength=k)
+        neg_counts = np.bincount(code[rng.choice(neg, len(neg))], minlength=k)
+        neg_below = np.cumsum(neg_counts) - neg_counts
+        aucs[b] = pos_counts @ (neg_below + 0.5 * neg_counts)
+    return aucs / (len(pos) * len(neg))
 
 
 def bootstrap_auc_ci(y_true, scores, n_boot=1000, seed=0, alpha=0.05):
     """AUC with a percentile bootstrap (1 - alpha) confidence interval: ``(auc, lo, hi)``.
 
-    Resampling is stratified (positives and negatives are resampled separately, keeping their
-    counts), so every resample contains both classes. Deterministic for a given ``seed``.
+    Resampling is stratified (``bootstrap_aucs``). Deterministic for a given ``seed``.
     """
-    y = _binary_labels(y_true)
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    auc = roc_auc(y, s)
-    pos = np.flatnonzero(y == 1)
-    neg = np.flatnonzero(y == 0)
-    rng = np.random.default_rng(seed)
-    y_boot = np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)])
-    aucs = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        aucs[b] = _rank_auc(y_boot, s[idx])
-    lo, hi = np.quantile(aucs, [alpha / 2.0, 1.0 - alpha / 2.0])
+    auc = roc_auc(y_true, scores)
+    lo, hi = np.quantile(bootstrap_aucs(y_true, scores, n_boot, seed), [alpha / 2.0, 1.0 - alpha / 2.0])
     return auc, float(lo), float(hi)
 
 
+def _class_labels(values, num_classes, what):
+    v = np.asarray(values).ravel().astype(np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= num_classes):
+        raise ValueError(f"{what} must be in [0, {num_classes - 1}]")
+    return v
+
+
 def accuracy(y_true, pred):
-    """Fraction of ``pred`` equal to ``y_true`` (integer class labels)."""
+    """Fraction of predicted labels ``pred`` equal to ``y_true`` (integer class labels; for
+    class probabilities pass ``probs.argmax(axis=1)``)."""
+    from sklearn.metrics import accuracy_score
+
     y = np.asarray(y_true).ravel()
     p = np.asarray(pred).ravel()
     if len(y) != len(p) or len(y) == 0:
         raise ValueError(f"need equal, non-zero lengths, got {len(y)} labels and {len(p)} predictions")
-    return float(np.mean(y == p))
-
-
-def confusion_matrix(y_true, pred, num_classes):
-    """(num_classes, num_classes) counts; rows = true class, columns = predicted class."""
-    y = np.asarray(y_true).ravel().astype(np.int64)
-    p = np.asarray(pred).ravel().astype(np.int64)
-    if len(y) != len(p):
-        raise ValueError(f"{len(y)} labels but {len(p)} predictions")
-    for name, v in (("labels", y), ("predictions", p)):
-        if len(v) and (v.min() < 0 or v.max() >= num_classes):
-            raise ValueError(f"{name} must be in [0, {num_classes - 1}]")
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (y, p), 1)
-    return matrix
+    return float(accuracy_score(y, p))
 
 
 def confusion_matrix_report(y_true, pred, class_names, png_path=None):
     """Confusion matrix, accuracy and per-class precision / recall as a JSON-ready dict.
 
     With ``png_path`` the matrix is also drawn to a PNG. The dict has ``matrix`` (rows = true
-    class), ``accuracy``, ``per_class`` (name -> precision, recall, support) and ``text``
-    (a printable table).
+    class), ``accuracy``, ``per_class`` (name -> precision, recall, support; ``None`` where
+    undefined: no prediction / no sample of the class) and ``text`` (a printable table).
     """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     names = [str(n) for n in class_names]
-    matrix = confusion_matrix(y_true, pred, len(names))
-    support = matrix.sum(axis=1)
-    predicted = matrix.sum(axis=0)
-    diag = np.diag(matrix)
-    per_class = {}
-    for i, name in enumerate(names):
-        per_class[name] = {
-            "precision": float(diag[i] / predicted[i]) if predicted[i] else None,
-            "recall": float(diag[i] / support[i]) if support[i] else None,
-            "support": int(support[i]),
-        }
+    labels = list(range(len(names)))
+    y = _class_labels(y_true, len(names), "labels")
+    p = _class_labels(pred, len(names), "predictions")
+    if len(y) != len(p) or len(y) == 0:
+        raise ValueError(f"need equal, non-zero lengths, got {len(y)} labels and {len(p)} predictions")
+    matrix = confusion_matrix(y, p, labels=labels)
+    precision, recall, _, support = precision_recall_fscore_support(
+        y, p, labels=labels, average=None, zero_division=np.nan)
+    per_class = {
+        name: {"precision": None if np.isnan(precision[i]) else float(precision[i]),
+               "recall": None if np.isnan(recall[i]) else float(recall[i]),
+               "support": int(support[i])}
+        for i, name in enumerate(names)
+    }
     width = max(len(n) for n in names) + 2
     header = "true \\ pred".ljust(width) + "".join(n[:12].rjust(14) for n in names)
     rows = [header] + [
@@ -148,7 +211,7 @@ def confusion_matrix_report(y_true, pred, class_names, png_path=None):
     report = {
         "class_names": names,
         "matrix": matrix.tolist(),
-        "accuracy": float(diag.sum() / matrix.sum()) if matrix.sum() else None,
+        "accuracy": accuracy(y, p),
         "per_class": per_class,
         "text": "\n".join(rows),
     }

@@ -1,7 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """TensorFlow SavedModel export of mammo_tf classifiers (TensorFlow backend only).
 
-Endpoints of an exported model:
+Endpoints of an exported Shen (single-input) model:
 
 - ``serve(images)`` -> class probabilities (N, num_classes). Also the ``serving_default``
   signature, so TF Serving and ``tf.saved_model.load(path).signatures`` find it.
@@ -12,15 +12,23 @@ Endpoints of an exported model:
 input (``mammo_tf.preprocess.to_network_input``). With ``pixel_mean`` the run's preprocessing is
 embedded: C = 1 and the caller sends the image as read from the 16-bit file (0-65535 scale).
 H and W are free when the model was built with ``input_shape=(None, None, 3)``.
+
+An NYU four-view model (inputs ``l_cc r_cc l_mlo r_mlo``) gets one endpoint,
+``serve(l_cc, r_cc, l_mlo, r_mlo)`` -> ``{"cc": ..., "mlo": ...}``, taking the four named,
+already standardised view tensors.
+
+With ``info`` (the run's ``RunInfo``) the export also writes ``mammo_tf_run.json`` into the
+SavedModel folder, so a copied SavedModel still says what it is and how to feed it
+(``mammo_tf.runs.load_run`` reads it).
 """
+import dataclasses
+import json
 import os
 
 import keras
 import numpy as np
 
-from mammo_tf.shen.stages import feature_layer_name
-from mammo_tf.preprocess import RawImagePreprocessing
-from mammo_tf.utils import atomic_dir
+from mammo_tf.utils import atomic_dir, write_json_atomic
 
 
 def _require_tensorflow():
@@ -34,43 +42,77 @@ def _require_tensorflow():
     return tf
 
 
-def export_saved_model(model, path, pixel_mean=None):
+def _input_names(model):
+    return [t.name for t in model.inputs]
+
+
+def export_saved_model(model, path, pixel_mean=None, info=None):
     """Write ``model`` as a SavedModel at ``path`` (atomically: temp folder, then rename).
 
     An interrupted export never leaves a partial model at ``path``; an existing export there
-    is replaced only once the new one is complete. Returns ``path``.
+    is replaced only once the new one is complete. ``info``: the run's ``RunInfo``, written
+    as ``mammo_tf_run.json`` inside the SavedModel. Returns ``path``.
     """
     tf = _require_tensorflow()
-    features_model = keras.Model(
-        model.inputs, [model.get_layer(feature_layer_name(model)).output, model.output]
-    )
-    height, width = model.input_shape[1:3]
-    preprocessing = None if pixel_mean is None else RawImagePreprocessing(pixel_mean)
-    channels = 3 if preprocessing is None else 1
-    spec = tf.TensorSpec([None, height, width, channels], tf.float32, name="images")
-
-    def network_input(images):
-        return images if preprocessing is None else preprocessing(images)
-
-    def serve(images):
-        return model(network_input(images), training=False)
-
-    def serve_features(images):
-        features, probabilities = features_model(network_input(images), training=False)
-        return {"features": features, "probabilities": probabilities}
-
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.track(features_model)
-    archive.add_endpoint("serve", serve, input_signature=[spec])
-    archive.add_endpoint("serve_features", serve_features, input_signature=[spec])
+    if len(model.inputs) > 1:
+        if pixel_mean is not None:
+            raise ValueError("pixel_mean embedding is for single-input (Shen) models; the "
+                             "multi-input model's views are standardised by the caller")
+        names = _input_names(model)
+        specs = [tf.TensorSpec([None, *t.shape[1:]], tf.float32, name=n)
+                 for n, t in zip(names, model.inputs)]
+
+        def serve(*views):
+            return model(dict(zip(names, views)), training=False)
+
+        archive.add_endpoint("serve", serve, input_signature=specs)
+        raw_input = False
+    else:
+        from mammo_tf.preprocess import RawImagePreprocessing
+        from mammo_tf.shen.stages import feature_layer_name
+
+        features_model = keras.Model(
+            model.inputs, [model.get_layer(feature_layer_name(model)).output, model.output]
+        )
+        height, width = model.input_shape[1:3]
+        preprocessing = None if pixel_mean is None else RawImagePreprocessing(pixel_mean)
+        raw_input = preprocessing is not None
+        channels = 1 if raw_input else model.input_shape[-1]
+        spec = tf.TensorSpec([None, height, width, channels], tf.float32, name="images")
+
+        def network_input(images):
+            return images if preprocessing is None else preprocessing(images)
+
+        def serve(images):
+            return model(network_input(images), training=False)
+
+        def serve_features(images):
+            features, probabilities = features_model(network_input(images), training=False)
+            return {"features": features, "probabilities": probabilities}
+
+        archive.track(features_model)
+        archive.add_endpoint("serve", serve, input_signature=[spec])
+        archive.add_endpoint("serve_features", serve_features, input_signature=[spec])
     with atomic_dir(path) as tmp:
         archive.write_out(tmp, verbose=False)
+        if info is not None:
+            from mammo_tf.runs import SAVED_MODEL_INFO
+
+            # what the SavedModel takes: 1 raw channel when the preprocessing is embedded
+            record = dataclasses.replace(info, channels=1 if raw_input else info.channels).to_dict()
+            record["saved_model"] = {"raw_input": raw_input, "inputs": _input_names(model)
+                                     if len(model.inputs) > 1 else ["images"]}
+            write_json_atomic(os.path.join(tmp, SAVED_MODEL_INFO), record)
     return path
 
 
 class ExportedModel:
-    """A reloaded SavedModel: ``model(images)`` -> probabilities, ``model.features(images)``."""
+    """A reloaded SavedModel: ``model(images)`` -> probabilities, ``model.features(images)``.
+
+    Multi-input (NYU) exports take a dict of the named views and return a dict of outputs.
+    """
 
     def __init__(self, path):
         tf = _require_tensorflow()
@@ -79,20 +121,36 @@ class ExportedModel:
         self._tf = tf
         self.path = path
         self._loaded = tf.saved_model.load(path)
-        spec = self._loaded.serve.concrete_functions[0].structured_input_signature[0][0]
-        self.input_shape = tuple(spec.shape)
+        specs = self._loaded.serve.concrete_functions[0].structured_input_signature[0]
+        self.input_names = [s.name for s in specs]
+        self.input_shapes = {s.name: tuple(s.shape) for s in specs}
+        self.input_shape = tuple(specs[0].shape)
+        self.raw_input = self._raw_input(len(specs))
 
-    def _tensor(self, images):
+    def _raw_input(self, n_inputs):
+        from mammo_tf.runs import SAVED_MODEL_INFO
+
+        record_path = os.path.join(self.path, SAVED_MODEL_INFO)
+        if os.path.isfile(record_path):
+            with open(record_path, encoding="utf-8") as f:
+                return bool(json.load(f).get("saved_model", {}).get("raw_input", False))
+        # exports written before mammo_tf_run.json: only the embedded preprocessing took 1 channel
+        return n_inputs == 1 and self.input_shape[-1] == 1
+
+    def _tensor(self, images, shape):
         images = np.asarray(images, dtype=np.float32)
-        if images.ndim == len(self.input_shape) - 1:  # a single channel-less image batch
+        if images.ndim == len(shape) - 1:  # a single channel-less image batch
             images = images[..., None]
         return self._tf.constant(images)
 
     def __call__(self, images):
-        return self._loaded.serve(self._tensor(images)).numpy()
+        if isinstance(images, dict):
+            views = [self._tensor(images[n], self.input_shapes[n]) for n in self.input_names]
+            return {k: v.numpy() for k, v in self._loaded.serve(*views).items()}
+        return self._loaded.serve(self._tensor(images, self.input_shape)).numpy()
 
     def features(self, images):
-        out = self._loaded.serve_features(self._tensor(images))
+        out = self._loaded.serve_features(self._tensor(images, self.input_shape))
         return out["features"].numpy(), out["probabilities"].numpy()
 
 

@@ -10,12 +10,12 @@ one batched forward pass; several models are averaged with equal weight.
 """
 import csv
 import dataclasses
-import json
 import os
 
 import numpy as np
 
 from mammo_tf.constants import WHOLE_IMAGE_SIZE, default_class_names
+from mammo_tf.datasets.manifest import ImageItem, items_from_manifest
 from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
 from mammo_tf.tta import tta_predict
 
@@ -24,48 +24,6 @@ class PredictionError(ValueError):
 
 
 # --------------------------------------------------------------------------- images
-
-
-@dataclasses.dataclass
-class ImageItem:
-    """One image to predict: its id, file path and (when known) its 0/1 or class label."""
-
-    image_id: str
-    path: str
-    label: int | None = None
-
-
-def items_from_manifest(manifest_csv, split=None):
-    """Items of a manifest CSV; ``image_path`` is relative to the manifest's folder.
-
-    A full manifest (all DESIGN.md columns) is read and validated by
-    ``mammo_tf.datasets.manifest.read_manifest``; a minimal one needs only ``image_id`` and
-    ``image_path`` (``label`` and ``split`` optional), for lists of new images.
-    """
-    from mammo_tf.datasets import manifest as mf
-
-    with open(manifest_csv, newline="", encoding="utf-8") as f:
-        columns = csv.DictReader(f).fieldnames or ()
-    if not mf.missing_columns(columns, mf.COLUMNS):
-        rows = mf.read_manifest(manifest_csv)
-    else:
-        missing = mf.missing_columns(columns, ("image_id", "image_path"))
-        if missing:
-            raise PredictionError(f"{manifest_csv}: manifest lacks column(s) {', '.join(missing)}")
-        with open(manifest_csv, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        for number, row in enumerate(rows, start=2):
-            label = (row.get("label") or "").strip()
-            try:
-                row["label"] = int(label) if label else None
-            except ValueError:
-                raise PredictionError(f"{manifest_csv}, line {number}: label {label!r} is not an integer") from None
-    if split is not None:
-        if "split" not in columns:
-            raise PredictionError(f"{manifest_csv}: --split given but the manifest has no 'split' column")
-        rows = [row for row in rows if row["split"] == split]
-    return [ImageItem(row["image_id"], mf.resolve_path(manifest_csv, row["image_path"]), row.get("label"))
-            for row in rows]
 
 
 def collect_items(inputs, split=None):
@@ -107,25 +65,6 @@ def read_labels_csv(path):
 # --------------------------------------------------------------------------- models
 
 
-def find_pixel_mean(model_path, levels=3):
-    """The pixel mean of the run a model file belongs to, or None.
-
-    Looks in the model's folder and up to ``levels`` parents (``runs/<name>/checkpoints/x.keras``
-    -> ``runs/<name>``) for ``pixel_mean.json`` and then ``config.json`` with a ``pixel_mean``.
-    """
-    folder = os.path.dirname(os.path.abspath(model_path))
-    for _ in range(levels):
-        for name in ("pixel_mean.json", "config.json"):
-            candidate = os.path.join(folder, name)
-            if os.path.isfile(candidate):
-                with open(candidate, encoding="utf-8") as f:
-                    value = json.load(f).get("pixel_mean")
-                if isinstance(value, (int, float)):
-                    return float(value)
-        folder = os.path.dirname(folder)
-    return None
-
-
 class Predictor:
     """One loaded model that maps 16-bit images (N, H, W) to class probabilities (N, C).
 
@@ -134,58 +73,53 @@ class Predictor:
     """
 
     def __init__(self, model, pixel_mean=None, raw_input=False, input_size=None, name="model",
-                 forward=None):
+                 forward=None, class_names=None):
         self.model = model
         self.name = name
         self.raw_input = raw_input  # True: the model embeds the preprocessing (1-channel 16-bit in)
         if pixel_mean is None and not raw_input:
             raise PredictionError(
                 f"{name}: no pixel mean; pass --pixel-mean or keep the model inside its run folder "
-                "(runs/<name>/pixel_mean.json)"
+                "(runs/<name>/run.json)"
             )
         self.pixel_mean = None if pixel_mean is None else float(pixel_mean)
         if input_size is None and hasattr(model, "input_shape"):
             shape = tuple(model.input_shape[1:3])
             input_size = None if None in shape else shape
         self.input_size = input_size
+        self.class_names = None if class_names is None else list(class_names)
         self._forward = forward or model.predict_on_batch
 
     @classmethod
     def load(cls, path, pixel_mean=None):
-        """Load a ``.keras`` file (safe_mode) or a SavedModel folder written by mammo_tf.export.
-
-        ``pixel_mean`` overrides the run folder's; SavedModels with embedded preprocessing
-        need none.
+        """Load a run folder, a ``.keras`` file in one, or a SavedModel exported by mammo_tf
+        (``mammo_tf.runs.load_run``): kind, pixel mean and input size come from the run's
+        metadata; ``pixel_mean`` overrides the recorded one (SavedModels with embedded
+        preprocessing need none). Only the Shen image classifiers predict single images.
         """
+        from mammo_tf.runs import SHEN_KINDS, RunError, RunFormatError, load_keras_model, load_run
+
         path = os.fspath(path)
         name = os.path.relpath(path) if not os.path.isabs(path) else path
-        if os.path.isdir(path):
-            from mammo_tf.export import load_exported
-
-            try:
-                exported = load_exported(path)
-            except (OSError, ValueError) as exc:
-                raise PredictionError(f"{path}: cannot load the SavedModel ({exc})") from exc
-            shape = tuple(exported.input_shape[1:3])
-            raw = exported.input_shape[-1] == 1
-            mean = pixel_mean if pixel_mean is not None else find_pixel_mean(os.path.join(path, "x"))
-            return cls(exported, None if raw else mean, raw_input=raw,
-                       input_size=None if None in shape else shape, name=name, forward=exported)
-        if not os.path.isfile(path):
-            raise PredictionError(f"model {path!r} does not exist")
-        if not path.endswith(".keras"):
-            raise PredictionError(f"model {path!r} is neither a .keras file nor a SavedModel folder")
-        import keras
-
-        import mammo_tf.shen  # noqa: F401  registers mammo_tf's custom layers
-        import mammo_tf.preprocess  # noqa: F401
-
         try:
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:  # Keras raises many types for a bad or foreign file
-            raise PredictionError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from exc
-        mean = pixel_mean if pixel_mean is not None else find_pixel_mean(path)
-        return cls(model, mean, name=name)
+            try:
+                loaded = load_run(path)
+            except RunFormatError:
+                if pixel_mean is None or not os.path.isfile(path):
+                    raise
+                # a .keras file outside a run folder with --pixel-mean: all prediction needs
+                return cls(load_keras_model(path), pixel_mean, name=name)
+        except RunError as exc:
+            raise PredictionError(str(exc)) from None
+        info = loaded.info
+        if info.kind not in SHEN_KINDS:
+            raise PredictionError(f"{path}: a {info.kind!r} model (four views per exam); predict "
+                                  "it with train_multiview.py's predict command")
+        mean = pixel_mean if pixel_mean is not None else info.pixel_mean
+        size = info.input_size
+        return cls(loaded.model, None if loaded.raw_input else mean, raw_input=loaded.raw_input,
+                   input_size=None if size is None or None in size else tuple(size), name=name,
+                   forward=loaded.forward, class_names=info.classes)
 
     @property
     def num_classes(self):
@@ -286,7 +220,7 @@ def predict_items(predictors, items, tta=False, size=None, batch_size=2, strict=
         items=kept,
         probabilities=per_model.mean(axis=0),
         per_model=per_model,
-        class_names=list(class_names or default_class_names(num_classes)),
+        class_names=list(class_names or predictors[0].class_names or default_class_names(num_classes)),
         model_names=[p.name for p in predictors],
         tta=tta,
         failures=failures,
@@ -344,7 +278,7 @@ def evaluate_result(result, roc_path=None, n_boot=1000, seed=0):
             evaluate.plot_roc(roc_path, curves)
             metrics["roc_png"] = os.fspath(roc_path)
     else:
-        metrics["auc_ovr_macro"] = evaluate.multiclass_auc(y, probs)
+        metrics["auc_ovr_macro"] = evaluate.one_vs_rest_auc(y, probs)[0]
         report = evaluate.confusion_matrix_report(y, probs.argmax(axis=1), result.class_names)
         metrics["confusion_matrix"] = report["matrix"]
     return metrics

@@ -1,8 +1,11 @@
-"""Small helpers: atomic writes so an interrupted run never leaves a partial file."""
+"""Small helpers: atomic writes so an interrupted run never leaves a partial file; lazy
+package exports; the commands' logging set-up."""
 import contextlib
 import json
+import logging
 import os
 import shutil
+import sys
 import tempfile
 
 
@@ -82,3 +85,75 @@ def lazy_exports(package, exports):
         return sorted(where)
 
     return __getattr__, __dir__, sorted(where)
+
+
+class _CurrentStreamHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` / ``sys.stderr`` is when a record is emitted, so
+    redirections made after set-up (pytest's capture, ``contextlib.redirect_stdout``) see it."""
+
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+
+    @property
+    def stream(self):
+        return getattr(sys, self._name)
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ assigns it; the property decides
+        pass
+
+
+class _CliFormatter(logging.Formatter):
+    def format(self, record):
+        message = super().format(record)
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
+def setup_logging(level=logging.INFO):
+    """Route the library's log messages (logger ``mammo_tf``) to the terminal for a command:
+    INFO and below as plain lines on stdout (where the commands' reports go), warnings and
+    errors on stderr prefixed ``warning:`` / ``error:``. Idempotent: calling it again (several
+    commands in one process) only updates the level."""
+    logger = logging.getLogger("mammo_tf")
+    logger.setLevel(level)
+    if not any(getattr(h, "_mammo_tf_cli", False) for h in logger.handlers):
+        for name, keep in (("stdout", lambda r: r.levelno < logging.WARNING),
+                           ("stderr", lambda r: r.levelno >= logging.WARNING)):
+            handler = _CurrentStreamHandler(name)
+            handler.addFilter(keep)
+            handler.setFormatter(_CliFormatter("%(message)s"))
+            handler._mammo_tf_cli = True
+            logger.addHandler(handler)
+    return logger
+
+
+class _LazyModule:
+    """Stands for a module until an attribute is first read, then forwards to it."""
+
+    def __init__(self, name):
+        self.__dict__["_lazy_name"] = name
+
+    def _module(self):
+        import importlib
+
+        return importlib.import_module(self.__dict__["_lazy_name"])
+
+    def __getattr__(self, attr):
+        return getattr(self._module(), attr)
+
+    def __setattr__(self, attr, value):  # e.g. monkeypatching through the proxy patches the module
+        setattr(self._module(), attr, value)
+
+    def __delattr__(self, attr):
+        delattr(self._module(), attr)
+
+    def __repr__(self):
+        return f"<lazy module {self.__dict__['_lazy_name']!r}>"
+
+
+def lazy_module(name):
+    """``name`` imported on first use: for a Keras-heavy module that a module needs only inside
+    its functions, so that importing it (a command line reading its config class for
+    ``--help``) stays free of TensorFlow."""
+    return _LazyModule(name)

@@ -184,7 +184,7 @@ def test_prepare_official_split_and_strict_exit_code(tcia_tree, tmp_path):
     assert rows["P_00002_RIGHT_MLO"]["split"] == "test"
     assert {rows[i]["split"] for i in ("P_00001_LEFT_CC", "P_00003_LEFT_MLO")} <= {"train", "val"}
     assert main(["prepare", "cbis-ddsm", "--src", str(src), "--out", str(out), "--size", "24", "16",
-                 "--strict", "--no-progress"]) == 1
+                 "--strict", "--no-progress"]) == 2  # an unusable input item is bad input
 
 
 def test_header_index_cache_is_reused_and_refreshed(tcia_tree, tmp_path, monkeypatch):

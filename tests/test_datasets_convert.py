@@ -132,7 +132,7 @@ def test_cli_mini_mias_skip_and_report_vs_strict(tmp_path, capsys):
     assert "bad items skipped: 1" in printed and "mdb003" in printed
     assert [r["image_id"] for r in read_manifest(tmp_path / "out" / "manifest.csv")] == ["mdb001", "mdb002"]
     assert main(["prepare", "mini-mias", "--src", str(src), "--out", str(tmp_path / "strict"), "--strict",
-                 "--no-progress"]) == 1
+                 "--no-progress"]) == 2  # an unusable input item is bad input
     assert "mdb003" in capsys.readouterr().err
 
 

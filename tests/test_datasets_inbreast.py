@@ -106,7 +106,6 @@ def test_prepare_inbreast_split_and_patient_subset(tmp_path):
     from mammo_tf.datasets.manifest import read_manifest
     from mammo_tf.datasets.prepare import prepare
 
-    rng = np.random.default_rng(1)
     images = []
     for patient in range(20):
         birads = "5" if patient % 4 == 0 else "1"
@@ -115,7 +114,7 @@ def test_prepare_inbreast_split_and_patient_subset(tmp_path):
     write_inbreast(tmp_path / "src", images)
     manifest, report = prepare("inbreast", tmp_path / "src", tmp_path / "out", size=(32, 24), progress=False)
     rows = read_manifest(manifest)
-    assert len(rows) == 40 and report.converted == 40 and rng is not None
+    assert len(rows) == 40 and report.converted == 40
     splits = collections.defaultdict(set)
     for row in rows:
         splits[row["split"]].add(row["patient_id"])
@@ -124,6 +123,9 @@ def test_prepare_inbreast_split_and_patient_subset(tmp_path):
     assert {r["patient_id"] for r in rows if r["label"] == 1} & splits["val"]
     subset = draw_patient_subset(manifest, 5, seed=3)
     assert len({r["patient_id"] for r in subset if r["split"] == "train"}) == 5
+    # the draw is random but reproducible: same seed, same patients; another seed, others
+    assert draw_patient_subset(manifest, 5, seed=3) == subset
+    assert draw_patient_subset(manifest, 5, seed=4) != subset
     assert [r for r in subset if r["split"] == "val"] == [r for r in rows if r["split"] == "val"]
     bigger = {r["patient_id"] for r in draw_patient_subset(rows, 8, seed=3) if r["split"] == "train"}
     assert {r["patient_id"] for r in subset if r["split"] == "train"} <= bigger  # nested subsets

@@ -20,11 +20,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain_workflow")
     manifest = write_phantom_manifest(str(root / "data"), n=8, lesions=("calc_malignant",))
-    run = root / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    nested_model(size=SIZE, units=12, classes=2).save(str(run / "checkpoints" / "best.keras"))
-    (run / "pixel_mean.json").write_text(json.dumps({"pixel_mean": 100.0}))
-    return root, manifest, str(run)
+    from mammo_tf.runs import RunFolder, RunInfo
+
+    run = RunFolder(root / "run")
+    model = nested_model(size=SIZE, units=12, classes=2)
+    model.save(run.best_model)
+    run.write_info(RunInfo.for_model("whole_top", model, classes=["negative", "positive"],
+                                     pixel_mean=100.0, pixel_mean_source="test"))
+    return root, manifest, run.path
 
 
 def _annotation(annotator, units, site_id):

@@ -68,3 +68,46 @@ def test_interrupted_export_leaves_previous_model(any_size_model, tmp_path, monk
 def test_load_exported_rejects_non_savedmodel(tmp_path):
     with pytest.raises(FileNotFoundError, match="saved_model.pb"):
         load_exported(str(tmp_path))
+
+
+def test_nyu_four_view_export_equals_keras_and_carries_its_run_info(tmp_path):
+    """The four named view inputs -> dict outputs; SavedModel == Keras at toy size 64x48."""
+    import json
+
+    from mammo_tf.nyu.four_view import VIEWS, build_view_wise_model
+    from mammo_tf.runs import SAVED_MODEL_INFO, RunInfo
+
+    model = build_view_wise_model((64, 48), (64, 48), channels=1)
+    info = RunInfo.for_model("nyu_view_wise", model, classes=["lb", "rb", "lm", "rm"])
+    path = export_saved_model(model, tmp_path / "nyu", info=info)
+    served = load_exported(path)
+    assert sorted(served.input_names) == sorted(VIEWS) and not served.raw_input
+    rng = np.random.default_rng(3)
+    views = {v: rng.normal(0, 1, (2, 64, 48, 1)).astype("float32") for v in VIEWS}
+    expected = model.predict_on_batch(views)
+    got = served(views)
+    assert sorted(got) == ["cc", "mlo"]
+    for name in ("cc", "mlo"):
+        assert got[name].shape == (2, 4, 2)
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
+    # the serving signature takes the four named tensors (TF Serving's view of the model)
+    signature = served._loaded.signatures["serving_default"]
+    assert sorted(signature.structured_input_signature[1]) == sorted(VIEWS)
+    record = json.load(open(os.path.join(path, SAVED_MODEL_INFO)))
+    assert record["kind"] == "nyu_view_wise" and record["input_size"] == {"cc": [64, 48], "mlo": [64, 48]}
+    assert record["saved_model"]["raw_input"] is False
+    assert sorted(record["saved_model"]["inputs"]) == sorted(VIEWS)
+
+
+def test_embedded_preprocessing_export_records_raw_single_channel_input(tmp_path):
+    import json
+
+    from mammo_tf.runs import SAVED_MODEL_INFO, RunInfo
+
+    model = models.build_patch_classifier("vgg16", input_shape=(32, 32, 3))
+    info = RunInfo.for_model("patch", model, classes=list("abcde"), pixel_mean=50.0)
+    path = export_saved_model(model, tmp_path / "p", pixel_mean=50.0, info=info)
+    record = json.load(open(os.path.join(path, SAVED_MODEL_INFO)))
+    assert record["channels"] == 1 and record["pixel_mean"] == 50.0  # what the SavedModel takes
+    assert record["saved_model"]["raw_input"] is True and load_exported(path).raw_input
+    assert info.channels == 3  # the Keras model's run.json is unchanged

@@ -137,11 +137,14 @@ def test_module_cli_runs_and_rejects_a_model_of_the_wrong_kind(tmp_path, capsys)
     from mammo_tf.io import write_png16
     from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
 
+    from mammo_tf.runs import RunFolder, RunInfo
+
     patch_model = build_patch_classifier("vgg16", input_shape=(32, 32, 3), weights=None)
+    patch_run = RunFolder(tmp_path / "runs" / "patch")
+    patch_model.save(patch_run.best_model)
+    patch_run.write_info(RunInfo.for_model("patch", patch_model, classes=list("abcde"),
+                                           pixel_mean=50.0, backbone="vgg16"))
     run = tmp_path / "runs" / "patch"
-    (run / "checkpoints").mkdir(parents=True)
-    patch_model.save(run / "checkpoints" / "best.keras")
-    (run / "pixel_mean.json").write_text(json.dumps({"pixel_mean": 50.0}))
     rng = np.random.default_rng(2)
     manifest = tmp_path / "manifest.csv"
     with open(manifest, "w", newline="") as f:
@@ -160,8 +163,11 @@ def test_module_cli_runs_and_rejects_a_model_of_the_wrong_kind(tmp_path, capsys)
 
     whole = build_whole_image_classifier(patch_model, top="vgg", depths=(8,), repetitions=(1,),
                                          input_shape=(64, 64, 3))
-    whole_path = run / "checkpoints" / "whole.keras"
-    whole.save(whole_path)
+    whole_run = RunFolder(tmp_path / "runs" / "whole")  # its run.json records the kind
+    whole.save(whole_run.best_model)
+    whole_run.write_info(RunInfo.for_model("whole_top", whole, classes=["negative", "positive"],
+                                           pixel_mean=50.0, backbone="vgg16"))
+    whole_path = whole_run.best_model
     with pytest.raises(SystemExit) as info:
         hrf.main(argv + ["--patch-model", str(whole_path)])
     assert info.value.code == 2

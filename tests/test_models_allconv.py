@@ -33,9 +33,12 @@ def test_patch_classifier_parameter_count_at_paper_size(backbone):
 def test_patch_classifier_harness(backbone, patch_models, tmp_path):
     model = patch_models[backbone]
     x = np.random.default_rng(0).normal(0, 50, (2, 64, 64, 3)).astype("float32")
-    check_classifier(model, x, 5, tmp_path)
+    # Parameter count does not depend on the input size: the paper-size count holds at 64 px.
+    check_classifier(model, x, 5, tmp_path, params=BACKBONE_PARAMS[backbone] + FEATURES[backbone] * 5 + 5)
     # The backbone's own layer names stay addressable (flattened, not nested).
-    model.get_layer("block4_conv1" if backbone != "resnet50" else "conv4_block6_1_conv")
+    conv = model.get_layer("block4_conv1" if backbone != "resnet50" else "conv4_block6_1_conv")
+    assert isinstance(conv, keras.layers.Conv2D)
+    assert conv.filters == (512 if backbone != "resnet50" else 256)
     assert model.get_layer("predictions").kernel_regularizer.l2 == pytest.approx(1e-4)
     assert model.get_layer("head_dropout").rate == 0.5
 
@@ -184,9 +187,31 @@ def test_set_l2_and_dropout_take_effect(patch_models):
     assert not np.allclose(feats(x, training=True), feats(x, training=False))
 
 
-def test_unfreeze_boundaries_by_name():
-    assert models.UNFREEZE_FROM == {
-        "vgg16": "block4_conv1", "vgg19": "block4_conv1", "resnet50": "conv4_block6_1_conv"}
+# The paper (stage 2): "unfreeze the top layers ... the top layer number is set to 46 for
+# Resnet50, 11 for VGG16 and 13 for VGG19", counted in Keras 2.0.8 layers, from the top of the
+# patch classifier down, layers without weights (pooling, ReLU, add) included. The head is
+# global_pool + head_dropout + predictions (3 layers); the rest is the backbone from the boundary:
+# VGG16 block4_conv1..block5_pool = 8, VGG19 = 10, ResNet50 conv4_block6_1_conv..conv5_block3_out
+# = 10 + 12 + 10 + 10 = 42. Keras 2.0.8's no-top ResNet50 also ended in a 7x7 `avg_pool` layer
+# that Keras 3 no longer builds, so Keras 3 counts one layer fewer for ResNet50 (45).
+PAPER_TOP_LAYERS = {"vgg16": 11, "vgg19": 13, "resnet50": 46}
+KERAS2_ONLY_LAYERS = {"vgg16": 0, "vgg19": 0, "resnet50": 1}
+
+
+@pytest.mark.parametrize("backbone", models.BACKBONES)
+def test_unfreeze_boundary_leaves_the_papers_layer_count_trainable(backbone, patch_models):
+    model = patch_models[backbone]
+    expected = PAPER_TOP_LAYERS[backbone] - KERAS2_ONLY_LAYERS[backbone]
+    names = [layer.name for layer in model.layers]
+    boundary = models.UNFREEZE_FROM[backbone]  # what stage 2 opens (test_trainable_sets_per_stage)
+    assert len(names) - names.index(boundary) == expected
+    models.set_trainable(model, boundary)
+    trainable = [layer.name for layer in model.layers if layer.trainable]
+    assert len(trainable) == expected and trainable[0] == boundary and trainable[-1] == "predictions"
+    # the layer below the boundary ends the previous block (VGG pooling / ResNet block output)
+    below = names[names.index(boundary) - 1]
+    assert below == {"vgg16": "block3_pool", "vgg19": "block3_pool", "resnet50": "conv4_block5_out"}[backbone]
+    models.set_trainable(model, "all")
 
 
 # --- bad input: each a clear error --------------------------------------------------------

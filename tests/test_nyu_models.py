@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from harness import check_model
 
 from mammo_tf.nyu import (
     CC_INPUT_SIZE,
@@ -37,6 +38,45 @@ def test_view_wise_parameter_count_matches_paper(channels, expected):
     model = build_view_wise_model(CC_INPUT_SIZE, MLO_INPUT_SIZE, channels=channels)
     assert trainable_count(model) == expected
     assert tuple(model.outputs[0].shape) == (None, 4, 2)
+
+
+# Trainable parameters, counted from the paper's architecture: two ResNet-22 columns
+# (2 x 2,799,536) plus the heads. View-wise: per view type Dense 512->512 (262,656) and 512->8
+# (4,104); image-wise: per view Dense 256->256 (65,792) and 256->4 (1,028); BI-RADS: per view
+# type Dense 512->512 and 512->3 (1,539). (The 3-channel view-wise count is pinned above.)
+COLUMNS = 2 * 2_799_536
+HARNESS_CASES = {
+    "view_wise": (build_view_wise_model, {"cc": (4, 2), "mlo": (4, 2)}, COLUMNS + 2 * (262_656 + 4_104)),
+    "image_wise": (build_image_wise_model, {"cc": (4, 2), "mlo": (4, 2)}, COLUMNS + 4 * (65_792 + 1_028)),
+    "birads": (build_birads_model, {"cc": (3,), "mlo": (3,)}, COLUMNS + 2 * (262_656 + 1_539)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HARNESS_CASES))
+def test_model_harness(case, tmp_path):
+    builder, output_shapes, trainable = HARNESS_CASES[case]
+    model = builder(TOY_CC, TOY_MLO)
+    # BN moving statistics (non-trainable): 4,000 values per column (test above), two columns
+    check_model(model, _random_exam(np.random.default_rng(7)), output_shapes, tmp_path,
+                trainable_params=trainable, params=trainable + 8_000)
+
+
+def test_harness_fails_on_wrong_shapes_and_non_probabilities(tmp_path):
+    """The harness itself can fail: wrong per-output shape, missing output, unnormalised head."""
+    x = keras.Input((3,), name="x")
+    probs = keras.layers.Dense(2, activation="softmax", name="p")(x)
+    logits = keras.layers.Dense(4, name="q")(x)
+    model = keras.Model({"x": x}, {"p": probs, "q": logits})
+    batch = {"x": np.ones((2, 3), "float32")}
+    with pytest.raises(AssertionError):
+        check_model(model, batch, {"p": (2,), "q": (4,)}, tmp_path)  # q is no softmax
+    with pytest.raises(AssertionError):
+        check_model(model, batch, {"p": (3,), "q": (4,)}, tmp_path, probabilities=None)
+    with pytest.raises(AssertionError):
+        check_model(model, batch, {"p": (2,)}, tmp_path, probabilities=None)
+    with pytest.raises(AssertionError):
+        check_model(model, batch, {"p": (2,), "q": (4,)}, tmp_path, probabilities=None, params=1)
+    check_model(model, batch, {"p": (2,), "q": (4,)}, tmp_path, probabilities=None, params=8 + 16)
 
 
 def test_final_feature_maps_match_paper():
@@ -133,7 +173,7 @@ def test_birads_columns_transfer_to_three_channel_cancer_model():
 
 
 def test_custom_layers_and_loss_serialise():
-    # the full .keras round trip of the view-wise model is covered by tests/test_nyu_train.py
+    # the full .keras round trip of each NYU model is in test_model_harness
     model = build_image_wise_model(TOY_CC, TOY_MLO)
     for name in ("cc", "flip_r_mlo"):
         layer = model.get_layer(name)

@@ -1,13 +1,15 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""End-to-end training of the four-view model at toy size on phantom exams, the data
-pipeline's epoch sampling, heatmap channels, and the train_multiview.py command line."""
+"""End-to-end training of the four-view model at toy size on phantom exams through the stage
+runner (one run-folder format, resume after kill -9), the data pipeline's epoch sampling,
+heatmap channels, and the train_multiview.py command line."""
 import csv
-import dataclasses
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 from mammo_tf.nyu.data import ExamDataset
 from mammo_tf.nyu.exams import is_positive, read_exam_manifest, write_phantom_exams
 from mammo_tf.nyu.training import PREDICTION_COLUMNS, MultiviewConfig, ensure_heatmaps
+from mammo_tf.runs import load_keras_model
 from mammo_tf.nyu.views import PreprocessConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,33 +50,63 @@ def test_balanced_epochs_use_all_positives_and_as_many_negatives(phantom_manifes
     data.on_epoch_end()
     second = data.exam_indices
     assert set(positives) <= set(second) and len(second) == len(first)
+    # the epoch's draw is a function of (seed, epoch): a fresh dataset set to epoch 1 agrees
+    fresh = ExamDataset(rows, PreprocessConfig(TOY, TOY), batch_size=4, balanced=True,
+                        shuffle=True, seed=1, cache_images=True)
+    fresh.set_epoch(1)
+    assert fresh.exam_indices == second and second != first
+    fresh.set_epoch(0)
+    assert fresh.exam_indices == first
     x, y = data[0]
     assert set(x) == {"l_cc", "r_cc", "l_mlo", "r_mlo"} and x["l_cc"].shape == (4,) + TOY + (1,)
     assert y["cc"].shape == (4, 4) and np.array_equal(y["cc"], y["mlo"])
 
 
+def _toy_args(manifest, runs):
+    return ["--manifest", str(manifest), "--runs-dir", str(runs), "--cc-size", "64", "48",
+            "--mlo-size", "64", "48", "--tta", "1", "--run-eagerly", "--cache-images",
+            "--verbose", "0"]
+
+
 def test_train_multiview_end_to_end(phantom_manifest, tmp_path):
-    """BI-RADS pretraining (1 epoch), then the cancer model from its columns (2 epochs)."""
+    """BI-RADS pretraining (1 epoch), then the cancer model from its columns (2 epochs), in
+    the run-folder format of every pipeline; then --predict with the recorded settings."""
     script = load_script()
     runs = tmp_path / "runs"
-    toy = ["--manifest", phantom_manifest, "--runs-dir", str(runs), "--cc-size", "64", "48",
-           "--mlo-size", "64", "48", "--tta", "1", "--eager", "--cache-images", "--verbose", "0"]
-    assert script.main(toy + ["--task", "birads", "--name", "birads", "--epochs", "1",
-                              "--batch-size", "8", "--tta", "0"]) == 0
+    toy = _toy_args(phantom_manifest, runs)
+    assert script.main(toy + ["--config", "nyu_birads_pretraining", "--name", "birads",
+                              "--epochs", "1", "--batch-size", "8", "--tta", "0",
+                              "--no-export"]) == 0
     birads_best = runs / "birads" / "checkpoints" / "best.keras"
     with open(runs / "birads" / "predictions_val.csv", newline="") as f:
         assert next(csv.reader(f)) == ["exam_id", "birads_0", "birads_1", "birads_2"]
+    assert json.loads((runs / "birads" / "run.json").read_text())["kind"] == "nyu_birads"
     assert script.main(toy + ["--name", "toy", "--epochs", "2", "--init-columns", str(birads_best)]) == 0
     run = runs / "toy"
-    config = json.loads((run / "config.json").read_text())
+    saved = json.loads((run / "config.json").read_text())
+    config = saved["config"]
+    assert saved["pipeline"] == "multiview"
     assert config["init_columns"] == str(birads_best) and config["task"] == "cancer"
-    assert config["learning_rate"] == 1e-5 and config["batch_size"] == 4
-    assert config["l2"] == pytest.approx(10 ** -4.5) and config["patience"] == 20
+    assert config["batch_size"] == 4 and config["patience"] == 20
+    # the paper's schedule (experiments/nyu_image_only.json) with --epochs applied
+    [stage] = saved["stages"]
+    assert stage["learning_rate"] == 1e-5 and stage["epochs"] == 2 and stage["trainable_from"] == "all"
+    assert stage["l2"] == pytest.approx(10 ** -4.5)
+    info = json.loads((run / "run.json").read_text())
+    assert info["kind"] == "nyu_view_wise" and info["classes"] == list(PREDICTION_COLUMNS[1:])
+    assert info["input_size"] == {"cc": list(TOY), "mlo": list(TOY)} and info["channels"] == 1
+    assert info["pixel_mean"] is None and info["backbone"] == "resnet22"
+    state = json.loads((run / "state.json").read_text())
+    assert state["finished"] and state["completed_epochs"] == 2
+    assert state["monitor"] == {"metric": "mean_auc", "mode": "max"}
+    assert state["early_stopping_metric"] == {"metric": "mean_auc", "mode": "max"}
     with open(run / "log.csv", newline="") as f:
         log = list(csv.DictReader(f))
     assert len(log) == 2 and "val_mean_auc" in log[0] and float(log[1]["loss"]) > 0
+    assert {f"val_auc_{k}" for k in PREDICTION_COLUMNS[1:]} <= set(log[0])
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["epochs_run"] == 2 and metrics["best_epoch"] in (1, 2)
+    assert state["best_epoch"] == metrics["best_epoch"]
     assert set(metrics["test"]["auc"]) == set(PREDICTION_COLUMNS[1:])
     with open(run / "predictions_test.csv", newline="") as f:
         reader = csv.reader(f)
@@ -81,15 +114,71 @@ def test_train_multiview_end_to_end(phantom_manifest, tmp_path):
         preds = list(reader)
     assert len(preds) == metrics["test"]["exams"]
     assert all(0.0 <= float(v) <= 1.0 for row in preds for v in row[1:])
+    assert (run / "checkpoints" / "last.keras").is_file() and not (run / "resume").exists()
+    assert (run / "saved_model" / "saved_model.pb").is_file()
     best = run / "checkpoints" / "best.keras"
-    model = keras.saving.load_model(best, safe_mode=True, compile=False)
-    assert model.get_layer("cc_column") is not None
+    load_keras_model(best).get_layer("cc_column")  # raises if the column is missing
     out = tmp_path / "pred.csv"
-    assert script.main(["--manifest", phantom_manifest, "--predict", str(best), "--output",
-                        str(out), "--tta", "0", "--split", "test", "--eager", "--verbose", "0"]) == 0
+    predict = ["--manifest", phantom_manifest, "--predict", str(best), "--output", str(out),
+               "--tta", "0", "--split", "test", "--run-eagerly", "--verbose", "0"]
+    assert script.main(predict) == 0
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["exam_id"] for r in rows] == [p[0] for p in preds]
+    # the run records 1 channel: a flag that disagrees is an error, not silently overridden
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(predict + ["--channels", "3"])
+    assert exit_info.value.code == 2
+
+
+def _wait_for_epoch(proc, state_file, epoch, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads(state_file.read_text())["completed_epochs"] >= epoch:
+                return
+        except (OSError, ValueError, KeyError):  # not written yet
+            pass
+        time.sleep(0.05)
+
+
+@pytest.mark.slow  # three training processes (like the Shen kill -9 test)
+def test_kill_9_then_resume_matches_an_uninterrupted_run(phantom_manifest, tmp_path):
+    """A real ``kill -9`` of train_multiview.py after epoch 1, then ``--resume``: the epochs
+    continue at 2 and the final weights equal those of an uninterrupted run."""
+    runs = tmp_path / "runs"
+    args = [sys.executable, SCRIPT] + _toy_args(phantom_manifest, runs) + [
+        "--epochs", "4", "--tta", "0", "--no-export"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "env": env}
+    full = subprocess.Popen(args + ["--name", "full"], **quiet)
+    killed = subprocess.Popen(args + ["--name", "killed"], **quiet)
+    run = runs / "killed"
+    _wait_for_epoch(killed, run / "state.json", 1)
+    assert killed.poll() is None, "training ended before it could be killed"
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    killed_at = json.loads((run / "state.json").read_text())["completed_epochs"]
+    assert 1 <= killed_at < 4
+    done = subprocess.run([sys.executable, SCRIPT, "--resume", str(run), "--verbose", "0"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert full.wait(timeout=600) == 0, full.stderr.read()[-2000:]
+    with open(run / "log.csv", newline="") as f:
+        log = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in log] == [1, 2, 3, 4]
+    with open(runs / "full" / "log.csv", newline="") as f:
+        full_log = list(csv.DictReader(f))
+    assert [r["val_mean_auc"] for r in log] == [r["val_mean_auc"] for r in full_log]
+    state = json.loads((run / "state.json").read_text())
+    assert state["finished"] and state["completed_epochs"] == 4
+    a = load_keras_model(run / "checkpoints" / "last.keras", compile=True)
+    b = load_keras_model(runs / "full" / "checkpoints" / "last.keras", compile=True)
+    assert int(a.optimizer.iterations) == int(b.optimizer.iterations) > 0
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    for name in ("metrics.json", "predictions_test.csv"):
+        assert (run / name).read_text() == (runs / "full" / name).read_text()
 
 
 def test_heatmap_channels_feed_three_channel_batches(phantom_manifest, tmp_path):
@@ -129,15 +218,23 @@ def test_bad_arguments_exit_2_with_one_line(argv, message):
     assert len(lines) == 1 and message in lines[0]
 
 
-def test_help_quotes_the_config_defaults():
-    text = load_script().build_parser().format_help()
-    defaults = MultiviewConfig(manifest="x")
-    for field in ("epochs", "batch_size", "patience", "tta", "seed", "heatmap_patch_size",
-                  "heatmap_stride", "learning_rate", "model", "name", "runs_dir"):
-        assert f"(default: {getattr(defaults, field)})" in " ".join(text.split()), field
-    assert f"{defaults.cc_size[0]} {defaults.cc_size[1]}" in text
-    assert f"{defaults.mlo_size[0]} {defaults.mlo_size[1]}" in text
-    assert dataclasses.replace(defaults).l2 == pytest.approx(10 ** -4.5)
+def test_help_is_generated_and_imports_no_tensorflow():
+    """--help lists the dataclass fields with their defaults, fast and without TensorFlow."""
+    code = ("import runpy, sys, time\n"
+            "t = time.time()\n"
+            f"sys.argv = [{SCRIPT!r}, '--help']\n"
+            "try:\n"
+            "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print('TF', 'tensorflow' in sys.modules, 'keras' in sys.modules, time.time() - t)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    text = " ".join(result.stdout.split())
+    assert "--run-eagerly" in text and "--resume RUN_DIR" in text and "--strict" in text
+    assert "(default: 20)" in text and "(default: view-wise)" in text
+    tail = result.stdout.strip().splitlines()[-1].split()
+    assert tail[:3] == ["TF", "False", "False"] and float(tail[3]) < 3.0
 
 
 def test_unreadable_views_are_skipped_and_reported(phantom_manifest, tmp_path):

@@ -167,8 +167,12 @@ def test_command_line(phantom_manifest, tmp_path, capsys):
     assert code == 0 and (tmp_path / "cli" / "test.h5").is_file()
     assert read_patch_file(tmp_path / "cli" / "test.h5")["patches"].shape[1:] == (P, P)
     assert "test:" in capsys.readouterr().out
-    assert patches_main(["--manifest", str(phantom_manifest), "--out", str(tmp_path / "x"),
-                         "--set", "t5"]) == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:  # a bad set name is a usage error: one line, exit 2
+        patches_main(["--manifest", str(phantom_manifest), "--out", str(tmp_path / "x"), "--set", "t5"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("python -m mammo_tf.shen.patches: error:") and "t5" in err
 
 
 @settings(max_examples=25, deadline=None)

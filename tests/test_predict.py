@@ -63,12 +63,15 @@ def synthetic_images(n, size=(32, 32), seed=0):
 
 
 def save_in_run(model, run_dir, pixel_mean=PIXEL_MEAN):
-    """A model inside a training run folder layout (runs/<name>/checkpoints/best.keras)."""
-    path = pathlib.Path(run_dir) / "checkpoints" / "best.keras"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    (pathlib.Path(run_dir) / "pixel_mean.json").write_text(json.dumps({"pixel_mean": pixel_mean}))
-    return path
+    """A model inside a training run folder layout (runs/<name>/checkpoints/best.keras) with
+    the run.json a whole-image run writes."""
+    from mammo_tf.runs import RunFolder, RunInfo
+
+    run = RunFolder(run_dir)
+    model.save(run.best_model)
+    run.write_info(RunInfo.for_model("whole_top", model, classes=["negative", "positive"],
+                                     pixel_mean=pixel_mean, pixel_mean_source="test"))
+    return pathlib.Path(run.best_model)
 
 
 def write_dicom(path, image12):
@@ -236,7 +239,8 @@ def test_script_on_folder_with_labels_csv_and_skip_summary(image_folder, tmp_pat
     assert (tmp_path / "p_roc.png").exists()
     code = _load_script().main([str(image_folder), "-m", str(model_path), "--out", str(out),
                                 "--strict", "--no-progress"])
-    assert code == 1 and "broken.png" in capsys.readouterr().err
+    err = capsys.readouterr().err  # an unreadable input with --strict is bad input: exit 2, one line
+    assert code == 2 and "broken.png" in err and err.startswith("predict.py: error:")
 
 
 @pytest.mark.parametrize("case", ["missing_model", "missing_input", "no_pixel_mean", "bad_size",
@@ -244,7 +248,7 @@ def test_script_on_folder_with_labels_csv_and_skip_summary(image_folder, tmp_pat
 def test_script_bad_arguments_exit_2_with_one_line(case, image_folder, tmp_path, capsys):
     good_model = save_in_run(flip_invariant_model(), tmp_path / "run")
     image = str(image_folder / "img0.png")
-    orphan = tmp_path / "orphan.keras"  # outside any run folder: no pixel mean to find
+    orphan = tmp_path / "orphan.keras"  # outside any run folder: no run.json, no pixel mean
     flip_invariant_model().save(orphan)
     text_file = tmp_path / "model.txt"
     text_file.write_text("x")
@@ -338,3 +342,25 @@ def test_free_size_model_uses_the_requested_size(image_folder):
     lib.predict_items([predictor], items, size=(40, 36), progress=False)
     lib.predict_items([predictor], items, size=(40, 36), tta=True, progress=False)
     assert seen == [(1, 40, 36, 3), (4, 40, 36, 3)]
+
+
+def test_load_takes_kind_and_mean_from_run_json_and_a_lone_file_needs_pixel_mean(tmp_path):
+    model = flip_invariant_model()
+    keras_path = save_in_run(model, tmp_path / "run", pixel_mean=33.0)
+    for path in (keras_path, tmp_path / "run"):  # the .keras file or its run folder
+        predictor = lib.Predictor.load(path)
+        assert predictor.pixel_mean == 33.0 and predictor.class_names == ["negative", "positive"]
+    assert lib.Predictor.load(keras_path, pixel_mean=12.0).pixel_mean == 12.0  # the flag wins
+    lone = tmp_path / "lone.keras"
+    model.save(lone)
+    with pytest.raises(lib.PredictionError, match="no run.json"):
+        lib.Predictor.load(lone)
+    assert lib.Predictor.load(lone, pixel_mean=12.0).pixel_mean == 12.0
+    from mammo_tf.runs import RunFolder, RunInfo
+
+    nyu = RunFolder(tmp_path / "nyu")  # a four-view run is refused by its recorded kind
+    model.save(nyu.best_model)
+    nyu.write_info(RunInfo(kind="nyu_view_wise", classes=["a"], input_size={"cc": [32, 32]},
+                           channels=3))
+    with pytest.raises(lib.PredictionError, match="'nyu_view_wise' model"):
+        lib.Predictor.load(nyu.path)

@@ -48,16 +48,19 @@ def toy_data(tmp_path_factory):
             "test_h5": str(root / "patches" / "test.h5"), "runs": str(root / "runs")}
 
 
+def _patch_args(toy_data, name):
+    return ["--train-h5", toy_data["train_h5"], "--val-h5", toy_data["val_h5"], "--test-h5",
+            toy_data["test_h5"], "--backbone", "vgg16", "--epochs", "1", "2", "1",
+            "--batch-size", "16", "--runs-dir", toy_data["runs"], "--name", name, "--verbose", "0"]
+
+
 @pytest.fixture(scope="session")
 def patch_run(toy_data):
     """train_patch.py, crashed after epoch 2 (inside stage 2), then finished with --resume."""
     from mammo_tf.training.config import parse_config
     from mammo_tf.shen.train_patch import PatchConfig, train_patch_classifier
 
-    args = ["--train-h5", toy_data["train_h5"], "--val-h5", toy_data["val_h5"], "--test-h5",
-            toy_data["test_h5"], "--backbone", "vgg16", "--epochs", "1", "2", "1",
-            "--batch-size", "16", "--runs-dir", toy_data["runs"], "--name", "patch", "--verbose", "0"]
-    config, _ = parse_config(PatchConfig, args, "train_patch.py", "")
+    config, _ = parse_config(PatchConfig, _patch_args(toy_data, "patch"), "train_patch.py", "")
     with pytest.raises(KeyboardInterrupt):
         train_patch_classifier(config, callbacks=[CrashAfterEpoch(2)])
     run = os.path.join(toy_data["runs"], "patch")
@@ -67,8 +70,15 @@ def patch_run(toy_data):
     return run
 
 
+@pytest.fixture(scope="session")
+def uninterrupted_patch_run(toy_data):
+    """The same train_patch.py run as ``patch_run``, never interrupted (no export: not compared)."""
+    assert main_patch(_patch_args(toy_data, "patch_uninterrupted") + ["--no-export"]) == 0
+    return os.path.join(toy_data["runs"], "patch_uninterrupted")
+
+
 def _check_run_folder(run, metric_keys, exported=True):
-    names = ["config.json", "pixel_mean.json", "log.csv", "metrics.json", "roc.png",
+    names = ["config.json", "run.json", "log.csv", "metrics.json", "roc.png",
              "checkpoints/best.keras", "checkpoints/last.keras"]
     for name in names + (["saved_model/saved_model.pb"] if exported else []):
         assert os.path.exists(os.path.join(run, name)), name
@@ -78,7 +88,9 @@ def _check_run_folder(run, metric_keys, exported=True):
     return metrics
 
 
-def test_train_patch_run_folder_and_resume(patch_run):
+def test_train_patch_run_folder_and_resume(patch_run, uninterrupted_patch_run):
+    import keras
+
     metrics = _check_run_folder(patch_run, ("test_accuracy", "test_confusion_matrix", "test_auc_ovr_macro"))
     assert np.sum(metrics["test_confusion_matrix"]) > 0
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
@@ -87,6 +99,18 @@ def test_train_patch_run_folder_and_resume(patch_run):
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3, 1e-4, 1e-4, 1e-5])
     config = json.load(open(os.path.join(patch_run, "config.json")))
     assert config["config"]["backbone"] == "vgg16" and len(config["stages"]) == 3
+
+    # Crash after epoch 2 + --resume ends exactly where the uninterrupted run does, through the
+    # real PatchDataset (per-epoch shuffling, augmentation and class balancing from the seed).
+    full_rows = _rows(os.path.join(uninterrupted_patch_run, "log.csv"))
+    assert [r["val_loss"] for r in rows] == [r["val_loss"] for r in full_rows]
+    resumed, full = (keras.saving.load_model(os.path.join(run, "checkpoints", "last.keras"), safe_mode=True)
+                     for run in (patch_run, uninterrupted_patch_run))
+    assert len(resumed.weights) == len(full.weights)
+    for a, b in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    full_metrics = json.load(open(os.path.join(uninterrupted_patch_run, "metrics.json")))
+    assert metrics["test_confusion_matrix"] == full_metrics["test_confusion_matrix"]
 
 
 def test_finished_run_is_not_redone(patch_run, capsys):
@@ -128,9 +152,12 @@ def test_train_whole_run_folder(whole_run):
     assert 0.0 <= lo <= metrics["test_auc"] <= hi <= 1.0
     rows = _rows(os.path.join(whole_run, "log.csv"))
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-4, 1e-6])
-    pixel_mean = json.load(open(os.path.join(whole_run, "pixel_mean.json")))["pixel_mean"]
-    patch_mean = json.load(open(os.path.join(whole_run, "..", "patch", "pixel_mean.json")))["pixel_mean"]
-    assert pixel_mean == patch_mean  # one mean for patch and whole-image training, as in the paper
+    info = json.load(open(os.path.join(whole_run, "run.json")))
+    patch_info = json.load(open(os.path.join(whole_run, "..", "patch", "run.json")))
+    assert info["pixel_mean"] == patch_info["pixel_mean"]  # one mean for patch and whole-image
+    assert info["pixel_mean_source"].startswith("patch run ")  # training, as in the paper
+    assert (info["kind"], patch_info["kind"]) == ("whole_top", "patch")
+    assert info["input_size"] == [int(s) for s in IMAGE_SIZE] and info["backbone"] == "vgg16"
 
 
 def test_transfer_series(whole_run, toy_data):
@@ -146,6 +173,8 @@ def test_transfer_series(whole_run, toy_data):
     for n in (2, 3):
         sub = os.path.join(run, f"patients_{n:03d}")
         _check_run_folder(sub, ("test_auc", "best_val_auc"), exported=False)
+        info = json.load(open(os.path.join(sub, "run.json")))
+        assert info["kind"] == "whole_top" and info["details"]["transfer"]  # the source's kind
         rows = _rows(os.path.join(sub, "log.csv"))
         assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-6])
 
@@ -214,7 +243,10 @@ def test_help_lists_every_option(script, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     for field in dataclasses.fields(cls):
-        assert "--" + field.name.replace("_", "-") in out
+        if field.metadata.get("cli", True):
+            assert "--" + field.name.replace("_", "-") in out
+    # the schedule is set in the --config file (a list of stage objects), not by a flag
+    assert "--stages" not in out and "'stages' = the schedule" in " ".join(out.split())
     assert "--resume" in out and "--config" in out
 
 
@@ -266,7 +298,7 @@ def test_heatmap_top_builds_and_stages_apply(patch_run):
                          heatmap_pool=1, heatmap_hidden=[8])
     model = build_whole_model(patch_model, config)
     assert model.output_shape == (None, 2)
-    stage1 = whole_stages(config.learning_rates, config.epochs, config.l2)[0]
+    stage1 = whole_stages(config)[0]
     apply_stage(model, stage1)
     trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
     assert "fc1" in trainable and "heatmap" not in trainable and "block5_conv3" not in trainable

@@ -74,7 +74,9 @@ def test_uninterrupted_run_folder(uninterrupted):
     assert state["finished"] and state["completed_epochs"] == 3
     aucs = [float(r["val_auc"]) for r in rows]
     assert state["best_epoch"] == int(np.nanargmax(aucs)) + 1
-    assert state["best_val_auc"] == pytest.approx(np.nanmax(aucs))
+    assert state["best_value"] == pytest.approx(np.nanmax(aucs))
+    assert state["monitor"] == {"metric": "auc", "mode": "max"}
+    assert result.best_val_auc == pytest.approx(np.nanmax(aucs))
     # stage 2's L2 and dropout are in the final model (and survive the .keras round trip)
     last = keras.saving.load_model(run / "checkpoints" / "last.keras", safe_mode=True)
     assert last.get_layer("head_dropout").rate == pytest.approx(0.3)
@@ -123,3 +125,49 @@ def test_early_stopping_per_stage_and_epoch_count_continues(tmp_path):
     assert recorder.epochs == [1, 2, 3, 4]
     assert [r["stage"] for r in _read_csv(tmp_path / "es" / "log.csv")] == ["1", "1", "2", "2"]
     assert result.completed_epochs == 4
+
+
+def test_custom_monitored_metric_picks_the_best_checkpoint(tmp_path):
+    """An evaluator with its own metric names: log.csv follows its keys, best.keras is the
+    epoch best by the monitored metric (here 'score', min), early stopping uses another."""
+    from mammo_tf.training import Monitor
+
+    scores = iter([0.7, 0.2, 0.5, 0.1])  # epoch 2 is the best by 'score' (min) up to epoch 3
+    snapshots = {}
+
+    def evaluator(model, val_data):
+        snapshots[len(snapshots) + 1] = [w.copy() for w in model.get_weights()]
+        return {"score": next(scores), "other": 1.0}
+
+    options = TrainingOptions(verbose=0, patience=2, monitor=Monitor("score", "min"),
+                              early_stopping=Monitor("other", "max"), fallback=None)
+    run = tmp_path / "custom"
+    result = StageRunner(run, [Stage("all", "all", 1e-3, 4)], ToyPatchData(n=8), None, options,
+                         evaluator=evaluator).train(_model())
+    # 'other' never improves after epoch 1: patience 2 stops the stage after epoch 3, before
+    # epoch 4's better score
+    assert result.completed_epochs == 3
+    assert result.best_epoch == 2 and result.best_value == pytest.approx(0.2)
+    assert result.monitor == "score"
+    with pytest.raises(AttributeError, match="score"):
+        result.best_val_auc
+    rows = _read_csv(run / "log.csv")
+    assert list(rows[0]) == ["epoch", "stage", "stage_name", "learning_rate", "loss", "accuracy",
+                             "val_score", "val_other", "seconds"]
+    assert [float(r["val_score"]) for r in rows] == pytest.approx([0.7, 0.2, 0.5])
+    best = keras.saving.load_model(run / "checkpoints" / "best.keras", safe_mode=True)
+    for a, b in zip(best.get_weights(), snapshots[2]):
+        np.testing.assert_array_equal(a, b)
+    state = json.loads((run / "state.json").read_text())
+    assert state["monitor"] == {"metric": "score", "mode": "min"}
+    # resuming with another monitored metric is refused
+    with pytest.raises(ValueError, match="monitored metric"):
+        StageRunner(run, [Stage("all", "all", 1e-3, 4)], ToyPatchData(n=8), None,
+                    TrainingOptions(verbose=0)).train(None)
+
+
+def test_evaluator_without_the_monitored_metric_is_an_error(tmp_path):
+    runner = StageRunner(tmp_path / "r", [Stage("all", "all", 1e-3, 1)], ToyPatchData(n=8), None,
+                         TrainingOptions(verbose=0), evaluator=lambda m, d: {"mean_auc": 0.5})
+    with pytest.raises(ValueError, match="'auc' is not among them"):
+        runner.train(_model())

@@ -1,18 +1,17 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Command line: ``python -m mammo_tf.datasets prepare|subset ...`` (see ``--help``)."""
-import argparse
-import os
+"""Command line: ``python -m mammo_tf.datasets prepare|subset ...`` (see ``--help``), also
+``mammo-tf prepare`` / ``mammo-tf subset``. Exit codes: 0 done; 2 bad input (a bad argument, a
+missing or unusable source, an unusable item with ``--strict``), one line on stderr."""
 import sys
 
+from mammo_tf.cli import CommandParser, report_error, setup_command
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
 
+DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom")
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m mammo_tf.datasets",
-                                     description="Prepare mammography datasets as 16-bit PNGs + manifest CSV.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    prep = commands.add_parser("prepare", help="convert a dataset and write <out>/manifest.csv")
-    prep.add_argument("dataset", choices=("cbis-ddsm", "inbreast", "mini-mias", "phantom"))
+
+def _add_prepare_arguments(prep):
+    prep.add_argument("dataset", choices=DATASETS)
     prep.add_argument("--src", help="download folder (mini-MIAS: folder or .tar.xz; phantom: where the "
                                     "phantom source is written, default <out>/source)")
     prep.add_argument("--out", required=True, help="output folder (images/, masks/, manifest.csv)")
@@ -28,31 +27,49 @@ def _parser():
     prep.add_argument("--workers", type=int, default=1, help="conversion threads")
     prep.add_argument("--no-progress", action="store_true")
     prep.add_argument("--n-patients", type=int, default=40, help="phantom: number of patients")
-    prep.add_argument("--profile", default=None, help="phantom: intensity profile (ddsm|inbreast)")
+    prep.add_argument("--profile", default=None, choices=("ddsm", "inbreast"),
+                      help="phantom: intensity profile")
     prep.add_argument("--phantom-size", nargs=2, type=int, metavar=("H", "W"), default=None,
                       help="phantom: generated image size (default: the generator's)")
-    sub = commands.add_parser("subset", help="keep the training rows of n patients (transfer efficiency)")
+
+
+def _add_subset_arguments(sub):
     sub.add_argument("--manifest", required=True)
     sub.add_argument("--patients", type=int, required=True)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--out", required=True, help="new manifest CSV (same folder as the original)")
-    return parser
 
 
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    if args.command == "subset":
-        from mammo_tf.datasets.manifest import write_manifest
-        from mammo_tf.datasets.splits import draw_patient_subset
+PREPARE = "convert a dataset and write <out>/manifest.csv"
+SUBSET = "keep the training rows of n patients (transfer efficiency)"
 
-        if os.path.dirname(os.path.abspath(args.out)) != os.path.dirname(os.path.abspath(args.manifest)):
-            print("error: --out must be in the manifest's folder (image paths are relative to it)", file=sys.stderr)
-            return 2
-        rows = draw_patient_subset(args.manifest, args.patients, seed=args.seed)
-        write_manifest(args.out, rows)
-        print(f"wrote {args.out}: {len(rows)} rows ({args.patients} training patients)")
-        return 0
 
+def _parser():
+    """The ``python -m mammo_tf.datasets`` parser and its two sub-parsers (for their error
+    messages, which name the sub-command)."""
+    parser = CommandParser(prog="python -m mammo_tf.datasets",
+                           description="Prepare mammography datasets as 16-bit PNGs + manifest CSV.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+    subs = {"prepare": commands.add_parser("prepare", help=PREPARE, description=PREPARE),
+            "subset": commands.add_parser("subset", help=SUBSET, description=SUBSET)}
+    _add_prepare_arguments(subs["prepare"])
+    _add_subset_arguments(subs["subset"])
+    return parser, subs
+
+
+def _prepare(args, parser):
+    import os
+
+    if args.src is not None and args.dataset != "phantom" and not os.path.exists(args.src):
+        parser.error(f"--src {args.src!r} does not exist")
+    for flag, values in (("--size", args.size), ("--phantom-size", args.phantom_size)):
+        if values is not None and min(values) < 1:
+            parser.error(f"{flag} must be positive, got {values[0]} {values[1]}")
+    for flag, value in (("--workers", args.workers), ("--n-patients", args.n_patients)):
+        if value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
+    setup_command()
+    from mammo_tf.datasets.manifest import read_manifest
     from mammo_tf.datasets.prepare import prepare, split_counts
     from mammo_tf.datasets.report import PrepareError
 
@@ -63,20 +80,62 @@ def main(argv=None):
             progress=not args.no_progress, n_patients=args.n_patients, profile=args.profile,
             phantom_size=args.phantom_size,
         )
-    except PrepareError as exc:
-        print(f"error (--strict): {exc}", file=sys.stderr)
-        return 1
+    except PrepareError as exc:  # an unusable item with --strict: bad input
+        return report_error(parser.prog, f"{exc} (--strict)")
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    from mammo_tf.datasets.manifest import read_manifest
-
+        # Some messages carry the conversion report after their first line: print it as
+        # output, keep the error itself to one line.
+        first, *details = str(exc).splitlines() or [type(exc).__name__]
+        if details:
+            print("\n".join(details))
+        return report_error(parser.prog, first)
     counts = split_counts(read_manifest(manifest))
     print(report.summary())
     print("per split: " + "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items())
                                     for s, c in counts.items()))
     print(f"manifest: {manifest}")
     return 0
+
+
+def _subset(args, parser):
+    import os
+
+    if not os.path.isfile(args.manifest):
+        parser.error(f"--manifest {args.manifest!r} does not exist")
+    if args.patients < 1:
+        parser.error(f"--patients must be at least 1, got {args.patients}")
+    if os.path.dirname(os.path.abspath(args.out)) != os.path.dirname(os.path.abspath(args.manifest)):
+        parser.error("--out must be in the manifest's folder (image paths are relative to it)")
+    setup_command()
+    from mammo_tf.datasets.manifest import ManifestError, write_manifest
+    from mammo_tf.datasets.splits import draw_patient_subset
+
+    try:
+        rows = draw_patient_subset(args.manifest, args.patients, seed=args.seed)
+    except (ManifestError, ValueError) as exc:
+        return report_error(parser.prog, exc)
+    write_manifest(args.out, rows)
+    print(f"wrote {args.out}: {len(rows)} rows ({args.patients} training patients)")
+    return 0
+
+
+def main_prepare(argv=None, prog="python -m mammo_tf.datasets prepare"):
+    parser = CommandParser(prog=prog, description=PREPARE)
+    _add_prepare_arguments(parser)
+    return _prepare(parser.parse_args(argv), parser)
+
+
+def main_subset(argv=None, prog="python -m mammo_tf.datasets subset"):
+    parser = CommandParser(prog=prog, description=SUBSET)
+    _add_subset_arguments(parser)
+    return _subset(parser.parse_args(argv), parser)
+
+
+def main(argv=None):
+    parser, subs = _parser()
+    args = parser.parse_args(argv)
+    run = _prepare if args.command == "prepare" else _subset
+    return run(args, subs[args.command])
 
 
 if __name__ == "__main__":

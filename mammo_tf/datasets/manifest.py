@@ -5,6 +5,7 @@ Paths in the file are relative to the manifest's folder; list-valued columns
 (``abnormality``, ``roi_mask_paths``, ``roi_classes``) are ``;``-joined.
 """
 import csv
+import dataclasses
 import io
 import os
 
@@ -110,3 +111,43 @@ def resolve_path(manifest_path, relative):
 def rows_for_split(rows, split):
     """Rows of one split (``"train"``, ``"val"`` or ``"test"``)."""
     return [row for row in rows if row["split"] == split]
+
+
+@dataclasses.dataclass
+class ImageItem:
+    """One image of an image list (prediction, baselines): id, file path, 0/1 or class label."""
+
+    image_id: str
+    path: str
+    label: int | None = None
+
+
+def items_from_manifest(manifest_csv, split=None):
+    """Items of a manifest CSV; ``image_path`` is relative to the manifest's folder.
+
+    A full manifest (all DESIGN.md columns) is read and validated by
+    ``mammo_tf.datasets.manifest.read_manifest``; a minimal one needs only ``image_id`` and
+    ``image_path`` (``label`` and ``split`` optional), for lists of new images.
+    """
+    with open(manifest_csv, newline="", encoding="utf-8") as f:
+        columns = csv.DictReader(f).fieldnames or ()
+    if not missing_columns(columns, COLUMNS):
+        rows = read_manifest(manifest_csv)
+    else:
+        missing = missing_columns(columns, ("image_id", "image_path"))
+        if missing:
+            raise ManifestError(f"{manifest_csv}: manifest lacks column(s) {', '.join(missing)}")
+        with open(manifest_csv, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        for number, row in enumerate(rows, start=2):
+            label = (row.get("label") or "").strip()
+            try:
+                row["label"] = int(label) if label else None
+            except ValueError:
+                raise ManifestError(f"{manifest_csv}, line {number}: label {label!r} is not an integer") from None
+    if split is not None:
+        if "split" not in columns:
+            raise ManifestError(f"{manifest_csv}: --split given but the manifest has no 'split' column")
+        rows = [row for row in rows if row["split"] == split]
+    return [ImageItem(row["image_id"], resolve_path(manifest_csv, row["image_path"]), row.get("label"))
+            for row in rows]

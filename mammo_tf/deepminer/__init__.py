@@ -9,12 +9,11 @@ from mammo_tf.utils import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "annotate": ("build_site", "load_vocabulary"),
-    "pipeline": ("mine_and_explain",),
+    "pipeline": ("load_model", "mine_and_explain"),
     "dissect": ("DissectState", "dissect", "streaming_pass"),
     "evaluation": ("deletion_curve", "energy_share", "evaluate_maps", "pointing_game"),
     "explanation": ("explain", "explain_to_files"),
     "graph": ("ModelSplit", "feature_layer_name", "split_model"),
-    "loading": ("load_model",),
     "maps": ("cam", "class_maps", "compute_influence", "grad_cam", "hires_cam"),
     "merge": ("cohen_kappa", "fleiss_kappa", "load_unit_labels", "merge_annotations"),
     "probe": ("open_probe",),

@@ -1,25 +1,20 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""``explain.py``: the DeepMiner workflow rank -> dissect -> annotate -> merge -> image, plus evaluate."""
-import argparse
+"""``explain.py`` / ``mammo-tf explain``: the DeepMiner workflow rank -> dissect -> annotate ->
+merge -> image, plus evaluate. Exit codes: 0 done; 2 bad input (a bad argument, a missing or
+unusable model / probe / file), one line on stderr."""
 import json
 import os
 import sys
 
+from mammo_tf.cli import CommandParser as _Parser, report_error, setup_command
+
 PROG = "explain.py"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line and exits 2."""
-
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
 
 
 def _model_args(p, probe=True):
     p.add_argument("--model", required=True, help="a .keras model file or a run folder (checkpoints/best.keras)")
     p.add_argument("--pixel-mean", type=float, default=None,
-                   help="pixel mean on the 0-255 scale (default: the run folder's pixel_mean.json)")
+                   help="pixel mean on the 0-255 scale (default: the run folder's run.json)")
     p.add_argument("--layer", default=None,
                    help="feature layer (default: the layer feeding global_pool); 'nested/inner' for a layer "
                         "inside a nested backbone")
@@ -34,8 +29,8 @@ def _model_args(p, probe=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def build_parser():
-    parser = _Parser(prog=PROG, description=(
+def build_parser(prog=PROG):
+    parser = _Parser(prog=prog, description=(
         "DeepMiner explanations for mammo_tf Keras models. Workflow: rank (influential units) -> dissect "
         "(unit galleries) -> annotate (offline HTML survey for experts) -> merge (unit_labels.json) -> image "
         "(explain one mammogram); evaluate checks class maps against ROI masks. Unit ids: unit_0001 = channel 0."))
@@ -119,7 +114,7 @@ def _check_positive(args, parser, *names):
 
 def _load(args):
     from mammo_tf.deepminer.graph import split_model
-    from mammo_tf.deepminer.loading import load_model
+    from mammo_tf.deepminer.pipeline import load_model
 
     model, pixel_mean, model_path = load_model(args.model, args.pixel_mean)
     return split_model(model, args.layer), pixel_mean, model_path
@@ -216,9 +211,9 @@ def run(args):
     return 0
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv=None, prog=PROG):
+    args = build_parser(prog).parse_args(argv)
+    parser = _Parser(prog=f"{prog} {args.command}")  # later checks name the sub-command, as argparse's do
     _check_positive(args, parser, "batch_size", "top_per_image", "select", "top_k", "top_n", "bins", "tile_size", "step")
     if getattr(args, "quantile", None) is not None and not 0 < args.quantile < 1:
         parser.error(f"--quantile must be in (0, 1), got {args.quantile}")
@@ -232,8 +227,8 @@ def main(argv=None):
     for path in getattr(args, "annotations", None) or []:
         if not os.path.isfile(path):
             parser.error(f"annotation file {path!r} does not exist")
+    setup_command()
     try:
         return run(args)
     except (ValueError, OSError, NotImplementedError) as exc:
-        sys.stderr.write(f"{PROG} {args.command}: error: {exc}\n")
-        return 2
+        return report_error(f"{prog} {args.command}", exc)

@@ -7,9 +7,35 @@ from mammo_tf.deepminer.annotate import build_site
 from mammo_tf.deepminer.dissect import dissect
 from mammo_tf.deepminer.explanation import explain_to_files
 from mammo_tf.deepminer.graph import split_model
-from mammo_tf.deepminer.loading import load_model
 from mammo_tf.deepminer.probe import ImageListProbe, open_probe
 from mammo_tf.deepminer.rank import rank_units, write_rankings
+
+
+def load_model(path, pixel_mean=None):
+    """(model, pixel_mean, model_path) of the model to explain: a run folder or a ``.keras``
+    file inside one (``mammo_tf.runs.load_run``: the pixel mean comes from its run.json unless
+    given), or an in-memory Keras model with ``pixel_mean``. Raises ValueError naming the cause."""
+    from mammo_tf.runs import SHEN_KINDS, RunFormatError, load_keras_model, load_run
+
+    if not isinstance(path, (str, os.PathLike)):  # an in-memory model
+        if pixel_mean is None:
+            raise ValueError("an in-memory model needs pixel_mean")
+        return path, float(pixel_mean), None
+    try:
+        loaded = load_run(path)
+    except RunFormatError:
+        if pixel_mean is None or not os.path.isfile(path):
+            raise
+        # a .keras file outside a run folder: explaining it needs only the model and the mean
+        return load_keras_model(path), float(pixel_mean), os.fspath(path)
+    if loaded.info.kind not in SHEN_KINDS or not str(loaded.model_path).endswith(".keras"):
+        raise ValueError(f"{loaded.model_path}: DeepMiner explains the Keras model of a Shen "
+                         f"image classifier run, not a {loaded.info.kind!r} "
+                         f"{'SavedModel' if loaded.raw_input else 'model'}")
+    pixel_mean = loaded.info.pixel_mean if pixel_mean is None else pixel_mean
+    if pixel_mean is None:
+        raise ValueError(f"{loaded.model_path}: its run.json records no pixel mean: pass --pixel-mean")
+    return loaded.model, float(pixel_mean), loaded.model_path
 
 
 def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=None, max_probe=48,

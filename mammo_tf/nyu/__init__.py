@@ -7,7 +7,8 @@ and import of the authors' PyTorch weights from a plain ``.npz`` (see ``weights`
 from mammo_tf.utils import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "four_view": ("BIRADS_CLASSES", "CC_INPUT_SIZE", "MLO_INPUT_SIZE", "OUTPUT_NAMES", "VIEW_LABELS", "VIEWS", "HorizontalFlip", "SummedBinaryCrossentropy", "build_birads_model", "build_image_wise_model", "build_view_wise_model", "exam_probabilities", "get_column", "transfer_columns"),
+    "constants": ("BIRADS_CLASSES", "CC_INPUT_SIZE", "MLO_INPUT_SIZE", "OUTPUT_NAMES", "VIEW_LABELS", "VIEWS"),
+    "four_view": ("HorizontalFlip", "SummedBinaryCrossentropy", "build_birads_model", "build_image_wise_model", "build_view_wise_model", "exam_probabilities", "get_column", "transfer_columns"),
     "resnet22": ("build_resnet22", "feature_map_shape"),
     "weights": ("load_pytorch_arrays",),
 })

@@ -35,7 +35,8 @@ class ExamDataset(keras.utils.PyDataset):
             ``mammo_tf.nyu.heatmaps``; missing caches are an error).
         augment: random window shift/size per exam and epoch (seeded).
         balanced: each epoch uses every positive exam plus as many randomly drawn negative
-            exams (all negatives when there are fewer) -- the paper's sampling (cancer task).
+            exams (all negatives when there are fewer) -- the paper's sampling (cancer task);
+            the draw is a function of (seed, epoch), see ``set_epoch``.
         shuffle: shuffle exam order every epoch.
         draw: index of a test-time augmentation draw: with ``augment`` and ``shuffle=False``
             the windows are a pure function of (seed, draw, exam).
@@ -49,7 +50,7 @@ class ExamDataset(keras.utils.PyDataset):
 
     def __init__(self, rows, config=PreprocessConfig(), batch_size=4, channels=1, augment=False,
                  balanced=False, shuffle=False, seed=0, draw=0,
-                 heatmap_patch_size=H.DEFAULT_PATCH_SIZE, heatmap_stride=H.DEFAULT_STRIDE,
+                 heatmap_patch_size=H.HEATMAP_PATCH_SIZE, heatmap_stride=H.HEATMAP_STRIDE,
                  cache_images=False, geometry_cache=None, task="cancer",
                  require_labels=True, **kwargs):
         super().__init__(**kwargs)
@@ -102,9 +103,14 @@ class ExamDataset(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(len(self._order) / self.batch_size)
 
-    def on_epoch_end(self):
-        self._epoch += 1
+    def set_epoch(self, epoch):
+        """Produce epoch ``epoch``'s exams, order and windows: a pure function of (seed, epoch),
+        so a resumed run (a fresh dataset) sees the same epoch as an uninterrupted one."""
+        self._epoch = int(epoch)
         self._order = self._epoch_order()
+
+    def on_epoch_end(self):
+        self.set_epoch(self._epoch + 1)
 
     def _image(self, path):
         if path in self._images:

@@ -24,7 +24,7 @@ import numpy as np
 
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES
 from mammo_tf.datasets.manifest import read_csv_checked
-from mammo_tf.nyu.four_view import OUTPUT_NAMES, VIEWS
+from mammo_tf.nyu.constants import OUTPUT_NAMES, VIEWS
 from mammo_tf.utils import atomic_dir, write_text_atomic
 
 EXAM_COLUMNS = ("exam_id", "patient_id", "study_id", "split") + VIEWS + OUTPUT_NAMES

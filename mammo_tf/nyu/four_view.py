@@ -15,17 +15,11 @@ prediction (mean of the heads' positive-class probabilities).
 import keras
 import numpy as np
 
+from mammo_tf.nyu.constants import (  # noqa: F401  (re-exported: the model's public names)
+    BIRADS_CLASSES, CC_INPUT_SIZE, MLO_INPUT_SIZE, OUTPUT_NAMES, VIEW_LABELS, VIEWS)
 from mammo_tf.nyu.resnet22 import FEATURES, build_resnet22
 
-VIEWS = ("l_cc", "r_cc", "l_mlo", "r_mlo")
-VIEW_LABELS = {"l_cc": "L-CC", "r_cc": "R-CC", "l_mlo": "L-MLO", "r_mlo": "R-MLO"}
-OUTPUT_NAMES = ("left_benign", "right_benign", "left_malignant", "right_malignant")
-BIRADS_CLASSES = ("birads_0", "birads_1", "birads_2")
 COLUMN_NAMES = {"cc": "cc_column", "mlo": "mlo_column"}
-
-# Paper's crop sizes (height, width).
-CC_INPUT_SIZE = (2677, 1942)
-MLO_INPUT_SIZE = (2974, 1748)
 
 
 @keras.saving.register_keras_serializable(package="mammo_tf")

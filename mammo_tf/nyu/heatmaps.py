@@ -20,11 +20,10 @@ from tqdm.auto import tqdm
 
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES, PATCH_CLASSES
 from mammo_tf.nyu import crop as C
+from mammo_tf.nyu.constants import HEATMAP_PATCH_SIZE, HEATMAP_STRIDE
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.utils import atomic_path
 
-DEFAULT_PATCH_SIZE = 256
-DEFAULT_STRIDE = 70
 HEATMAP_CHANNELS = ("malignant", "benign")
 
 
@@ -44,8 +43,8 @@ def _class_indices(class_names):
     return benign, malignant
 
 
-def compute_heatmaps(image, classifier, pixel_mean, patch_size=DEFAULT_PATCH_SIZE,
-                     stride=DEFAULT_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
+def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZE,
+                     stride=HEATMAP_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
                      progress=True):
     """(H, W, 2) float32 [malignant, benign] averaged patch probabilities over ``image``.
 
@@ -98,7 +97,7 @@ def _attrs(crop, patch_size, stride, classifier_id):
             "classifier": str(classifier_id), "channels": json.dumps(HEATMAP_CHANNELS)}
 
 
-def read_cached_heatmaps(image_path, crop, patch_size=DEFAULT_PATCH_SIZE, stride=DEFAULT_STRIDE,
+def read_cached_heatmaps(image_path, crop, patch_size=HEATMAP_PATCH_SIZE, stride=HEATMAP_STRIDE,
                          classifier_id=None):
     """Cached (Hc, Wc, 2) maps when the cache matches these settings, else None.
 
@@ -119,7 +118,7 @@ def read_cached_heatmaps(image_path, crop, patch_size=DEFAULT_PATCH_SIZE, stride
 
 
 def heatmaps_for_image(image_path, image, crop, classifier, pixel_mean, classifier_id,
-                       patch_size=DEFAULT_PATCH_SIZE, stride=DEFAULT_STRIDE, batch_size=32,
+                       patch_size=HEATMAP_PATCH_SIZE, stride=HEATMAP_STRIDE, batch_size=32,
                        progress=True):
     """Heatmaps of the cropped image, from the HDF5 cache when valid, else computed and cached."""
     maps = read_cached_heatmaps(image_path, crop, patch_size, stride, classifier_id)

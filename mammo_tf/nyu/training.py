@@ -1,21 +1,24 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Training and exam prediction for the NYU four-view models (``model.fit`` + callbacks).
+"""Training and exam prediction for the NYU four-view models, through the shared stage runner.
 
 Paper settings (Wu et al. 2019, section IV): Adam, learning rate 1e-5, batch 4, L2 10**-4.5
-on the kernels, each epoch all positive (biopsied) exams plus as many random negatives, early
-stopping when the mean validation AUC of the four tasks has not improved for 20 epochs, the
-best model by that AUC kept. Loss: the summed binary cross-entropies of the CC and MLO heads.
+on the kernels, each epoch all positive (biopsied) exams plus as many random negatives (a
+function of (seed, epoch), so a resumed run sees the same exams), early stopping when the mean
+validation AUC of the four tasks has not improved for 20 epochs, the best model by that AUC
+kept. Loss: the summed binary cross-entropies of the CC and MLO heads.
 
 ``task="birads"`` trains the BI-RADS pretraining model instead (3 classes per head, sparse
 categorical cross-entropy on both heads, selection by the mean of the one-vs-rest AUCs; the
 paper used batch 24 there); its columns initialise a cancer model via ``init_columns``.
 
-Run folder ``runs/<name>/``: ``config.json`` (resolved), ``log.csv`` (per epoch),
-``checkpoints/best.keras`` (atomic), ``metrics.json``, ``predictions_<split>.csv``.
+Training goes through ``mammo_tf.training.runner.StageRunner`` (one stage, all layers): the
+run folder is the one format of every pipeline (``mammo_tf.runs``: run.json, config.json,
+state.json, log.csv, checkpoints/best.keras + last.keras, metrics.json,
+``predictions_<split>.csv``, saved_model/), resumable after ``kill -9`` with ``--resume``.
 """
 import csv
-import dataclasses
 import io
+import logging
 import math
 import os
 
@@ -24,82 +27,114 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mammo_tf.nyu import four_view as F
-from mammo_tf.nyu.weights import load_pytorch_arrays
 from mammo_tf.nyu import heatmaps as H
+from mammo_tf.nyu.config import (  # noqa: F401  (MultiviewConfig re-exported)
+    STAGE_FLAGS, MultiviewConfig, PredictConfig, check_prediction, check_training,
+    default_experiment)
 from mammo_tf.nyu.data import ExamDataset, read_view_image
 from mammo_tf.nyu.exams import ExamManifestError, exam_labels, read_exam_manifest
-from mammo_tf.nyu.views import PreprocessConfig, view_geometry
-from mammo_tf.utils import atomic_path, write_json_atomic, write_text_atomic
+from mammo_tf.nyu.views import view_geometry
+from mammo_tf.nyu.weights import load_pytorch_arrays
+from mammo_tf.runs import load_keras_model
+from mammo_tf.training import common
+from mammo_tf.training.config import UsageError
+from mammo_tf.training.runner import Monitor, StageRunner, TrainingOptions
+from mammo_tf.utils import write_text_atomic
+
+logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ("exam_id",) + F.OUTPUT_NAMES
 PAPER_L2 = 10 ** -4.5
+PIXEL_MEAN_SOURCE = "none: per-image standardisation (mammo_tf.nyu.crop.standardize)"
 
 
-@dataclasses.dataclass
-class MultiviewConfig:
-    """Everything a training run needs; defaults are the paper's settings."""
-
-    manifest: str
-    task: str = "cancer"  # or "birads" (pretraining)
-    name: str = "multiview"
-    runs_dir: str = "runs"
-    model: str = "view-wise"  # or "image-wise"
-    channels: int = 1  # 3 = image + malignant + benign heatmaps
-    cc_size: tuple = F.CC_INPUT_SIZE
-    mlo_size: tuple = F.MLO_INPUT_SIZE
-    epochs: int = 500
-    batch_size: int = 4
-    learning_rate: float = 1e-5
-    l2: float = PAPER_L2
-    patience: int = 20
-    augment: bool = True
-    tta: int = 10
-    seed: int = 0
-    init_columns: str | None = None  # .keras model (e.g. BI-RADS) whose columns initialise ours
-    pytorch_weights: str | None = None  # .npz converted from the authors' state dict
-    heatmap_model: str | None = None  # patch classifier .keras for heatmap channels
-    heatmap_pixel_mean: float | None = None
-    heatmap_patch_size: int = H.DEFAULT_PATCH_SIZE
-    heatmap_stride: int = H.DEFAULT_STRIDE
-    erosion_iterations: int | None = None
-    max_shift: float | None = None
-    max_size_noise: float | None = None
-    cache_images: bool = False
-    run_eagerly: bool = False  # skips graph tracing: faster for tiny inputs / debugging
-    workers: int = 1
-    verbose: int = 1
-
-    def preprocess(self):
-        return PreprocessConfig(cc_size=tuple(self.cc_size), mlo_size=tuple(self.mlo_size),
-                                erosion_iterations=self.erosion_iterations,
-                                max_shift=self.max_shift, max_size_noise=self.max_size_noise)
+def model_kind(config):
+    """The run.json kind of the model ``config`` trains."""
+    if config.task == "birads":
+        return "nyu_birads"
+    return "nyu_image_wise" if config.model == "image-wise" else "nyu_view_wise"
 
 
-def build_model(config):
+def build_model(config, l2=None):
+    """The four-view model of ``config`` with L2 ``l2`` on every kernel (default: paper's)."""
+    l2 = PAPER_L2 if l2 is None else l2
     if config.task == "birads":
         return F.build_birads_model(tuple(config.cc_size), tuple(config.mlo_size),
-                                    channels=config.channels, l2=config.l2)
+                                    channels=config.channels, l2=l2)
     if config.task != "cancer":
         raise ValueError(f"task must be 'cancer' or 'birads', got {config.task!r}")
     builder = {"view-wise": F.build_view_wise_model, "image-wise": F.build_image_wise_model}
     if config.model not in builder:
         raise ValueError(f"model must be one of {sorted(builder)}, got {config.model!r}")
     return builder[config.model](tuple(config.cc_size), tuple(config.mlo_size),
-                                 channels=config.channels, l2=config.l2)
+                                 channels=config.channels, l2=l2)
+
+
+def task_losses(task):
+    """The loss of each head (their sum is the training loss)."""
+    if task == "birads":
+        return {"cc": keras.losses.SparseCategoricalCrossentropy(),
+                "mlo": keras.losses.SparseCategoricalCrossentropy()}
+    return {"cc": F.SummedBinaryCrossentropy(), "mlo": F.SummedBinaryCrossentropy()}
 
 
 def compile_model(model, learning_rate, run_eagerly=False, task="cancer"):
-    """Adam + the task's loss on both heads (their sum is the training loss)."""
-    if task == "birads":
-        losses = {"cc": keras.losses.SparseCategoricalCrossentropy(),
-                  "mlo": keras.losses.SparseCategoricalCrossentropy()}
-    else:
-        losses = {"cc": F.SummedBinaryCrossentropy(), "mlo": F.SummedBinaryCrossentropy()}
+    """Adam + the task's loss on both heads, for using a model outside the runner."""
     # jit_compile=False: XLA compilation of the two-column graph costs more than it saves
     # at the sizes this runs on CPU; GPU users can recompile with jit_compile=True.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=False,
-                  run_eagerly=run_eagerly, loss=losses)
+                  run_eagerly=run_eagerly, loss=task_losses(task))
     return model
+
+
+def training_stages(config):
+    """The run's one stage: ``config.stages`` or the shipped experiment's, with the flags."""
+    from mammo_tf.training.schedule import experiment_stages, resolve_stages
+
+    default = None if config.stages else experiment_stages(default_experiment(config.task))
+    return resolve_stages(config, default, STAGE_FLAGS, n_stages=1)
+
+
+def apply_stage(model, stage):
+    """Trainability and L2 of ``stage`` on a four-view model (every conv/dense kernel, inside
+    the ResNet-22 columns too); the runner recompiles afterwards."""
+    from mammo_tf.shen.stages import set_trainable
+
+    set_trainable(model, stage.trainable_from)
+    if stage.l2 is None:
+        return
+    regularizer = keras.regularizers.L2(stage.l2) if stage.l2 else None
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            # both: the attribute is saved in the config, the variable's is what the loss reads
+            layer.kernel_regularizer = regularizer
+            layer.kernel.regularizer = regularizer
+
+
+def training_options(config):
+    """The runner's options for the NYU models: dict losses, no compiled metrics, selection and
+    early stopping on the mean validation AUC (max)."""
+    mean_auc = Monitor("mean_auc", "max")
+    return TrainingOptions(optimizer=config.optimizer, momentum=config.momentum,
+                           patience=config.patience or None, seed=config.seed,
+                           verbose=config.verbose, loss=task_losses(config.task), metrics=None,
+                           run_eagerly=config.run_eagerly, jit_compile=False, monitor=mean_auc,
+                           early_stopping=mean_auc, fallback=None, train_log_keys=("loss",),
+                           stage_setup=apply_stage)
+
+
+def exam_evaluator(config, geometry_cache=None):
+    """Validation evaluator for the runner: ``{"mean_auc", "auc_<task>"...}`` of the exams
+    (best window, no TTA); ``val_data`` is the list of validation exam rows."""
+    geometry = {} if geometry_cache is None else geometry_cache
+
+    def evaluate(model, rows):
+        probs = predict_exams(model, rows, config, batch_size=config.batch_size,
+                              geometry_cache=geometry)
+        mean, per_task = mean_auc(task_labels(rows, config.task), probs, task_names(config.task))
+        return {"mean_auc": mean, **{f"auc_{k}": v for k, v in per_task.items()}}
+
+    return evaluate
 
 
 def task_names(task):
@@ -124,16 +159,9 @@ def head_mean(outputs, task):
 def mean_auc(labels, probabilities, names=F.OUTPUT_NAMES):
     """Mean AUC over the columns (tasks, or one-vs-rest classes) that have both classes;
     returns (mean or NaN, {name: auc})."""
-    from mammo_tf.evaluate import roc_auc
+    from mammo_tf.evaluate import column_aucs
 
-    per_task = {}
-    for k, name in enumerate(names):
-        try:
-            per_task[name] = float(roc_auc(labels[:, k], probabilities[:, k]))
-        except ValueError:  # one class only: undefined
-            per_task[name] = float("nan")
-    defined = [v for v in per_task.values() if not math.isnan(v)]
-    return (float(np.mean(defined)) if defined else float("nan")), per_task
+    return column_aucs(labels, probabilities, names)
 
 
 def predict_exams(model, rows, config, tta=0, seed=0, batch_size=4, progress=False,
@@ -169,40 +197,6 @@ def write_predictions(path, rows, probabilities, names=F.OUTPUT_NAMES):
     write_text_atomic(path, buffer.getvalue())
 
 
-class ValidationAUC(keras.callbacks.Callback):
-    """Adds ``val_mean_auc`` and ``val_auc_<task>`` to the epoch logs (best window, no TTA)."""
-
-    def __init__(self, rows, config, geometry_cache=None):
-        super().__init__()
-        self.rows, self.config = rows, config
-        self.labels = task_labels(rows, config.task)
-        self.geometry = {} if geometry_cache is None else geometry_cache
-
-    def on_epoch_end(self, epoch, logs=None):
-        probs = predict_exams(self.model, self.rows, self.config, batch_size=self.config.batch_size,
-                              geometry_cache=self.geometry)
-        mean, per_task = mean_auc(self.labels, probs, task_names(self.config.task))
-        if logs is not None:
-            logs["val_mean_auc"] = mean
-            logs.update({f"val_auc_{k}": v for k, v in per_task.items()})
-
-
-class BestCheckpoint(keras.callbacks.Callback):
-    """Save the model atomically whenever ``val_mean_auc`` improves (first epoch always)."""
-
-    def __init__(self, path):
-        super().__init__()
-        self.path, self.best, self.best_epoch = path, -math.inf, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get("val_mean_auc", float("nan"))
-        score = -math.inf if math.isnan(value) else value
-        if self.best_epoch is None or score > self.best:
-            self.best, self.best_epoch = score, epoch + 1
-            with atomic_path(self.path) as tmp:
-                self.model.save(tmp)
-
-
 def scan_views(rows, config, strict=False, heatmaps=False):
     """Read every view once: its crop geometry (returned as a cache for the data pipeline)
     and, with ``heatmaps``, its cached or freshly computed heatmaps.
@@ -211,7 +205,7 @@ def scan_views(rows, config, strict=False, heatmaps=False):
     """
     classifier = classifier_id = None
     if heatmaps:
-        classifier = keras.saving.load_model(config.heatmap_model, compile=False, safe_mode=True)
+        classifier = load_keras_model(config.heatmap_model)
         classifier_id = os.path.abspath(config.heatmap_model)
     pre = config.preprocess()
     paths = sorted({(row[v], v.split("_")[1].upper()) for row in rows for v in F.VIEWS})
@@ -238,14 +232,12 @@ def ensure_heatmaps(rows, config, strict=False):
     return scan_views(rows, config, strict=strict, heatmaps=True)[1]
 
 
-def train(config, strict=False):
-    """Train a four-view model on the manifest's train split, select by validation AUC,
-    evaluate and write the run folder. Returns the metrics dict."""
+def _split_rows(config, strict):
+    """Exams per split (unreadable views' exams left out) and the crop geometry cache."""
     rows = read_exam_manifest(config.manifest)
     if config.task == "birads":
         rows = [r for r in rows if r["birads"] is not None]
     splits = {s: [r for r in rows if r["split"] == s] for s in ("train", "val", "test")}
-    keras.utils.set_random_seed(config.seed)
     geometry, skipped = scan_views(rows, config, strict=strict, heatmaps=bool(config.heatmap_model))
     bad = {p for p, _ in skipped}
     for s in splits:  # exams with an unreadable view are left out (listed in metrics.json)
@@ -253,16 +245,53 @@ def train(config, strict=False):
     if not splits["train"] or not splits["val"]:
         raise ExamManifestError(f"{config.manifest}: needs exams in the train and val splits "
                                 f"(found {len(splits['train'])} train, {len(splits['val'])} val)")
-    run_dir = os.path.join(config.runs_dir, config.name)
-    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    write_json_atomic(os.path.join(run_dir, "config.json"), dataclasses.asdict(config))
-    model = build_model(config)
-    if config.pytorch_weights:
-        load_pytorch_arrays(model, config.pytorch_weights)
-    if config.init_columns:
-        source = keras.saving.load_model(config.init_columns, compile=False, safe_mode=True)
-        F.transfer_columns(source, model)
-    compile_model(model, config.learning_rate, config.run_eagerly, config.task)
+    return splits, geometry, skipped
+
+
+def run_details(config):
+    """What prediction must reproduce (run.json ``details``): task, variant, crop/window and
+    heatmap settings."""
+    return {"task": config.task, "model": config.model,
+            "erosion_iterations": config.erosion_iterations, "max_shift": config.max_shift,
+            "max_size_noise": config.max_size_noise, "heatmap_model": config.heatmap_model,
+            "heatmap_pixel_mean": config.heatmap_pixel_mean,
+            "heatmap_patch_size": config.heatmap_patch_size,
+            "heatmap_stride": config.heatmap_stride}
+
+
+def _new_model(config, stages, strategy):
+    with common.scope(strategy):
+        model = build_model(config, l2=stages[0].l2)
+        if config.pytorch_weights:
+            load_pytorch_arrays(model, config.pytorch_weights)
+        if config.init_columns:
+            F.transfer_columns(load_keras_model(config.init_columns), model)
+    return model
+
+
+def train(config, resume=None, callbacks=()):
+    """Train a four-view model on the manifest's train split through the stage runner (select
+    by the mean validation AUC), evaluate val/test with TTA and write the run folder; resume an
+    interrupted run with ``resume=RUN_DIR``. Returns the metrics dict."""
+    check_training(config)
+    stages = training_stages(config)
+    run = common.open_run(config, "multiview", resume, stages)
+    if run.is_finished():
+        logger.info("%s: run already finished; nothing to do", run.path)
+        return run.read_metrics()
+    strategy = common.prepare_environment(config)
+    splits, geometry, skipped = _split_rows(config, config.strict)
+    model = None
+    if not os.path.exists(run.state):  # fresh, or killed before the first epoch was committed
+        model = _new_model(config, stages, strategy)
+        common.write_run_info(
+            run, model, model_kind(config), classes=list(task_names(config.task)),
+            pixel_mean=None, pixel_mean_source=PIXEL_MEAN_SOURCE, backbone="resnet22",
+            training_data={"manifest": config.manifest,
+                           "exams": {s: len(r) for s, r in splits.items()},
+                           "init_columns": config.init_columns,
+                           "pytorch_weights": config.pytorch_weights},
+            details=run_details(config))
     train_data = ExamDataset(splits["train"], config.preprocess(), batch_size=config.batch_size,
                              channels=config.channels, augment=config.augment, balanced=True,
                              shuffle=True, seed=config.seed,
@@ -270,33 +299,31 @@ def train(config, strict=False):
                              heatmap_stride=config.heatmap_stride,
                              cache_images=config.cache_images, task=config.task,
                              geometry_cache=geometry, workers=config.workers)
-    best_path = os.path.join(run_dir, "checkpoints", "best.keras")
-    checkpoint = BestCheckpoint(best_path)
-    callbacks = [ValidationAUC(splits["val"], config, geometry), checkpoint,
-                 keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"))]
-    if config.patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_mean_auc", mode="max",
-                                                       patience=config.patience))
-    history = model.fit(train_data, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
-    best = keras.saving.load_model(best_path, safe_mode=True, compile=False)
+    result = StageRunner(run, stages, train_data, splits["val"], training_options(config),
+                         strategy, callbacks, exam_evaluator(config, geometry)).train(model)
+
+    best = load_keras_model(run.best_model)
     if config.run_eagerly:
-        compile_model(best, config.learning_rate, run_eagerly=True, task=config.task)
-    metrics = {"best_epoch": checkpoint.best_epoch, "epochs_run": len(history.history["loss"]),
-               "best_val_mean_auc": None if math.isinf(checkpoint.best) else checkpoint.best,
+        compile_model(best, stages[0].learning_rate, run_eagerly=True, task=config.task)
+    best_value = None if math.isnan(result.best_value) else result.best_value
+    metrics = {"pipeline": "multiview", "kind": model_kind(config), "task": config.task,
+               "best_epoch": result.best_epoch, "epochs_run": result.completed_epochs,
+               "completed_epochs": result.completed_epochs, "best_val_mean_auc": best_value,
                "tta": config.tta, "skipped_images": [{"path": p, "error": e} for p, e in skipped]}
+    names = task_names(config.task)
     for split in ("val", "test"):
         if not splits[split]:
             continue
         probs = predict_exams(best, splits[split], config, tta=config.tta, seed=config.seed,
                               batch_size=config.batch_size, progress=config.verbose > 0,
                               geometry_cache=geometry)
-        names = task_names(config.task)
         mean, per_task = mean_auc(task_labels(splits[split], config.task), probs, names)
         metrics[split] = {"mean_auc": mean, "auc": per_task, "exams": len(splits[split])}
-        write_predictions(os.path.join(run_dir, f"predictions_{split}.csv"), splits[split], probs,
-                          names)
+        write_predictions(run.file(f"predictions_{split}.csv"), splits[split], probs, names)
+    if config.export:
+        common.export_model(run, run.best_model)
     metrics = _finite(metrics)
-    write_json_atomic(os.path.join(run_dir, "metrics.json"), metrics)
+    run.write_metrics(metrics)  # last: marks the run finished
     return metrics
 
 
@@ -311,24 +338,64 @@ def _finite(value):
     return value
 
 
-def predict_to_csv(model_path, config, output, split="all"):
-    """Predict the manifest's exams (one split or ``"all"``) with a saved four-view model and
-    write the exam prediction CSV. Returns the predicted rows."""
+def prediction_config(config, info):
+    """A MultiviewConfig for predicting with a run: task, sizes, channels, crop and heatmap
+    settings from its ``RunInfo``; a flag of ``config`` (a PredictConfig) that disagrees with
+    the recorded value is a UsageError."""
+    if not info.is_nyu:
+        raise UsageError(f"--predict {config.predict}: a {info.kind!r} model, not an NYU "
+                         "four-view model")
+    details = info.details
+    recorded = {"task": details.get("task", "birads" if info.kind == "nyu_birads" else "cancer"),
+                "channels": info.channels, "cc_size": list(info.input_size["cc"]),
+                "mlo_size": list(info.input_size["mlo"]),
+                "heatmap_pixel_mean": details.get("heatmap_pixel_mean"),
+                "heatmap_patch_size": details.get("heatmap_patch_size", H.HEATMAP_PATCH_SIZE),
+                "heatmap_stride": details.get("heatmap_stride", H.HEATMAP_STRIDE)}
+    for name, value in recorded.items():
+        given = getattr(config, name)
+        if given is not None and given != value:
+            raise UsageError(f"--{name.replace('_', '-')} {given} disagrees with the run's "
+                             f"recorded {value} ({config.predict})")
+    heatmap_model = config.heatmap_model or details.get("heatmap_model")
+    if recorded["channels"] == 3 and heatmap_model and not os.path.isfile(heatmap_model):
+        raise UsageError(f"the run's heatmap model {heatmap_model} is not there; pass "
+                         "--heatmap-model")
+    model = "image-wise" if info.kind == "nyu_image_wise" else "view-wise"
+    return MultiviewConfig(
+        manifest=config.manifest, model=model, heatmap_model=heatmap_model, tta=config.tta,
+        seed=config.seed, batch_size=config.batch_size, cache_images=config.cache_images,
+        run_eagerly=config.run_eagerly, workers=config.workers, verbose=config.verbose,
+        erosion_iterations=details.get("erosion_iterations"), max_shift=details.get("max_shift"),
+        max_size_noise=details.get("max_size_noise"), **recorded)
+
+
+def predict_to_csv(config):
+    """Predict the manifest's exams (one split or ``"all"``) with a trained four-view model
+    (``config``: a PredictConfig) and write the exam prediction CSV. Returns the predicted
+    rows."""
+    from mammo_tf.runs import RunError, load_run
+
+    check_prediction(config)
+    try:
+        loaded = load_run(config.predict)
+    except RunError as exc:
+        raise UsageError(f"--predict: {exc}") from None
+    settings = prediction_config(config, loaded.info)
     rows = read_exam_manifest(config.manifest)
-    if split != "all":
-        rows = [r for r in rows if r["split"] == split]
+    if config.split != "all":
+        rows = [r for r in rows if r["split"] == config.split]
     if not rows:
-        raise ExamManifestError(f"{config.manifest}: no exams in split {split!r}")
-    model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    shapes = {v: tuple(model.get_layer(v).output.shape[1:]) for v in ("l_cc", "l_mlo")}
-    channels = shapes["l_cc"][-1]
-    sizes = {v: s[:2] for v, s in shapes.items()}
-    task = "birads" if len(model.get_layer("cc").output.shape) == 2 else "cancer"
-    config = dataclasses.replace(config, channels=channels, cc_size=sizes["l_cc"],
-                                 mlo_size=sizes["l_mlo"], task=task)
-    if config.heatmap_model:
-        ensure_heatmaps(rows, config)
-    probs = predict_exams(model, rows, config, tta=config.tta, seed=config.seed,
-                          batch_size=config.batch_size, progress=config.verbose > 0)
-    write_predictions(output, rows, probs, task_names(task))
+        raise ExamManifestError(f"{config.manifest}: no exams in split {config.split!r}")
+    if settings.channels == 3:
+        if not settings.heatmap_model:
+            raise UsageError("the run has heatmap channels but recorded no heatmap model; pass "
+                             "--heatmap-model")
+        ensure_heatmaps(rows, settings, strict=config.strict)
+    model = loaded.model
+    if config.run_eagerly:
+        compile_model(model, 1e-5, run_eagerly=True, task=settings.task)
+    probs = predict_exams(model, rows, settings, tta=settings.tta, seed=settings.seed,
+                          batch_size=settings.batch_size, progress=settings.verbose > 0)
+    write_predictions(config.output, rows, probs, task_names(settings.task))
     return rows

@@ -5,7 +5,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from mammo_tf.nyu.four_view import CC_INPUT_SIZE, MLO_INPUT_SIZE
+from mammo_tf.nyu.constants import CC_INPUT_SIZE, MLO_INPUT_SIZE
 from mammo_tf.nyu import crop as C
 
 

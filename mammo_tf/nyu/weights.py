@@ -131,7 +131,7 @@ def load_pytorch_arrays(model, npz_path):
 
     Returns:
         dict with ``loaded`` (number of arrays used) and ``unused`` (sorted keys not used,
-        e.g. aliased column copies and ``num_batches_tracked``).
+        e.g. aliased column copies; ``num_batches_tracked`` counts as read).
 
     Raises:
         FileNotFoundError / ValueError naming the file and the missing or mismatched array.

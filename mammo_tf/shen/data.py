@@ -199,10 +199,24 @@ def load_whole_image(path, image_size=None):
 def compute_pixel_mean(source, split="train", image_size=None, chunk=256):
     """Scalar pixel mean on the 0-255 scale, streamed (never all images in memory at once).
 
-    ``source``: a patch HDF5 file (all its patches; pass the training split's file) or a
-    whole-image manifest CSV (images of ``split``, resized to ``image_size`` when given).
+    ``source``: a patch HDF5 file (all its patches; pass the training split's file), a list of
+    them (the mean over their union: every pixel counts once, so a large file weighs more
+    than a small one), or a whole-image manifest CSV (images of ``split``, resized to
+    ``image_size`` when given).
     """
-    source = str(source)
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    total, count = 0.0, 0
+    for one in sources:
+        one_total, one_count = _pixel_sum(str(one), split, image_size, chunk)
+        total, count = total + one_total, count + one_count
+    if count == 0:
+        names = ", ".join(str(s) for s in sources)
+        raise ValueError(f"{names}: no pixels to average (empty file or no images in split {split!r})")
+    return total / count * PIXEL_SCALE
+
+
+def _pixel_sum(source, split, image_size, chunk):
+    """(sum of pixel values on the 0-1 scale, pixel count) of one HDF5 file or manifest split."""
     total, count = 0.0, 0
     if source.endswith((".h5", ".hdf5")):
         with h5py.File(source, "r") as f:
@@ -220,9 +234,7 @@ def compute_pixel_mean(source, split="train", image_size=None, chunk=256):
             image = load_whole_image(resolve_path(source, row["image_path"]), image_size)
             total += float(image.sum(dtype=np.float64))
             count += image.size
-    if count == 0:
-        raise ValueError(f"{source}: no pixels to average (empty file or no images in split {split!r})")
-    return total / count * PIXEL_SCALE
+    return total, count
 
 
 # --------------------------------------------------------------------------- pipeline factories
@@ -303,9 +315,8 @@ def patch_input_size(path):
 
 
 def pixel_mean_of(source, split=None, image_size=None):
-    """``compute_pixel_mean`` of a patch HDF5 file, or of a manifest split at ``image_size``."""
-    from mammo_tf.shen.data import compute_pixel_mean
-
+    """``compute_pixel_mean`` of patch HDF5 file(s) (several: over their union), or of a
+    manifest split at ``image_size``."""
     if split is None:
         return float(compute_pixel_mean(source))
     return float(compute_pixel_mean(source, split,

@@ -259,7 +259,7 @@ def run_heatmap_rf_from_manifest(patch_model, manifest_csv, pixel_mean, image_si
     Images are read from the manifest's ``image_path`` and resized to ``image_size`` (default
     1152x896); labels come from its ``label`` column. ``kwargs`` go to ``run_heatmap_rf_baseline``.
     """
-    from mammo_tf.predict import items_from_manifest
+    from mammo_tf.datasets.manifest import items_from_manifest
 
     splits = {}
     for split in (train_split, test_split):
@@ -273,7 +273,7 @@ def run_heatmap_rf_from_manifest(patch_model, manifest_csv, pixel_mean, image_si
                                    pixel_mean=pixel_mean, image_size=image_size, **kwargs)
 
 
-def main(argv=None):
+def main(argv=None, prog="python -m mammo_tf.shen.heatmap_rf"):
     """``python -m mammo_tf.shen.heatmap_rf``: the baseline on a manifest's train/test splits."""
     import argparse
     import os
@@ -284,17 +284,18 @@ def main(argv=None):
             self.exit(2, f"{self.prog}: error: {message}\n")
 
     parser = Parser(
-        prog="python -m mammo_tf.shen.heatmap_rf",
+        prog=prog,  # "mammo-tf heatmap-rf" from the console script
         description="Heatmap + random-forest baseline: the patch classifier's heatmap over each "
                     "whole image, binarised at several cutoffs, regional features, a random forest "
                     "trained on one split and scored (AUC, bootstrap 95% CI, ROC PNG) on another.",
     )
-    parser.add_argument("--patch-model", required=True, help="trained patch classifier (.keras)")
+    parser.add_argument("--patch-model", required=True,
+                        help="trained patch classifier: its run folder or a .keras file in it")
     parser.add_argument("--manifest", required=True, help="whole-image manifest CSV with labels")
     parser.add_argument("--out", required=True,
                         help="folder for heatmap_rf_metrics.json and heatmap_rf_roc.png")
     parser.add_argument("--pixel-mean", type=float, default=None,
-                        help="pixel mean (0-255 scale); default: the patch model's run folder")
+                        help="pixel mean (0-255 scale); default: the patch run's run.json")
     parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help="whole-image size (default 1152 896)")
     parser.add_argument("--train-split", default="train", help="split the forest is trained on")
@@ -306,20 +307,25 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="forest and bootstrap seed")
     args = parser.parse_args(argv)
     for flag, path in (("--patch-model", args.patch_model), ("--manifest", args.manifest)):
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             parser.error(f"{flag} {path!r} does not exist")
     if any(not 0.0 < c < 1.0 for c in args.cutoffs):
         parser.error(f"--cutoffs must lie in (0, 1), got {args.cutoffs}")
-    from mammo_tf.predict import PredictionError, Predictor
+    from mammo_tf.runs import load_run
 
     try:
-        predictor = Predictor.load(args.patch_model, args.pixel_mean)
+        loaded = load_run(args.patch_model)
+        if loaded.info.kind != "patch" or not str(loaded.model_path).endswith(".keras"):
+            raise ValueError(f"--patch-model {args.patch_model}: its run.json says "
+                             f"{loaded.info.kind!r}; the baseline needs a patch classifier "
+                             "(train_patch.py's run folder or its checkpoints/best.keras)")
+        pixel_mean = args.pixel_mean if args.pixel_mean is not None else loaded.info.pixel_mean
         result = run_heatmap_rf_from_manifest(
-            predictor.model, args.manifest, predictor.pixel_mean, args.image_size,
+            loaded.model, args.manifest, pixel_mean, args.image_size,
             args.train_split, args.test_split, cutoffs=tuple(args.cutoffs),
             n_estimators=args.trees, seed=args.seed, batch_size=args.batch_size, out_dir=args.out,
         )
-    except (PredictionError, ValueError) as exc:
+    except ValueError as exc:  # RunError is a ValueError
         parser.error(str(exc))
     lo, hi = result["auc_ci95"]
     print(f"heatmap + random forest: test AUC {result['auc']:.4f} (95% CI {lo:.4f}-{hi:.4f}, "

@@ -1,5 +1,6 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Staged unfreezing and the paper's training schedules, as data.
+"""Staged unfreezing: which layers a stage trains, its L2 and dropout; the papers' schedules
+(epochs, learning rates) are data in ``mammo_tf/experiments/*.json``, read here.
 
 Keras 3 difference from the paper's Keras 2.0.8: a BatchNormalization layer with
 ``trainable=False`` runs in INFERENCE mode (moving statistics, no updates). In Keras 2.0.8 a
@@ -8,59 +9,46 @@ frozen BN layer still normalised with batch statistics. So frozen ResNet50 stage
 Changing ``trainable`` only takes effect after ``model.compile`` is called again: the training
 layer (``mammo_tf.training``) recompiles with a fresh optimizer at every stage.
 """
-import dataclasses
-
 import keras
 
 from mammo_tf.shen.backbones import CUT_LAYER, UNFREEZE_FROM, backbone_of, check_backbone_name
+from mammo_tf.training.schedule import Stage, experiment_stages  # noqa: F401  Stage re-exported
 
 HEAD = "head"
 ALL = "all"
 
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """One training stage: which layers train, and with what.
-
-    ``trainable_from`` is "head" (only layers after the backbone cut), "all", or a layer name
-    (that layer and every later one train; everything before is frozen). ``l2`` / ``dropout``
-    of None keep the model's current values.
-    """
-
-    name: str
-    trainable_from: str
-    learning_rate: float
-    epochs: int
-    l2: float | None = None
-    dropout: float | None = None
+PATCH_VARIANTS = ("s10", "s30", "s1")
 
 
 def patch_stages(backbone, variant="s10"):
-    """The paper's 3-stage patch schedule: head (lr 1e-3, 3 ep) -> from the boundary (1e-4, 10)
-    -> all layers (1e-5, 37); 50 epochs in total with early stopping on validation loss.
-
-    The s1 patch set trains longer: the same stages scaled to 200 epochs (12 / 40 / 148).
-    """
-    boundary = UNFREEZE_FROM[check_backbone_name(backbone)]
-    epochs = {"s10": (3, 10, 37), "s30": (3, 10, 37), "s1": (12, 40, 148)}
-    if variant not in epochs:
-        raise ValueError(f"Unknown patch-set variant {variant!r}; valid: {', '.join(epochs)}.")
-    e1, e2, e3 = epochs[variant]
-    return [
-        Stage("head", HEAD, 1e-3, e1),
-        Stage("top_layers", boundary, 1e-4, e2),
-        Stage("all_layers", ALL, 1e-5, e3),
-    ]
+    """The paper's 3-stage patch schedule for ``backbone`` on patch set ``variant``, read from
+    ``mammo_tf/experiments/patch_<variant>_<backbone>.json``: head (lr 1e-3, 3 ep) -> from the
+    boundary (1e-4, 10) -> all layers (1e-5, 37); s1 trains 12 / 40 / 148 epochs."""
+    backbone = check_backbone_name(backbone)
+    if variant not in PATCH_VARIANTS:
+        raise ValueError(f"Unknown patch-set variant {variant!r}; valid: {', '.join(PATCH_VARIANTS)}.")
+    return experiment_stages(f"patch_{variant}_{backbone}")
 
 
-# Whole-image training: stage 1 trains the new top blocks + head, stage 2 everything.
-WHOLE_IMAGE_STAGES = (
-    Stage("top_blocks", HEAD, 1e-4, 30, l2=1e-3),
-    Stage("all_layers", ALL, 1e-6, 20, l2=1e-2),
-)
+def whole_image_stages():
+    """Whole-image training (``whole_resnet.json``; the same for every top): stage 1 the new
+    top blocks + head, stage 2 everything."""
+    return experiment_stages("whole_resnet")
 
-# INbreast transfer: all layers, lr 1e-6, L2 0.01, up to 200 epochs with early stopping.
-TRANSFER_STAGES = (Stage("finetune", ALL, 1e-6, 200, l2=1e-2),)
+
+def transfer_stages():
+    """INbreast transfer (``transfer_inbreast.json``): all layers, lr 1e-6, L2 0.01, up to 200
+    epochs with early stopping."""
+    return experiment_stages("transfer_inbreast")
+
+
+def __getattr__(name):
+    # The old constants, now read from the experiment files on first use.
+    if name == "WHOLE_IMAGE_STAGES":
+        return tuple(whole_image_stages())
+    if name == "TRANSFER_STAGES":
+        return tuple(transfer_stages())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def head_start_layer(model):

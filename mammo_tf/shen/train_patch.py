@@ -2,17 +2,23 @@
 """The patch-classifier pipeline (paper section 2.2): patch HDF5 sets -> 3-stage training of
 VGG16 / VGG19 / ResNet50 -> test accuracy on the 5 classes, confusion matrix, ROC curves."""
 import dataclasses
+import logging
 
 import numpy as np
 
 from mammo_tf.constants import PATCH_CLASSES
-from mammo_tf.shen import data
-from mammo_tf.training import common
+from mammo_tf.runs import load_keras_model
 from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
-from mammo_tf.training.metrics import classification_auc, predict_dataset
-from mammo_tf.training.runner import StageRunner
+from mammo_tf.utils import lazy_module
+
+# Keras-heavy modules load on first use: the command line imports this module for its config
+# class, and --help / argument errors must not wait for TensorFlow.
+data = lazy_module("mammo_tf.shen.data")
+common = lazy_module("mammo_tf.training.common")
 
 BACKBONES = ("vgg16", "vgg19", "resnet50")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -27,12 +33,15 @@ class PatchConfig(CommonConfig):
     backbone: str = option("resnet50", "patch classifier backbone", choices=BACKBONES)
     weights: str | None = option(None, "initial backbone weights: 'imagenet' or a .h5/.weights.h5 "
                                  "file (default: random init)")
-    variant: str = option("s10", "patch-set variant: s10/s30 train 3+10+37 epochs, s1 12+40+148",
+    variant: str = option("s10", "patch-set variant; picks the default schedule "
+                          "experiments/patch_<variant>_<backbone>.json when the config has no "
+                          "'stages' (s10/s30: 3+10+37 epochs, s1: 12+40+148)",
                           choices=("s1", "s10", "s30"))
-    learning_rates: list | None = option(None, "learning rates of the 3 stages "
-                                         "(default 1e-3 1e-4 1e-5)", nargs=3, type=float)
-    epochs: list | None = option(None, "epochs of the 3 stages (default from --variant)",
-                                 nargs=3, type=int)
+    learning_rates: list | None = option(None, "learning rates of the 3 stages, one per stage "
+                                         "(default: the schedule's, 1e-3 1e-4 1e-5)",
+                                         nargs=3, type=float)
+    epochs: list | None = option(None, "epochs of the 3 stages, one per stage (default: the "
+                                 "schedule's)", nargs=3, type=int)
     unfreeze_from: str | None = option(None, "first layer trained in stage 2 (default: the paper's "
                                        "boundary, block4_conv1 / conv4_block6_1_conv)")
     batch_size: int = option(32, "batch size")
@@ -44,29 +53,47 @@ class PatchConfig(CommonConfig):
                                        "(default: Keras' 0.99; 0.9 suits short runs)")
 
 
-def build_stages(config):
-    from mammo_tf.shen import patch_stages
+# Per-stage flags -> the Stage field each overrides (one value per stage, length-checked).
+STAGE_FLAGS = {"learning_rates": "learning_rate", "epochs": "epochs"}
 
-    stages = patch_stages(config.backbone, config.variant)
-    if config.learning_rates:
-        stages = [dataclasses.replace(s, learning_rate=lr) for s, lr in zip(stages, config.learning_rates)]
-    if config.epochs:
-        stages = [dataclasses.replace(s, epochs=e) for s, e in zip(stages, config.epochs)]
+
+def build_stages(config):
+    """The run's 3 stages: the config's ``stages`` (default: the ``patch_<variant>_<backbone>``
+    experiment file), then ``--learning-rates`` / ``--epochs`` / ``--unfreeze-from``."""
+    from mammo_tf.shen import UNFREEZE_FROM, patch_stages
+    from mammo_tf.training.schedule import resolve_stages
+
+    default = None if config.stages else patch_stages(config.backbone, config.variant)
+    stages = resolve_stages(config, default, STAGE_FLAGS, n_stages=3)
     if config.unfreeze_from:
         stages[1] = dataclasses.replace(stages[1], trainable_from=config.unfreeze_from)
+    # A schedule written for another backbone would fail on a missing layer after the model
+    # is built; say which file/flag to change instead.
+    foreign = {name: b for b, name in UNFREEZE_FROM.items() if name != UNFREEZE_FROM[config.backbone]}
+    for stage in stages:
+        if stage.trainable_from in foreign:
+            raise UsageError(f"stage '{stage.name}' trains from {stage.trainable_from}, a "
+                             f"{foreign[stage.trainable_from]} layer, but --backbone is "
+                             f"{config.backbone}: use a patch_*_{config.backbone} config or "
+                             "--unfreeze-from")
     return stages
 
 
 def validate(config):
+    """UsageError for a bad backbone, schedule or patch file; returns the run's stages."""
     if config.backbone not in BACKBONES:
         raise UsageError(f"unknown backbone {config.backbone!r}; choose one of {', '.join(BACKBONES)}")
+    stages = build_stages(config)  # schedule errors before any file is read
     for path in list(config.train_h5) + list(config.val_h5) + list(config.test_h5 or []):
         data.patch_input_size(path)
+    return stages
 
 
 def evaluate_patches(model, dataset, run, class_names=PATCH_CLASSES):
     """Accuracy, one-vs-rest AUCs, confusion matrix (+PNG) and per-class ROC PNG."""
     from mammo_tf import evaluate
+
+    from mammo_tf.training.metrics import classification_auc, predict_dataset
 
     y, probs = predict_dataset(model, dataset)
     names = list(class_names)[: probs.shape[1]]
@@ -86,23 +113,17 @@ def train_patch_classifier(config, resume=None, callbacks=()):
     """Run the whole patch pipeline; returns the metrics dict (also in ``metrics.json``)."""
     from mammo_tf.shen import build_patch_classifier
 
-    validate(config)
-    stages = build_stages(config)
+    stages = validate(config)
     run = common.open_run(config, "patch", resume, stages)
     if run.is_finished():
-        print(f"{run.path}: run already finished; nothing to do")
+        logger.info("%s: run already finished; nothing to do", run.path)
         return run.read_metrics()
     strategy = common.prepare_environment(config)
 
-    if resume:
-        pixel_mean = run.read_pixel_mean()
-    else:
-        pixel_mean = config.pixel_mean
-        source = "--pixel-mean"
-        if pixel_mean is None:
-            pixel_mean = float(np.mean([data.pixel_mean_of(p) for p in config.train_h5]))
-            source = f"compute_pixel_mean({', '.join(config.train_h5)})"
-        run.write_pixel_mean(pixel_mean, source)
+    pixel_mean, pixel_mean_source = common.resolve_pixel_mean(
+        run=run, resume=resume, given=config.pixel_mean,
+        compute=lambda: data.pixel_mean_of(config.train_h5),  # over the union of the files
+        compute_source=f"compute_pixel_mean({', '.join(config.train_h5)})")
 
     train = data.patch_dataset(config.train_h5, pixel_mean, config.batch_size, training=True,
                                seed=config.seed, augment=config.augment,
@@ -120,10 +141,18 @@ def train_patch_classifier(config, resume=None, callbacks=()):
             except (ValueError, OSError, RuntimeError) as exc:
                 raise UsageError(str(exc).splitlines()[0]) from None
             model = common.set_bn_momentum(common.float32_output(model), config.bn_momentum)
+        common.write_run_info(
+            run, model, "patch", classes=list(PATCH_CLASSES), pixel_mean=pixel_mean,
+            pixel_mean_source=pixel_mean_source, backbone=config.backbone,
+            training_data={"train": list(config.train_h5), "val": list(config.val_h5),
+                           "test": list(config.test_h5 or [])},
+            details={"variant": config.variant, "weights": config.weights})
+    from mammo_tf.training.runner import StageRunner
+
     result = StageRunner(run, stages, train, val, common.training_options(config), strategy,
                          callbacks).train(model)
 
-    best = common.load_model_file(run.best_model, "best checkpoint")
+    best = load_keras_model(run.best_model)
     test = data.patch_dataset(config.test_h5 or config.val_h5, pixel_mean, config.batch_size,
                               training=False, workers=config.workers)
     metrics = {"pipeline": "patch", "backbone": config.backbone,
@@ -134,7 +163,7 @@ def train_patch_classifier(config, resume=None, callbacks=()):
     if config.export:
         common.export_model(run, run.best_model, pixel_mean)
     run.write_metrics(metrics)
-    print(metrics["test_confusion_matrix_text"])
+    logger.info("%s", metrics["test_confusion_matrix_text"])
     common.print_report(run, metrics, ("test_accuracy", "test_auc_ovr_macro", "best_epoch"))
     return metrics
 

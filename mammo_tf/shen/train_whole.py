@@ -4,16 +4,23 @@ classifier (resnet / vgg / hybrid top, or the heatmap + FC alternative) -> 2-sta
 -> test AUC (with and without 4-flip TTA); optionally the heatmap + random-forest baseline."""
 import dataclasses
 import functools
+import logging
 
 import numpy as np
 
-from mammo_tf.shen import data
-from mammo_tf.training import common
+from mammo_tf.constants import WHOLE_IMAGE_CLASSES
+from mammo_tf.runs import load_keras_model
 from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
-from mammo_tf.training.metrics import predict_dataset, predict_padded
-from mammo_tf.training.runner import StageRunner
+from mammo_tf.utils import lazy_module
+
+# Keras-heavy modules load on first use: the command line imports this module for its config
+# class, and --help / argument errors must not wait for TensorFlow.
+data = lazy_module("mammo_tf.shen.data")
+common = lazy_module("mammo_tf.training.common")
 
 TOPS = ("resnet", "vgg", "hybrid", "heatmap")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -30,11 +37,13 @@ class WholeConfig(CommonConfig):
     repetitions: list = option([2, 2], "units (resnet) / conv layers (vgg) per top block",
                                nargs="+", type=int)
     image_size: list = option([1152, 896], "whole-image input size: height width", nargs=2, type=int)
-    learning_rates: list = option([1e-4, 1e-6], "learning rates of stage 1 (top) and 2 (all)",
-                                  nargs=2, type=float)
-    epochs: list = option([30, 20], "epochs of stage 1 and 2", nargs=2, type=int)
-    l2: list = option([1e-3, 1e-2], "L2 weight decay of stage 1 and 2 (applied for real)",
-                      nargs=2, type=float)
+    learning_rates: list | None = option(None, "learning rates of stage 1 (top) and 2 (all) "
+                                         "(default: the schedule's, experiments/whole_resnet.json: "
+                                         "1e-4 1e-6)", nargs=2, type=float)
+    epochs: list | None = option(None, "epochs of stage 1 and 2 (default: the schedule's, 30 20)",
+                                 nargs=2, type=int)
+    l2: list | None = option(None, "L2 weight decay of stage 1 and 2, applied for real "
+                             "(default: the schedule's, 1e-3 1e-2)", nargs=2, type=float)
     dropout: float = option(0.0, "dropout rate before the output layer")
     batch_size: int = option(2, "batch size")
     augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
@@ -50,51 +59,57 @@ class WholeConfig(CommonConfig):
     rf_trees: int = option(500, "random-forest size for --rf-baseline")
 
 
-def whole_stages(learning_rates, epochs, l2):
-    from mammo_tf.shen import WHOLE_IMAGE_STAGES
-
-    return [dataclasses.replace(s, learning_rate=lr, epochs=e, l2=w)
-            for s, lr, e, w in zip(WHOLE_IMAGE_STAGES, learning_rates, epochs, l2)]
+# Per-stage flags -> the Stage field each overrides (one value per stage, length-checked).
+STAGE_FLAGS = {"learning_rates": "learning_rate", "epochs": "epochs", "l2": "l2"}
 
 
-def check_patch_model(model, path, top):
-    """UsageError unless ``model`` is a mammo_tf patch classifier usable with ``top``."""
-    from mammo_tf.shen import backbone_of
+def whole_stages(config):
+    """The run's 2 stages (top blocks; all layers): the config's ``stages`` (default: the
+    ``whole_resnet`` experiment file, the paper's schedule for every top), then the flags."""
+    from mammo_tf.shen.stages import whole_image_stages
+    from mammo_tf.training.schedule import resolve_stages
 
-    names = {layer.name for layer in model.layers}
-    try:
-        backbone = backbone_of(model)
-    except ValueError:
-        raise UsageError(f"{path}: not a VGG16/VGG19/ResNet50 patch classifier") from None
-    if any(n.startswith("top1_") for n in names) or "heatmap" in names:
-        raise UsageError(f"{path}: this is a whole-image classifier; --patch-model needs the "
-                         "patch classifier (train_patch.py's checkpoints/best.keras)")
-    if "global_pool" not in names or "predictions" not in names:
-        raise UsageError(f"{path}: not a mammo_tf patch classifier (no global_pool/predictions)")
+    return resolve_stages(config, None if config.stages else whole_image_stages(), STAGE_FLAGS,
+                          n_stages=2)
+
+
+def check_patch_model(patch_run, top):
+    """UsageError unless ``patch_run`` (a ``LoadedRun``) records kind "patch" and a backbone
+    usable with ``top``; returns the backbone (from its run.json)."""
+    whole = patch_run.info.kind in ("whole_top", "whole_heatmap")
+    common.require_kind(patch_run, ("patch",), "--patch-model",
+                        f"{'a whole-image classifier, ' if whole else ''}not a patch classifier "
+                        "(train_patch.py's run folder or its checkpoints/best.keras)")
+    backbone = patch_run.info.backbone
     if top == "hybrid" and backbone == "resnet50":
-        raise UsageError(f"{path}: --top hybrid needs a VGG16/VGG19 patch model, got resnet50")
+        raise UsageError(f"{patch_run.model_path}: --top hybrid needs a VGG16/VGG19 patch model, "
+                         "got resnet50")
     return backbone
 
 
-def build_whole_model(patch_model, config):
+def build_whole_model(patch_model, config, stages=None):
+    """The whole-image classifier of ``config.top``; its new layers start with stage 1's L2."""
     from mammo_tf.shen import build_heatmap_classifier, build_whole_image_classifier
 
     shape = (*config.image_size, 3)
+    l2 = (stages or whole_stages(config))[0].l2
     if config.top == "heatmap":
         return build_heatmap_classifier(patch_model, input_shape=shape, pool_size=config.heatmap_pool,
                                         hidden=tuple(config.heatmap_hidden),
                                         shortcut=config.heatmap_shortcut, dropout=config.dropout,
-                                        l2=config.l2[0])
+                                        l2=l2)
     return build_whole_image_classifier(
         patch_model, top="resnet" if config.top == "hybrid" else config.top,
         depths=tuple(config.depths), repetitions=tuple(config.repetitions), input_shape=shape,
-        dropout=config.dropout, l2=config.l2[0])
+        dropout=config.dropout, l2=l2)
 
 
 def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="test"):
     """AUC (+95% bootstrap CI) of the positive class, with and without TTA; ROC PNG."""
     from mammo_tf import evaluate
     from mammo_tf.tta import tta_predict
+
+    from mammo_tf.training.metrics import predict_dataset, predict_padded
 
     y, probs = predict_dataset(model, dataset)
     out = {f"{prefix}_n": int(len(y)), f"{prefix}_n_positive": int(np.sum(y == 1)),
@@ -117,24 +132,6 @@ def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="t
     return out
 
 
-def pixel_mean_for(config, run, resume, patch_model_path):
-    """Resume: the run's. Else --pixel-mean, else the patch run's (the paper uses one mean for
-    patch and whole-image training), else computed on the manifest's training split."""
-    from mammo_tf.predict import find_pixel_mean
-
-    if resume:
-        return run.read_pixel_mean()
-    if config.pixel_mean is not None:
-        value, source = config.pixel_mean, "--pixel-mean"
-    elif find_pixel_mean(patch_model_path) is not None:
-        value, source = find_pixel_mean(patch_model_path), f"run folder of {patch_model_path}"
-    else:
-        value = data.pixel_mean_of(config.manifest, "train", config.image_size)
-        source = f"compute_pixel_mean({config.manifest}, train)"
-    run.write_pixel_mean(value, source)
-    return value
-
-
 def train_whole_image_classifier(config, resume=None, callbacks=()):
     """Run the whole-image pipeline; returns the metrics dict (also in ``metrics.json``)."""
     if config.top not in TOPS:
@@ -142,16 +139,20 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
     if len(config.depths) != len(config.repetitions):
         raise UsageError(f"--depths {config.depths} and --repetitions {config.repetitions} "
                          "need the same length")
+    stages = whole_stages(config)  # schedule errors before any file is read
     data.check_manifest(config.manifest)
-    patch_model = common.load_model_file(config.patch_model, "patch model")
-    backbone = check_patch_model(patch_model, config.patch_model, config.top)
-    stages = whole_stages(config.learning_rates, config.epochs, config.l2)
+    patch_run = common.load_run(config.patch_model, "--patch-model")
+    backbone = check_patch_model(patch_run, config.top)
+    patch_model = patch_run.model
     run = common.open_run(config, "whole", resume, stages)
     if run.is_finished():
-        print(f"{run.path}: run already finished; nothing to do")
+        logger.info("%s: run already finished; nothing to do", run.path)
         return run.read_metrics()
     strategy = common.prepare_environment(config)
-    pixel_mean = pixel_mean_for(config, run, resume, config.patch_model)
+    pixel_mean, pixel_mean_source = common.resolve_pixel_mean(
+        run=run, resume=resume, given=config.pixel_mean, parent=patch_run,
+        compute=lambda: data.pixel_mean_of(config.manifest, "train", config.image_size),
+        compute_source=f"compute_pixel_mean({config.manifest}, train)")
 
     train = data.whole_image_dataset(config.manifest, "train", pixel_mean, config.batch_size,
                                      config.image_size, training=True, seed=config.seed,
@@ -164,13 +165,26 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
         with common.scope(strategy):
             try:
                 model = common.set_bn_momentum(common.float32_output(
-                    build_whole_model(patch_model, config)), config.bn_momentum)
+                    build_whole_model(patch_model, config, stages)), config.bn_momentum)
             except ValueError as exc:
                 raise UsageError(str(exc).splitlines()[0]) from None
+        common.write_run_info(
+            run, model, "whole_heatmap" if config.top == "heatmap" else "whole_top",
+            classes=list(WHOLE_IMAGE_CLASSES), pixel_mean=pixel_mean,
+            pixel_mean_source=pixel_mean_source, backbone=backbone,
+            training_data={"manifest": config.manifest, "patch_run": patch_run.model_path},
+            details={"top": config.top, "depths": list(config.depths),
+                     "repetitions": list(config.repetitions),
+                     **({"heatmap_pool": config.heatmap_pool,
+                         "heatmap_hidden": list(config.heatmap_hidden),
+                         "heatmap_shortcut": config.heatmap_shortcut}
+                        if config.top == "heatmap" else {})})
+    from mammo_tf.training.runner import StageRunner
+
     result = StageRunner(run, stages, train, val, common.training_options(config), strategy,
                          callbacks).train(model)
 
-    best = common.load_model_file(run.best_model, "best checkpoint")
+    best = load_keras_model(run.best_model)
     test = data.whole_image_dataset(config.manifest, "test", pixel_mean, config.batch_size,
                                     config.image_size, training=False, workers=config.workers)
     metrics = {"pipeline": "whole", "backbone": backbone, "top": config.top,
@@ -200,6 +214,6 @@ def heatmap_rf_baseline(patch_model, config, pixel_mean, run):
     except ValueError as exc:
         return {"error": str(exc)}
     result.pop("test_scores", None)
-    print(f"heatmap + random forest: test AUC {result['auc']:.3f} "
-          f"(95% CI {result['auc_ci95'][0]:.3f}-{result['auc_ci95'][1]:.3f})")
+    logger.info("heatmap + random forest: test AUC %.3f (95%% CI %.3f-%.3f)", result["auc"],
+                *result["auc_ci95"])
     return result

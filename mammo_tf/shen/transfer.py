@@ -5,18 +5,23 @@ transfer-efficiency series: one model per subset of n training patients, same va
 an AUC table (CSV) and a plot (PNG)."""
 import csv
 import dataclasses
+import logging
 import os
 
-from mammo_tf.shen import data
-from mammo_tf.training import common
 from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
-from mammo_tf.runs import RunFolder
-from mammo_tf.training.runner import StageRunner
+from mammo_tf.runs import RunFolder, load_keras_model
 from mammo_tf.shen.train_whole import evaluate_whole
-from mammo_tf.utils import atomic_path
+from mammo_tf.utils import atomic_path, lazy_module
+
+# Keras-heavy modules load on first use: the command line imports this module for its config
+# class, and --help / argument errors must not wait for TensorFlow.
+data = lazy_module("mammo_tf.shen.data")
+common = lazy_module("mammo_tf.training.common")
 
 TABLE_COLUMNS = ("patients", "train_images", "best_epoch", "val_auc", "test_auc",
                  "test_auc_ci_low", "test_auc_ci_high", "test_auc_tta")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -29,9 +34,13 @@ class TransferConfig(CommonConfig):
                            "mammo_tf.datasets prepare inbreast ...) with train/val/test splits")
     image_size: list | None = option(None, "input size height width (default: the model's)",
                                      nargs=2, type=int)
-    learning_rate: float = option(1e-6, "learning rate (Adam)")
-    l2: float = option(1e-2, "L2 weight decay (applied to the top blocks and output layer)")
-    epochs: int = option(200, "maximum number of epochs (early stopping on validation loss)")
+    learning_rate: float | None = option(None, "learning rate (Adam) of the finetuning stage "
+                                         "(default: the schedule's, experiments/"
+                                         "transfer_inbreast.json: 1e-6)")
+    l2: float | None = option(None, "L2 weight decay of the top blocks and output layer "
+                              "(default: the schedule's, 1e-2)")
+    epochs: int | None = option(None, "maximum number of epochs, early stopping on the "
+                                "validation loss (default: the schedule's, 200)")
     batch_size: int = option(2, "batch size")
     augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
     class_balanced: bool = option(True, "per-batch class-balancing sample weights")
@@ -42,11 +51,18 @@ class TransferConfig(CommonConfig):
     subset_seed: int = option(0, "seed of the patient subsets (nested: the 20 are among the 30)")
 
 
-def transfer_stages(config):
-    from mammo_tf.shen import TRANSFER_STAGES
+# Scalar flags -> the Stage field each overrides; they fit a one-stage schedule only (a
+# multi-stage ``stages`` list in the config is length-checked against them).
+STAGE_FLAGS = {"learning_rate": "learning_rate", "l2": "l2", "epochs": "epochs"}
 
-    return [dataclasses.replace(TRANSFER_STAGES[0], learning_rate=config.learning_rate,
-                                l2=config.l2, epochs=config.epochs)]
+
+def transfer_stages(config):
+    """The finetuning schedule: the config's ``stages`` (default: the ``transfer_inbreast``
+    experiment file), then ``--learning-rate`` / ``--l2`` / ``--epochs``."""
+    from mammo_tf.shen.stages import transfer_stages as paper_stages
+    from mammo_tf.training.schedule import resolve_stages
+
+    return resolve_stages(config, None if config.stages else paper_stages(), STAGE_FLAGS)
 
 
 def _splits(rows, manifest):
@@ -76,27 +92,33 @@ def _subset_manifest(manifest, n, seed, path):
     return path, sum(r["split"] == "train" for r in rows)
 
 
-def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=()):
-    """One finetuning run in ``run``; returns its metrics (also written to metrics.json)."""
+def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=(), source=None,
+             pixel_mean_source=None):
+    """One finetuning run in ``run``; returns its metrics (also written to metrics.json).
+
+    ``source``: the ``LoadedRun`` of ``config.model`` (default: loaded here); its weights are
+    reloaded for every run so each subset of a series starts from the same model."""
     if run.is_finished():
         return run.read_metrics()
     rows = data.check_manifest(manifest, splits=("train",))
     val_split, test_split = _splits(rows, manifest)
-    run.write_pixel_mean(pixel_mean, "transfer run")
+    source = source or load_source(config)
     model = None
     if not os.path.exists(run.state):
         with common.scope(strategy):
-            model = common.float32_output(common.load_model_file(config.model, "model"))
-    size = config.image_size or list((model or common.load_model_file(config.model, "model"))
-                                     .input_shape[1:3])
+            model = common.float32_output(load_keras_model(source.model_path))
+        write_transfer_info(run, model, source, pixel_mean, pixel_mean_source, manifest)
+    size = config.image_size or source.info.input_size
     train = data.whole_image_dataset(manifest, "train", pixel_mean, config.batch_size, size,
                                      training=True, seed=config.seed, augment=config.augment,
                                      class_balanced=config.class_balanced, workers=config.workers)
     val = data.whole_image_dataset(manifest, val_split, pixel_mean, config.batch_size, size,
                                    training=False, workers=config.workers)
+    from mammo_tf.training.runner import StageRunner
+
     result = StageRunner(run, transfer_stages(config), train, val,
                          common.training_options(config), strategy, callbacks).train(model)
-    best = common.load_model_file(run.best_model, "best checkpoint")
+    best = load_keras_model(run.best_model)
     test = data.whole_image_dataset(manifest, test_split, pixel_mean, config.batch_size, size,
                                     training=False, workers=config.workers)
     metrics = {"pipeline": "transfer", "model": config.model, "manifest": os.fspath(manifest),
@@ -109,6 +131,27 @@ def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=()):
         common.export_model(run, run.best_model, pixel_mean)
     run.write_metrics(metrics)
     return metrics
+
+
+def load_source(config):
+    """The whole-image run ``--model`` names (run folder or .keras inside one), kind-checked
+    from its run.json."""
+    source = common.require_kind(common.load_run(config.model, "--model"),
+                                 ("whole_top", "whole_heatmap"), "--model",
+                                 "not a whole-image classifier (train one with train_whole.py)")
+    if not str(source.model_path).endswith(".keras"):  # a SavedModel cannot be trained on
+        raise UsageError(f"--model {config.model}: finetuning needs the .keras model (its run "
+                         "folder), not a SavedModel")
+    return source
+
+
+def write_transfer_info(run, model, source, pixel_mean, pixel_mean_source, manifest):
+    """run.json of a finetuning run: the source's kind and classes, the target's data."""
+    return common.write_run_info(
+        run, model, source.info.kind, classes=source.info.classes, pixel_mean=pixel_mean,
+        pixel_mean_source=pixel_mean_source, backbone=source.info.backbone,
+        training_data={"manifest": os.fspath(manifest), "finetuned_from": source.model_path},
+        details={**source.info.details, "transfer": True})
 
 
 def write_series(run, results):
@@ -144,34 +187,29 @@ def write_series(run, results):
 
 def transfer(config, resume=None, callbacks=()):
     """Finetune once, or the series with ``config.patients``; returns the metrics dict."""
+    stages = transfer_stages(config)  # schedule errors before any file is read
     rows = data.check_manifest(config.manifest, splits=("train",))
     _splits(rows, config.manifest)
-    model_file = config.model
-    model = common.load_model_file(model_file, "model")
-    names = {layer.name for layer in model.layers}
-    if not (any(n.startswith("top1_") for n in names) or "heatmap" in names):
-        raise UsageError(f"{model_file}: not a whole-image classifier (train it with train_whole.py)")
-    if config.epochs < 1 or config.learning_rate < 0:
-        raise UsageError("--epochs must be >= 1 and --learning-rate >= 0")
-    run = common.open_run(config, "transfer", resume, transfer_stages(config))
+    source = load_source(config)
+    run = common.open_run(config, "transfer", resume, stages)
     if run.is_finished() and not config.patients:
-        print(f"{run.path}: run already finished; nothing to do")
+        logger.info("%s: run already finished; nothing to do", run.path)
         return run.read_metrics()
     strategy = common.prepare_environment(config)
-    if os.path.exists(run.pixel_mean_file):
-        pixel_mean = run.read_pixel_mean()
-    else:
-        pixel_mean = config.pixel_mean
-        if pixel_mean is None:
-            size = config.image_size or model.input_shape[1:3]
-            pixel_mean = data.pixel_mean_of(config.manifest, "train", size)
-        run.write_pixel_mean(pixel_mean, "--pixel-mean" if config.pixel_mean is not None
-                             else f"compute_pixel_mean({config.manifest}, train)")
-    del model
+    # a series folder has no state.json of its own: its run.json marks it as started
+    pixel_mean, pixel_mean_source = common.resolve_pixel_mean(
+        run=run, resume=bool(resume) or run.has_info(), given=config.pixel_mean, parent=source,
+        compute=lambda: data.pixel_mean_of(config.manifest, "train",
+                                           config.image_size or source.info.input_size),
+        compute_source=f"compute_pixel_mean({config.manifest}, train)")
     if not config.patients:
-        metrics = finetune(config, run, config.manifest, pixel_mean, strategy, resume, callbacks)
+        metrics = finetune(config, run, config.manifest, pixel_mean, strategy, resume, callbacks,
+                           source, pixel_mean_source)
         common.print_report(run, metrics, ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch"))
         return metrics
+    if not run.has_info():  # the series' pixel mean, read back on --resume
+        write_transfer_info(run, source.model, source, pixel_mean, pixel_mean_source,
+                            config.manifest)
     results = []
     for n in config.patients:
         sub = RunFolder(run.file(f"patients_{n:03d}"))
@@ -179,8 +217,9 @@ def transfer(config, resume=None, callbacks=()):
             sub.write_config(dict(run.read_config(), patients=n))
         manifest, _ = _subset_manifest(config.manifest, n, config.subset_seed,
                                        sub.file("manifest.csv"))
-        print(f"\n=== transfer with {n} training patients ({sub.path}) ===", flush=True)
-        results.append((n, finetune(config, sub, manifest, pixel_mean, strategy, resume, callbacks)))
+        logger.info("\n=== transfer with %d training patients (%s) ===", n, sub.path)
+        results.append((n, finetune(config, sub, manifest, pixel_mean, strategy, resume, callbacks,
+                                    source, pixel_mean_source)))
     table = write_series(run, results)
     metrics = {"pipeline": "transfer_series", "patients": list(config.patients),
                "table": table, "runs": {str(n): m for n, m in results}}
@@ -191,7 +230,7 @@ def transfer(config, resume=None, callbacks=()):
         last = RunFolder(run.file(f"patients_{results[-1][0]:03d}"))
         shutil.copyfile(last.roc_png, run.roc_png)
     run.write_metrics(metrics)
-    print(f"\ntransfer-efficiency table: {table}\nplot: {run.file('transfer_efficiency.png')}")
-    for n, m in results:
-        print(f"  {n} patients: test AUC {m.get('test_auc')}")
+    logger.info("\n".join([f"\ntransfer-efficiency table: {table}",
+                           f"plot: {run.file('transfer_efficiency.png')}"]
+                          + [f"  {n} patients: test AUC {m.get('test_auc')}" for n, m in results]))
     return metrics

@@ -1,7 +1,8 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Steps shared by the pipelines: run folder setup, environment, model loading, test
-evaluation, SavedModel export."""
+"""Steps shared by the pipelines: run folder setup, environment, model loading (through
+``mammo_tf.runs``), run.json, SavedModel export."""
 import dataclasses
+import logging
 import os
 import platform
 import sys
@@ -18,6 +19,8 @@ from mammo_tf.training.environment import (
 )
 from mammo_tf.runs import RunFolder, new_run_name
 from mammo_tf.training.runner import TrainingOptions, stage_to_dict
+
+logger = logging.getLogger(__name__)
 
 
 def open_run(config, prefix, resume=None, stages=()):
@@ -94,39 +97,74 @@ def set_bn_momentum(model, momentum):
     return model
 
 
-def load_model_file(path, what, compile=False):
-    """Load a ``.keras`` model (safe_mode) or raise UsageError naming the file."""
-    if not path or not os.path.isfile(path):
+def load_run(path, what, checkpoint="best"):
+    """``mammo_tf.runs.load_run`` for a model the user named (``--patch-model``, ``--model``):
+    a bad path or a folder without run.json becomes a UsageError naming ``what`` (exit 2)."""
+    from mammo_tf.runs import RunError, load_run as _load_run
+
+    if not path:
+        raise UsageError(f"{what}: no model given")
+    if not os.path.exists(path):
         raise UsageError(f"{what} not found: {path}")
-    if not str(path).endswith(".keras"):
-        raise UsageError(f"{what} {path}: expected a .keras file")
-    import mammo_tf.shen  # noqa: F401  registers the custom layers
-    import mammo_tf.preprocess  # noqa: F401
+    try:
+        return _load_run(path, checkpoint=checkpoint)
+    except RunError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def resolve_pixel_mean(**kwargs):
+    """``mammo_tf.runs.resolve_pixel_mean`` (the one precedence) with a RunError as a
+    UsageError (exit 2)."""
+    from mammo_tf.runs import RunError, resolve_pixel_mean as _resolve
 
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for foreign or broken files
-        raise UsageError(f"{what} {path}: cannot load ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        return _resolve(**kwargs)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def export_model(run, model_path, pixel_mean):
-    """Export ``model_path`` as a SavedModel with the raw-image preprocessing embedded."""
+def require_kind(loaded, kinds, what, reason=None):
+    """UsageError unless the run's recorded kind (run.json) is one of ``kinds``; the message
+    names the model, its kind and ``reason`` (default: the kinds expected)."""
+    kind = loaded.info.kind
+    if kind not in kinds:
+        reason = reason or f"expected {' or '.join(repr(k) for k in kinds)}"
+        raise UsageError(f"{what} {loaded.model_path}: its run.json says {kind!r}; {reason}")
+    return loaded
+
+
+def write_run_info(run, model, kind, **fields):
+    """Write ``run.json`` for the freshly built ``model`` (input size and channels read from
+    it) and return the ``RunInfo``."""
+    from mammo_tf.runs import RunInfo
+
+    info = RunInfo.for_model(kind, model, **fields)
+    run.write_info(info)
+    return info
+
+
+def export_model(run, model_path, pixel_mean=None):
+    """Export ``model_path`` as a SavedModel carrying the run's ``run.json``; Shen models get
+    the raw-image preprocessing embedded (``pixel_mean``, default the run's)."""
     if keras.backend.backend() != "tensorflow":
-        print("skipping SavedModel export: needs the TensorFlow backend", flush=True)
+        logger.warning("skipping SavedModel export: needs the TensorFlow backend")
         return None
     from mammo_tf.export import export_saved_model
+    from mammo_tf.runs import load_keras_model
 
-    model = load_model_file(model_path, "checkpoint")
-    export_saved_model(model, run.saved_model, pixel_mean=pixel_mean)
+    info = run.read_info()
+    if pixel_mean is None and not info.is_nyu:
+        pixel_mean = info.pixel_mean
+    export_saved_model(load_keras_model(model_path), run.saved_model,
+                       pixel_mean=None if info.is_nyu else pixel_mean, info=info)
     return run.saved_model
 
 
 def print_report(run, metrics, keys):
-    print(f"\nrun folder: {run.path}")
-    for key in keys:
-        if key in metrics:
-            print(f"  {key}: {metrics[key]}")
-    print(f"  metrics: {run.metrics}\n  ROC curve: {run.roc_png}")
+    """Log the run's headline metrics and where its files are."""
+    lines = [f"run folder: {run.path}"]
+    lines += [f"  {key}: {metrics[key]}" for key in keys if key in metrics]
+    lines += [f"  metrics: {run.metrics}", f"  ROC curve: {run.roc_png}"]
     if os.path.isdir(run.saved_model):
-        print(f"  SavedModel: {run.saved_model}")
+        lines.append(f"  SavedModel: {run.saved_model}")
+    logger.info("\n".join(lines))

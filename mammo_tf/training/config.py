@@ -4,8 +4,8 @@
 Precedence: dataclass defaults < ``--config file.json`` < command-line flags. Each field's
 metadata gives its help text (and optionally ``choices``, ``nargs``, ``type``); the parser is
 generated from the dataclass so ``--help`` always lists every option with its default.
-Bad arguments raise ``UsageError``; ``cli_main`` turns that into one line on stderr and exit
-code 2.
+Bad arguments raise ``UsageError``; the commands (``mammo_tf.cli``) turn that into one line
+on stderr and exit code 2.
 """
 import argparse
 import dataclasses
@@ -51,6 +51,10 @@ class CommonConfig:
     deterministic: bool = option(True, "deterministic TensorFlow ops (slower on GPU)")
     export: bool = option(True, "export the best model as a SavedModel into the run folder")
     verbose: int = option(1, "Keras progress bar: 0 silent, 1 bar, 2 one line per epoch")
+    # The schedule: a JSON list of Stage objects, set in a --config file (not a flag); None
+    # means the pipeline's default experiment file. See mammo_tf.training.schedule.
+    stages: list | None = option(None, "training schedule: list of stage objects (name, "
+                                 "trainable_from, learning_rate, epochs, l2, dropout)", cli=False)
 
 
 def _flag(name):
@@ -62,9 +66,11 @@ def build_parser(config_cls, prog, description, epilog=None):
     parser = _OneLineErrorParser(prog=prog, description=description, epilog=epilog,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  argument_default=argparse.SUPPRESS)
-    parser.add_argument("--config", metavar="FILE.json",
+    parser.add_argument("--config", metavar="FILE.json|NAME",
                         help="JSON file of option defaults (keys = option names with "
-                             "underscores); command-line flags override it")
+                             "underscores; 'stages' = the schedule, a list of stage objects; "
+                             "'description' is ignored), or the NAME of a shipped experiment "
+                             "(mammo_tf/experiments/NAME.json); command-line flags override it")
     parser.add_argument("--resume", metavar="RUN_DIR",
                         help="continue an interrupted run from its last completed epoch, with "
                              "the run's saved configuration (a finished run is not redone)")
@@ -115,6 +121,14 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 
 def load_config_file(path, config_cls):
+    """Options of a ``--config`` file (a path, or a bare NAME = shipped experiment file).
+
+    Keys must be fields of ``config_cls``; ``description`` (a citation of the paper row the
+    file reproduces) is dropped; a ``stages`` list is checked record by record.
+    """
+    from mammo_tf.training.schedule import resolve_config_path, stages_from_records
+
+    path = resolve_config_path(path)
     if not os.path.isfile(path):
         raise UsageError(f"config file not found: {path}")
     try:
@@ -124,10 +138,13 @@ def load_config_file(path, config_cls):
         raise UsageError(f"{path}: not a readable JSON file ({exc})") from None
     if not isinstance(values, dict):
         raise UsageError(f"{path}: expected a JSON object of option names to values")
+    values.pop("description", None)
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    if values.get("stages") is not None:
+        values["stages"] = stages_from_records(values["stages"], f"{path}: stages")
     return values
 
 
@@ -138,6 +155,11 @@ def config_from_dict(config_cls, values, source="configuration"):
     if missing:
         raise UsageError(f"missing required option(s): "
                          f"{', '.join(_flag(m) for m in missing)} (in {source} or on the command line)")
+    if values.get("stages") is not None:
+        from mammo_tf.training.schedule import stages_from_records
+
+        # dicts from a file or a resumed run's config.json -> validated Stage records
+        values = dict(values, stages=stages_from_records(values["stages"], f"{source}: stages"))
     return config_cls(**values)
 
 
@@ -161,15 +183,6 @@ def parse_config(config_cls, argv, prog, description, epilog=None):
     values = load_config_file(config_file, config_cls) if config_file else {}
     values.update(args)
     return config_from_dict(config_cls, values, config_file or "a --config file"), None
-
-
-def cli_main(main, argv=None):
-    """Run ``main(argv)``; a UsageError becomes one line on stderr and exit code 2."""
-    try:
-        return main(argv)
-    except UsageError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        sys.exit(2)
 
 
 def check_file(path, what):

@@ -2,23 +2,12 @@
 """Validation metrics computed once per epoch: cross-entropy, accuracy and AUC."""
 import numpy as np
 
-from mammo_tf.evaluate import multiclass_auc, roc_auc
+# The metric functions live in mammo_tf.evaluate (scikit-learn); classification_auc is
+# imported here too because the pipelines import it from this module.
+from mammo_tf.evaluate import accuracy, classification_auc
 
-
-def classification_auc(y_true, probabilities):
-    """AUC of class probabilities ``(N, C)`` against integer labels ``(N,)``.
-
-    Two classes: AUC of the positive class (index 1). More classes: one-vs-rest AUC averaged
-    over the classes present in ``y_true`` (macro). NaN when fewer than two classes are present.
-    """
-    y = np.asarray(y_true).astype(int).ravel()
-    p = np.asarray(probabilities, dtype=np.float64)
-    try:
-        if p.shape[1] == 2:
-            return float(roc_auc(y, p[:, 1]))
-        return float(multiclass_auc(y, p))
-    except ValueError:  # a single class present: undefined
-        return float("nan")
+__all__ = ["classification_auc", "cross_entropy", "evaluate_probabilities", "predict_dataset",
+           "predict_padded"]
 
 
 def cross_entropy(y_true, probabilities, eps=1e-7):
@@ -26,11 +15,6 @@ def cross_entropy(y_true, probabilities, eps=1e-7):
     y = np.asarray(y_true).astype(int).ravel()
     p = np.clip(np.asarray(probabilities, dtype=np.float64), eps, 1.0)
     return float(-np.mean(np.log(p[np.arange(y.size), y])))
-
-
-def accuracy(y_true, probabilities):
-    y = np.asarray(y_true).astype(int).ravel()
-    return float(np.mean(np.argmax(probabilities, axis=1) == y))
 
 
 def predict_dataset(model, dataset):
@@ -64,6 +48,6 @@ def evaluate_probabilities(y_true, probabilities):
     """Dict of loss, accuracy and AUC for labels and class probabilities."""
     return {
         "loss": cross_entropy(y_true, probabilities),
-        "accuracy": accuracy(y_true, probabilities),
+        "accuracy": accuracy(y_true, np.argmax(probabilities, axis=1)),
         "auc": classification_auc(y_true, probabilities),
     }

@@ -1,14 +1,18 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""``python -m mammo_tf.shen.patches``: build an s1 / s10 / s30 patch set from a whole-image manifest."""
-import argparse
+"""``python -m mammo_tf.shen.patches`` / ``mammo-tf patches``: build an s1 / s10 / s30 patch set
+from a whole-image manifest. Exit codes: 0 done; 2 bad input (one line on stderr)."""
+import os
 import sys
 
+from mammo_tf.cli import CommandParser, report_error, setup_command
 from mammo_tf.constants import PATCH_SIZE
 
+PROG = "python -m mammo_tf.shen.patches"
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m mammo_tf.shen.patches",
+
+def build_parser(prog=PROG):
+    parser = CommandParser(
+        prog=prog,
         description="Sample the paper's s1/sN patch sets from a whole-image manifest into one "
                     "HDF5 file per split plus patch_set.json.")
     parser.add_argument("--manifest", required=True, help="whole-image manifest CSV (docs/DESIGN.md)")
@@ -30,9 +34,24 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    from mammo_tf.shen.patches.patch_set import make_patch_set
+def main(argv=None, prog=PROG):
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.manifest):
+        parser.error(f"--manifest {args.manifest!r} does not exist")
+    if args.patch_size < 1:
+        parser.error(f"--patch-size must be at least 1, got {args.patch_size}")
+    if not 0.0 < args.cutoff <= 1.0:
+        parser.error(f"--cutoff must lie in (0, 1], got {args.cutoff}")
+    if args.background is not None and args.background < 0:
+        parser.error(f"--background must be >= 0, got {args.background}")
+    from mammo_tf.shen.patches.patch_set import make_patch_set, parse_set_name
+
+    try:
+        parse_set_name(args.set_name)
+    except ValueError as exc:
+        parser.error(f"--set: {exc}")
+    setup_command()
 
     try:
         summary = make_patch_set(args.manifest, args.out, set_name=args.set_name,
@@ -40,9 +59,8 @@ def main(argv=None):
                                  cutoff=args.cutoff, n_background=args.background,
                                  strict=args.strict, progress=not args.no_progress,
                                  compression=args.compression)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as exc:  # an unreadable manifest or image, a bad set name
+        return report_error(prog, exc)
     for split, info in summary["splits"].items():
         counts = ", ".join(f"{k} {v}" for k, v in info["class_counts"].items())
         print(f"{split}: {info['n_patches']} patches from {info['n_images']} images ({counts}) "
