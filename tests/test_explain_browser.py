@@ -99,7 +99,7 @@ def test_annotation_form_export_in_headless_chromium(site, tmp_path):
     exported = json.load(open(files[0], encoding="utf-8"))
     assert os.path.basename(files[0]) == "annotations_Dr_Test.json"
     assert exported == shown
-    assert exported["format"] == "mammo_tf.deepminer.annotations/1" and exported["annotator"] == "Dr Test"
+    assert exported["format"] == "mammo_tf.explain.annotations/1" and exported["annotator"] == "Dr Test"
     answer = exported["units"]["unit_0002"]
     assert answer["recognizable"] == "yes" and answer["association"] == "malignant"
     assert answer["multiplicity"] == "multiple" and answer["free_text"] == "spiculated mass edge"

@@ -27,7 +27,7 @@ def test_fleiss_kappa_by_hand():
 
 
 def _write(path, annotator, units, site="s1"):
-    path.write_text(json.dumps({"format": "mammo_tf.deepminer.annotations/1", "site_id": site, "annotator": annotator,
+    path.write_text(json.dumps({"format": "mammo_tf.explain.annotations/1", "site_id": site, "annotator": annotator,
                                 "units": units}))
     return str(path)
 

@@ -31,7 +31,7 @@ def workspace(tmp_path_factory):
 
 
 def _annotation(annotator, units, site_id):
-    return {"format": "mammo_tf.deepminer.annotations/1", "site_id": site_id, "annotator": annotator, "units": units}
+    return {"format": "mammo_tf.explain.annotations/1", "site_id": site_id, "annotator": annotator, "units": units}
 
 
 def test_full_workflow(workspace):

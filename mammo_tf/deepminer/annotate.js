@@ -1,4 +1,4 @@
-/* mammo_tf.explain annotation site: answers in localStorage (per site), export as JSON. */
+/* mammo_tf DeepMiner annotation site: answers in localStorage (per site), export as JSON. */
 (function () {
   "use strict";
   var site = JSON.parse(document.getElementById("site-data").textContent);

@@ -16,7 +16,8 @@ import string
 from mammo_tf.deepminer.units import canonical_unit_id
 from mammo_tf.utils import atomic_dir
 
-ANNOTATION_FORMAT = "mammo_tf.deepminer.annotations/1"
+# File-format ids keep the package's earlier name so existing annotation files stay readable.
+ANNOTATION_FORMAT = "mammo_tf.explain.annotations/1"
 ASSOCIATIONS = ("malignant", "benign", "none", "uncertain")
 
 

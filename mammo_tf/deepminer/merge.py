@@ -17,7 +17,7 @@ from mammo_tf.deepminer.rank import UNIT_ID_CONVENTION
 from mammo_tf.deepminer.units import canonical_unit_id
 from mammo_tf.utils import write_json_atomic
 
-LABELS_FORMAT = "mammo_tf.deepminer.unit_labels/1"
+LABELS_FORMAT = "mammo_tf.explain.unit_labels/1"
 
 
 def cohen_kappa(a, b):
