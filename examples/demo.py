@@ -182,6 +182,9 @@ def main(argv=None):
                         help="patients of the second phantom (default: 100)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    from mammo_tf.utils import setup_logging
+
+    setup_logging()  # the library's stage/epoch reports, as the commands show them
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     out = os.path.abspath(args.out)

@@ -91,6 +91,9 @@ def main(argv=None):
                         help=f"epochs of the 2 whole-image stages (default: {WHOLE_EXPERIMENT}'s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    from mammo_tf.utils import setup_logging
+
+    setup_logging()  # the library's stage/epoch reports, as the commands show them
     if not os.path.exists(args.src):
         parser.error(f"--src {args.src} not found")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
