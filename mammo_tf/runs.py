@@ -247,8 +247,9 @@ def run_folder_of(model_path, levels=2):
     run.json: ``runs/<name>/checkpoints/best.keras`` -> ``runs/<name>``), or None."""
     folder = os.path.dirname(os.path.abspath(model_path))
     for _ in range(levels):
-        if os.path.isfile(os.path.join(folder, "run.json")):
-            return RunFolder(folder, create=False)
+        run = RunFolder(folder, create=False)
+        if run.has_info():
+            return run
         folder = os.path.dirname(folder)
     return None
 
@@ -342,60 +343,57 @@ def _keras_forward(model):
     return lambda batch: _numpy(model.predict_on_batch(batch))
 
 
-def load_run(path, checkpoint="best", compile=False):
-    """Load a run folder, a ``.keras`` file inside one, or a SavedModel exported by mammo_tf.
-
-    A run folder loads ``checkpoints/<checkpoint>.keras`` (best, else last). A ``.keras`` file
-    takes its metadata from the run folder it is in (its folder or the one above). A
-    SavedModel carries its own ``mammo_tf_run.json`` (else its run folder's run.json).
-    Raises ``RunFormatError`` where the metadata is missing, ``RunError`` / ``ModelLoadError``
-    for a path that is not a model.
-    """
+def locate_run(path, checkpoint="best"):
+    """Where ``path``'s model and metadata are, without loading the model:
+    ``(info, model_path, run, is_saved_model)``. ``path``: a run folder (its
+    ``checkpoints/<checkpoint>.keras``, best else last), a ``.keras`` file inside one (metadata
+    from its folder or the one above) or a SavedModel exported by mammo_tf (its own
+    ``mammo_tf_run.json``, else its run folder's run.json). Raises ``RunFormatError`` where the
+    metadata is missing, ``RunError`` for a path that is not a model."""
     path = os.fspath(path)
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return _load_saved_model(path)
+        embedded = os.path.join(path, SAVED_MODEL_INFO)
+        if os.path.isfile(embedded):
+            return read_info_file(embedded), os.path.abspath(path), None, True
+        run = run_folder_of(os.path.join(path, "saved_model.pb"))
+        if run is None:
+            raise RunFormatError(f"{path}: SavedModel without {SAVED_MODEL_INFO} (exported by an "
+                                 "older mammo_tf) outside a run folder; export it again")
+        return run.read_info(), os.path.abspath(path), run, True
     if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "run.json")):
-            raise RunFormatError(_missing_info_message(os.path.abspath(path)))
         run = RunFolder(path, create=False)
-        model_path = run.model_file(checkpoint)
-    elif os.path.isfile(path):
+        if not run.has_info():
+            raise RunFormatError(_missing_info_message(run.path))
+        return run.read_info(), run.model_file(checkpoint), run, False
+    if os.path.isfile(path):
         if not path.endswith(".keras"):
             raise RunError(f"{path}: expected a run folder, a .keras file or a SavedModel folder")
-        model_path = path
         run = run_folder_of(path)
         if run is None:
             raise RunFormatError(
                 f"{path}: no run.json in its folder or the one above; keep the model in its run "
                 f"folder (runs/<name>/checkpoints/), or upgrade an old run folder with "
                 f"`{UPGRADE_COMMAND} RUN_DIR`")
-    else:
-        raise RunError(f"model {path!r} does not exist")
-    info = run.read_info()
+        return run.read_info(), path, run, False
+    raise RunError(f"model {path!r} does not exist")
+
+
+def load_run(path, checkpoint="best", compile=False):
+    """Load a run folder, a ``.keras`` file inside one, or a SavedModel exported by mammo_tf
+    (see ``locate_run``) -> ``LoadedRun``."""
+    info, model_path, run, is_saved_model = locate_run(path, checkpoint)
+    if is_saved_model:
+        from mammo_tf.export import load_exported
+
+        try:
+            exported = load_exported(model_path)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"{model_path}: cannot load the SavedModel ({exc})") from None
+        return LoadedRun(model=exported, info=info, model_path=model_path, run=run,
+                         raw_input=exported.raw_input, forward=exported)
     model = load_keras_model(model_path, compile=compile)
     return LoadedRun(model=model, info=info, model_path=model_path, run=run,
                      forward=_keras_forward(model))
-
-
-def _load_saved_model(path):
-    from mammo_tf.export import load_exported
-
-    embedded = os.path.join(path, SAVED_MODEL_INFO)
-    run = None
-    if os.path.isfile(embedded):
-        info = read_info_file(embedded)
-    else:
-        run = run_folder_of(os.path.join(path, "saved_model.pb"))
-        if run is None:
-            raise RunFormatError(f"{path}: SavedModel without {SAVED_MODEL_INFO} (exported by an "
-                                 "older mammo_tf) outside a run folder; export it again")
-        info = run.read_info()
-    try:
-        exported = load_exported(path)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: cannot load the SavedModel ({exc})") from None
-    return LoadedRun(model=exported, info=info, model_path=os.path.abspath(path), run=run,
-                     raw_input=exported.raw_input, forward=exported)
 
 
 # --------------------------------------------------------------------------- upgrade
@@ -524,20 +522,18 @@ def upgrade(path):
         run.write_info(info_from_old_folder(run.path))
         written.append(run.info)
     for sub in sorted(glob.glob(os.path.join(run.path, "patients_*"))):
-        if os.path.isfile(os.path.join(sub, "config.json")) and not os.path.isfile(
-                os.path.join(sub, "run.json")):
-            sub_run = RunFolder(sub, create=False)
+        sub_run = RunFolder(sub, create=False)
+        if os.path.isfile(sub_run.config) and not sub_run.has_info():
             sub_run.write_info(info_from_old_folder(sub))
             written.append(sub_run.info)
     return written
 
 
-def main(argv=None):
-    import argparse
+def main(argv=None, prog="python -m mammo_tf.runs"):
+    from mammo_tf.cli import CommandParser, report_error
 
-    parser = argparse.ArgumentParser(prog="python -m mammo_tf.runs",
-                                     description="Run-folder tools.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog=prog, description="Run-folder tools.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     up = commands.add_parser("upgrade", help="write run.json into a run folder written before "
                              "run.json existed (from its config.json and pixel_mean.json)")
     up.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
@@ -550,20 +546,9 @@ def main(argv=None):
                 for written in upgrade(folder):
                     print(f"wrote {written}")
         else:
-            path = args.path
-            if os.path.isdir(path) and os.path.isfile(os.path.join(path, SAVED_MODEL_INFO)):
-                info = read_info_file(os.path.join(path, SAVED_MODEL_INFO))
-            elif os.path.isdir(path):
-                info = RunFolder(path, create=False).read_info()
-            else:
-                folder = run_folder_of(path)
-                if folder is None:
-                    raise RunFormatError(_missing_info_message(os.path.dirname(os.path.abspath(path))))
-                info = folder.read_info()
-            print(json.dumps(info.to_dict(), indent=2))
+            print(json.dumps(locate_run(args.path)[0].to_dict(), indent=2))
     except RunError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return report_error(prog, exc)
     return 0
 
 
