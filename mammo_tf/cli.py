@@ -16,8 +16,8 @@ Like ``mammo_tf.predict`` this module is the end of the chain: nothing in the li
 except the command modules (``__main__`` files and the CLIs), for these helpers.
 """
 import argparse
+import contextlib
 import importlib
-import inspect
 import os
 import sys
 
@@ -68,6 +68,21 @@ def report_error(prog, message):
     return 2
 
 
+@contextlib.contextmanager
+def exit_on_bad_input(prog):
+    """A ``UsageError`` (bad option value, missing file, wrong schedule length...) or a
+    ``RunError`` (a model or run folder that cannot be used) raised inside becomes one error
+    line and exit code 2."""
+    from mammo_tf.runs import RunError
+    from mammo_tf.training.config import UsageError
+
+    try:
+        yield
+    except (UsageError, RunError) as exc:
+        report_error(prog, exc)
+        sys.exit(2)
+
+
 def setup_command():
     """What every command does after parsing, before the heavy imports: quiet TensorFlow's C++
     start-up log (users can override it) and route the library's logging to the terminal."""
@@ -78,13 +93,12 @@ def setup_command():
 
 
 def _run(module, config_name, pipeline_name, prog, description, argv):
-    """Parse a dataclass-configured pipeline's arguments, then run it; a ``UsageError`` (bad
-    option value, missing file, wrong schedule length...) becomes one error line and exit 2."""
-    from mammo_tf.runs import RunError
-    from mammo_tf.training.config import UsageError, parse_config
+    """Parse a dataclass-configured pipeline's arguments, then run it (bad input: one error
+    line and exit 2, ``exit_on_bad_input``)."""
+    from mammo_tf.training.config import parse_config
 
     argv = sys.argv[1:] if argv is None else argv
-    try:
+    with exit_on_bad_input(prog):
         # The config dataclass lives with its pipeline; that module must import Keras lazily
         # (inside functions) so that --help and argument errors stay fast.
         pipeline_module = importlib.import_module(module)
@@ -92,9 +106,6 @@ def _run(module, config_name, pipeline_name, prog, description, argv):
                                       description, PRECEDENCE)
         setup_command()
         getattr(pipeline_module, pipeline_name)(config, resume=resume)
-    except (UsageError, RunError) as exc:  # a run folder without run.json is bad input too
-        report_error(prog, exc)
-        sys.exit(2)
     return 0
 
 
@@ -143,7 +154,7 @@ def main_multiview(argv=None, prog="train_multiview.py"):
     predicting = _is_predict(argv)
     if argv[:1] == ["predict"]:
         argv = argv[1:]
-    try:
+    with exit_on_bad_input(prog):
         if predicting:
             config, resume = parse_config(PredictConfig, argv, f"{prog} --predict",
                                           "Exam predictions of a trained NYU four-view model.")
@@ -168,9 +179,6 @@ def main_multiview(argv=None, prog="train_multiview.py"):
             metrics = training.train(config, resume=resume)
         except (ExamManifestError, FileNotFoundError) as exc:
             raise UsageError(str(exc)) from None
-    except UsageError as exc:
-        report_error(prog, exc)
-        sys.exit(2)
     for split in ("val", "test"):
         if split in metrics:
             print(f"{split}: mean AUC {metrics[split]['mean_auc']}  {metrics[split]['auc']}")
@@ -216,9 +224,4 @@ def main(argv=None):
     targets = {name: target for name, target, _ in COMMANDS}
     if first not in targets:
         return report_error(PROG, f"unknown command {first!r} (choose from {', '.join(targets)})")
-    function = _resolve(targets[first])
-    prog = f"{PROG} {first}"
-    # Every command function takes prog=, except ones whose module fixes its own name.
-    if "prog" in inspect.signature(function).parameters:
-        return function(argv[1:], prog=prog)
-    return function(argv[1:])
+    return _resolve(targets[first])(argv[1:], prog=f"{PROG} {first}")
