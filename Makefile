@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-slow demo bench clean
+.PHONY: venv venv-jax test test-jax test-slow demo bench clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,22 @@ venv: $(VENV)/.installed
 # Fast suite: CPU only, tiny inputs, weights=None. Slow tests are marked and excluded.
 test: venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS) tests
+
+# The same fast suite on the JAX backend in a second virtualenv WITHOUT TensorFlow (as on the
+# GPU machines): tests that need TensorFlow (SavedModel, tf.distribute, tf.data) skip with a reason.
+VENV_JAX := .venv-jax
+PY_JAX := $(VENV_JAX)/bin/python
+$(VENV_JAX)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV_JAX)
+	$(PY_JAX) -m pip install --upgrade pip
+	$(PY_JAX) -m pip install "jax[cpu]" $$($(PYTHON) -c "import ast,re;s=open('setup.py').read();r=ast.literal_eval(re.search(r'install_requires=(\[.*?\])',s,re.S).group(1));print(' '.join(repr(x) for x in r if not x.startswith('tensorflow')))") 'pytest>=7' 'hypothesis>=6' 'selenium>=4'
+	$(PY_JAX) -m pip install --no-deps -e .
+	touch $@
+
+venv-jax: $(VENV_JAX)/.installed
+
+test-jax: venv-jax
+	KERAS_BACKEND=jax $(PY_JAX) -m pytest -m "not slow" $(PYTEST_ARGS) tests
 
 test-slow: venv
 	$(PY) -m pytest -m slow $(PYTEST_ARGS) tests
@@ -39,4 +55,4 @@ bench: venv
 	$(PY) bench/explain.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) $(VENV_JAX) .pytest_cache build dist *.egg-info

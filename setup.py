@@ -22,7 +22,13 @@ setup(
         "numpy>=1.24,<3",
         "opencv-python-headless>=4.8,<5",
         "pydicom>=3.0,<4",
+        # DICOM decoders (JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000), no system libraries
+        "pylibjpeg>=2.0,<3",
+        "pylibjpeg-libjpeg>=2.1,<3",
+        "pylibjpeg-openjpeg>=2.3,<3",
+        "pyjpegls>=1.4,<2",
         "scikit-learn>=1.3,<2",
+        "scipy>=1.10,<2",
         "h5py>=3.9,<4",
         "matplotlib>=3.7,<4",
         "tqdm>=4.60,<5",

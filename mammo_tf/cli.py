@@ -33,6 +33,8 @@ COMMANDS = (
      "train the NYU four-view model (Wu et al. 2019), or predict with one"),
     ("predict", "mammo_tf.predict_cli:main",
      "class probabilities for mammograms (test-time augmentation, model averaging, AUC)"),
+    ("evaluate", "mammo_tf.screening.cli:main",
+     "screening report from prediction CSVs: breast/exam AUC, calibration, operating points, DeLong"),
     ("explain", "mammo_tf.deepminer.cli:main",
      "DeepMiner explanations: rank, dissect, annotate, merge, image, evaluate"),
     ("prepare", "mammo_tf.datasets.__main__:main_prepare",

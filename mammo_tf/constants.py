@@ -4,6 +4,10 @@
 WHOLE_IMAGE_SIZE = (1152, 896)
 PATCH_SIZE = 224
 
+# Backbones of Shen's classifiers (Keras-free, for command-line choices): the paper's three and
+# MobileNet v1 alpha 0.25 (CPU-sized; its real ImageNet weights are available offline).
+SHEN_BACKBONES = ("vgg16", "vgg19", "resnet50", "mobilenet")
+
 # 16-bit PNG values are mapped to the 0-255 scale the caffe-style ImageNet weights expect.
 PIXEL_SCALE = 255.0 / 65535.0
 UINT16_MAX = 65535

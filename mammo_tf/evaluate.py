@@ -126,37 +126,79 @@ def classification_auc(y_true, probabilities):
         return float("nan")
 
 
-def bootstrap_aucs(y_true, scores, n_boot=1000, seed=0):
-    """AUCs of ``n_boot`` stratified bootstrap resamples (deterministic for a given ``seed``).
+def _weighted_auc(code, y, weights, k):
+    """AUC of scores given as codes into their sorted distinct values, each image counted
+    ``weights`` times: P(pos > neg) + 0.5 P(pos == neg) over all weighted pairs."""
+    pos_counts = np.bincount(code[y == 1], weights=weights[y == 1], minlength=k)
+    neg_counts = np.bincount(code[y == 0], weights=weights[y == 0], minlength=k)
+    n_pos, n_neg = pos_counts.sum(), neg_counts.sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    neg_below = np.cumsum(neg_counts) - neg_counts
+    return float(pos_counts @ (neg_below + 0.5 * neg_counts)) / (n_pos * n_neg)
 
-    Positives and negatives are resampled separately, keeping their counts, so every resample
-    contains both classes. Resample ``b`` draws ``rng.choice(pos, n_pos)`` then
-    ``rng.choice(neg, n_neg)`` from ``np.random.default_rng(seed)``.
+
+def bootstrap_weights(y_true, n_boot=1000, seed=0, groups=None):
+    """Yield ``n_boot`` bootstrap resamples as per-image weights (how often each image is drawn).
+
+    ``groups`` (one id per image, e.g. the patient) makes it a cluster bootstrap: whole groups
+    are drawn with replacement, so correlated images of one patient (CC and MLO, both breasts)
+    stay together and the interval is not too narrow. Resamples that lack a class are drawn
+    again. Without ``groups`` images are resampled, stratified: positives and negatives
+    separately, keeping their counts (resample ``b`` draws ``rng.choice(pos, n_pos)`` then
+    ``rng.choice(neg, n_neg)`` from ``np.random.default_rng(seed)``). Every statistic of the
+    library's CIs (AUC, sensitivity, specificity, AUC differences) uses these resamples.
     """
-    y, s = _binary_inputs(y_true, scores)
+    y = _binary_labels(y_true)
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != len(y):
+            raise ValueError(f"groups has {len(groups)} entries for {len(y)} scores")
+        _, group_of = np.unique(groups, return_inverse=True)
+        group_of = group_of.ravel()
+        n_groups = int(group_of.max()) + 1 if len(group_of) else 0
+        if n_groups < 2:
+            raise ValueError("a cluster bootstrap needs at least two groups (patients)")
+        for _ in range(n_boot):
+            for _ in range(1000):
+                drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+                weights = drawn[group_of].astype(np.float64)
+                if weights[y == 1].sum() > 0 and weights[y == 0].sum() > 0:
+                    break
+            else:
+                raise ValueError("cluster bootstrap: resamples keep lacking a class")
+            yield weights
+        return
     pos = np.flatnonzero(y == 1)
     neg = np.flatnonzero(y == 0)
-    # A resample is a multiset of the original scores: count how often each distinct score
-    # is drawn among positives / negatives; AUC = P(pos > neg) + 0.5 P(pos == neg) over pairs.
+    for _ in range(n_boot):
+        weights = np.bincount(rng.choice(pos, len(pos)), minlength=len(y)) + np.bincount(
+            rng.choice(neg, len(neg)), minlength=len(y))
+        yield weights.astype(np.float64)
+
+
+def bootstrap_aucs(y_true, scores, n_boot=1000, seed=0, groups=None):
+    """AUCs of ``n_boot`` bootstrap resamples (deterministic for a given ``seed``); the
+    resamples are those of :func:`bootstrap_weights` (cluster bootstrap with ``groups``)."""
+    y, s = _binary_inputs(y_true, scores)
     distinct, code = np.unique(s, return_inverse=True)
+    code = code.ravel()
     k = len(distinct)
-    rng = np.random.default_rng(seed)
-    aucs = np.empty(n_boot)
-    for b in range(n_boot):
-        pos_counts = np.bincount(code[rng.choice(pos, len(pos))], minlength=k)
-        neg_counts = np.bincount(code[rng.choice(neg, len(neg))], minlength=k)
-        neg_below = np.cumsum(neg_counts) - neg_counts
-        aucs[b] = pos_counts @ (neg_below + 0.5 * neg_counts)
-    return aucs / (len(pos) * len(neg))
+    return np.array([_weighted_auc(code, y, w, k)
+                     for w in bootstrap_weights(y, n_boot, seed, groups=groups)], dtype=np.float64)
 
 
-def bootstrap_auc_ci(y_true, scores, n_boot=1000, seed=0, alpha=0.05):
+def bootstrap_auc_ci(y_true, scores, n_boot=1000, seed=0, alpha=0.05, groups=None):
     """AUC with a percentile bootstrap (1 - alpha) confidence interval: ``(auc, lo, hi)``.
 
-    Resampling is stratified (``bootstrap_aucs``). Deterministic for a given ``seed``.
+    Pass ``groups`` (patient ids) for the cluster bootstrap the library uses wherever patients
+    are known; without it images are resampled (``bootstrap_aucs``). Deterministic for a
+    given ``seed``.
     """
     auc = roc_auc(y_true, scores)
-    lo, hi = np.quantile(bootstrap_aucs(y_true, scores, n_boot, seed), [alpha / 2.0, 1.0 - alpha / 2.0])
+    aucs = bootstrap_aucs(y_true, scores, n_boot, seed, groups=groups)
+    lo, hi = np.quantile(aucs, [alpha / 2.0, 1.0 - alpha / 2.0])
     return auc, float(lo), float(hi)
 
 

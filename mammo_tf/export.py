@@ -7,6 +7,9 @@ Endpoints of an exported Shen (single-input) model:
   signature, so TF Serving and ``tf.saved_model.load(path).signatures`` find it.
 - ``serve_features(images)`` -> ``{"features": last conv maps (N, h, w, K),
   "probabilities": (N, num_classes)}`` for explanations (CAMs) on the serving side.
+- ``serve_calibrated(images)`` -> calibrated class probabilities, only when exported with
+  ``calibration`` (a ``mammo_tf.screening.calibration`` record fitted on validation:
+  temperature scaling, softmax(log p / T); or isotonic on the positive class of a 2-class model).
 
 ``images`` is float32 (N, H, W, C). Without ``pixel_mean`` C = 3 and the caller sends network
 input (``mammo_tf.preprocess.to_network_input``). With ``pixel_mean`` the run's preprocessing is
@@ -46,14 +49,45 @@ def _input_names(model):
     return [t.name for t in model.inputs]
 
 
-def export_saved_model(model, path, pixel_mean=None, info=None):
+def _calibrated(tf, record, probabilities):
+    """The calibration ``record`` (temperature / isotonic) applied to (N, C) probabilities."""
+    if record["method"] == "temperature":
+        logits = tf.math.log(tf.clip_by_value(probabilities, 1e-7, 1.0))
+        return tf.nn.softmax(logits / record["temperature"], axis=-1)
+    xs = tf.constant(record["x_thresholds"], tf.float32)
+    ys = tf.constant(record["y_thresholds"], tf.float32)
+    p = probabilities[:, 1]
+    if len(record["x_thresholds"]) == 1:
+        q = tf.fill(tf.shape(p), ys[0])
+    else:  # np.interp: linear between thresholds, clipped at the ends
+        x = tf.clip_by_value(p, xs[0], xs[-1])
+        idx = tf.clip_by_value(tf.searchsorted(xs, x, side="right") - 1, 0, len(record["x_thresholds"]) - 2)
+        x0, x1 = tf.gather(xs, idx), tf.gather(xs, idx + 1)
+        y0, y1 = tf.gather(ys, idx), tf.gather(ys, idx + 1)
+        q = y0 + tf.math.divide_no_nan(x - x0, x1 - x0) * (y1 - y0)
+    return tf.stack([1.0 - q, q], axis=-1)
+
+
+def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None):
     """Write ``model`` as a SavedModel at ``path`` (atomically: temp folder, then rename).
+
+    ``calibration``: a calibration record (dict, or a ``Calibration``) to embed as the
+    ``serve_calibrated`` endpoint (single-input models; isotonic needs 2 classes).
 
     An interrupted export never leaves a partial model at ``path``; an existing export there
     is replaced only once the new one is complete. ``info``: the run's ``RunInfo``, written
     as ``mammo_tf_run.json`` inside the SavedModel. Returns ``path``.
     """
     tf = _require_tensorflow()
+    if calibration is not None:
+        from mammo_tf.screening.calibration import Calibration
+
+        record = calibration.to_dict() if hasattr(calibration, "to_dict") else calibration
+        calibration = Calibration.from_dict(record, source="calibration").to_dict()
+        if len(model.inputs) > 1:
+            raise ValueError("a calibrated endpoint is for single-input (Shen) models")
+        if calibration["method"] == "isotonic" and model.output_shape[-1] != 2:
+            raise ValueError("isotonic calibration needs a 2-class model")
     archive = keras.export.ExportArchive()
     archive.track(model)
     if len(model.inputs) > 1:
@@ -95,6 +129,11 @@ def export_saved_model(model, path, pixel_mean=None, info=None):
         archive.track(features_model)
         archive.add_endpoint("serve", serve, input_signature=[spec])
         archive.add_endpoint("serve_features", serve_features, input_signature=[spec])
+        if calibration is not None:
+            def serve_calibrated(images):
+                return _calibrated(tf, calibration, model(network_input(images), training=False))
+
+            archive.add_endpoint("serve_calibrated", serve_calibrated, input_signature=[spec])
     with atomic_dir(path) as tmp:
         archive.write_out(tmp, verbose=False)
         if info is not None:
@@ -104,6 +143,8 @@ def export_saved_model(model, path, pixel_mean=None, info=None):
             record = dataclasses.replace(info, channels=1 if raw_input else info.channels).to_dict()
             record["saved_model"] = {"raw_input": raw_input, "inputs": _input_names(model)
                                      if len(model.inputs) > 1 else ["images"]}
+            if calibration is not None:
+                record["saved_model"]["calibration"] = calibration
             write_json_atomic(os.path.join(tmp, SAVED_MODEL_INFO), record)
     return path
 
@@ -152,6 +193,16 @@ class ExportedModel:
     def features(self, images):
         out = self._loaded.serve_features(self._tensor(images, self.input_shape))
         return out["features"].numpy(), out["probabilities"].numpy()
+
+    @property
+    def has_calibration(self):
+        return hasattr(self._loaded, "serve_calibrated")
+
+    def calibrated(self, images):
+        """Calibrated probabilities (the ``serve_calibrated`` endpoint)."""
+        if not self.has_calibration:
+            raise ValueError(f"{self.path}: exported without a calibration (no serve_calibrated endpoint)")
+        return self._loaded.serve_calibrated(self._tensor(images, self.input_shape)).numpy()
 
 
 def load_exported(path):

@@ -248,10 +248,28 @@ def write_predictions_csv(path, result):
     return path
 
 
-def evaluate_result(result, roc_path=None, n_boot=1000, seed=0):
+def patient_ids(inputs, items):
+    """Patient id of every item, from the ``patient_id`` column of the manifest CSVs among
+    ``inputs``; ``None`` unless every item has one (then CIs resample images)."""
+    known = {}
+    for entry in inputs:
+        entry = os.fspath(entry)
+        if entry.lower().endswith(".csv") and os.path.isfile(entry):
+            with open(entry, newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    if (row.get("patient_id") or "").strip() and row.get("image_id"):
+                        known.setdefault(row["image_id"], row["patient_id"].strip())
+    ids = [known.get(item.image_id) for item in items]
+    return None if not ids or any(i is None for i in ids) else ids
+
+
+def evaluate_result(result, roc_path=None, n_boot=1000, seed=0, groups=None):
     """Metrics of a labelled result (JSON-ready dict); with ``roc_path`` also the ROC PNG.
 
-    Two classes: AUC of the positive class with a stratified bootstrap 95% CI, per-model AUCs
+    ``groups``: patient id per image (``patient_ids``) for a cluster bootstrap over patients;
+    without it the CI resamples images (stratified).
+
+    Two classes: AUC of the positive class with a bootstrap 95% CI, per-model AUCs
     (when several models) and accuracy at argmax. More classes: one-vs-rest macro AUC, accuracy
     and the confusion matrix.
     """
@@ -264,8 +282,11 @@ def evaluate_result(result, roc_path=None, n_boot=1000, seed=0):
     metrics = {"n_images": int(len(y)), "n_models": len(result.model_names), "tta": result.tta,
                "accuracy": evaluate.accuracy(y, probs.argmax(axis=1))}
     if probs.shape[1] == 2:
-        auc, lo, hi = evaluate.bootstrap_auc_ci(y, probs[:, 1], n_boot=n_boot, seed=seed)
-        metrics.update(auc=auc, auc_ci95=[lo, hi], n_positive=int(y.sum()))
+        if groups is not None and len(set(groups)) < 2:
+            groups = None  # one patient: nothing to cluster
+        auc, lo, hi = evaluate.bootstrap_auc_ci(y, probs[:, 1], n_boot=n_boot, seed=seed, groups=groups)
+        metrics.update(auc=auc, auc_ci95=[lo, hi], n_positive=int(y.sum()),
+                       ci_resamples="patients" if groups is not None else "images")
         curves = {}
         if len(result.model_names) > 1:
             metrics["auc_per_model"] = {}

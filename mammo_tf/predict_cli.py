@@ -64,6 +64,19 @@ def build_parser(prog="predict.py"):
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first unreadable image (exit 2) instead of skipping it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--report", default=None, metavar="DIR",
+                        help="also write the screening report (report.json + report.html: image, breast "
+                             "and exam AUC, calibration, operating points, subgroups; as 'mammo-tf "
+                             "evaluate') into DIR; needs labels")
+    parser.add_argument("--val-predictions", default=None, metavar="CSV",
+                        help="with --report: this model's validation prediction CSV, on which the "
+                             "calibration and the thresholds are fitted (never on these predictions)")
+    from mammo_tf.screening.cli import add_report_options
+
+    group = add_report_options(parser, with_manifest=False, with_n_boot=False)
+    group.add_argument("--manifest", default=None, metavar="CSV",
+                       help="manifest with patient_id, side, view (default: the first manifest CSV "
+                            "among the inputs)")
     return parser
 
 
@@ -85,6 +98,13 @@ def check_arguments(parser, args):
             parser.error(f"input {path!r} does not exist")
     if args.labels is not None and not os.path.isfile(args.labels):
         parser.error(f"labels file {args.labels!r} does not exist")
+    for path in (args.val_predictions, args.manifest):
+        if path is not None and not os.path.isfile(path):
+            parser.error(f"file {path!r} does not exist")
+    if args.report is None and (args.val_predictions or args.manifest or args.run or args.subgroup):
+        parser.error("--val-predictions, --manifest, --run and --subgroup go with --report DIR")
+    if args.run and len(args.run) != 1:
+        parser.error("--run: one run folder (predict writes one averaged prediction set)")
 
 
 def main(argv=None, prog="predict.py"):
@@ -129,7 +149,8 @@ def main(argv=None, prog="predict.py"):
     if result.labels is not None:
         try:
             metrics = lib.evaluate_result(result, roc_path=args.roc or stem + "_roc.png",
-                                          n_boot=args.n_boot, seed=args.seed)
+                                          n_boot=args.n_boot, seed=args.seed,
+                                          groups=lib.patient_ids(args.inputs, result.items))
         except ValueError as exc:
             print(f"labels given but not evaluated: {exc}")
         else:
@@ -145,11 +166,34 @@ def main(argv=None, prog="predict.py"):
             print(f"metrics: {metrics_path}")
     elif any(item.label is not None for item in result.items):
         print("some images have no label: AUC not computed")
+    if args.report is not None:
+        code = _write_report(args, result, prog)
+        if code:
+            return code
 
     if result.failures:
         print(f"skipped {len(result.failures)} unreadable image(s):", file=sys.stderr)
         for _, reason in result.failures:
             print(f"  {reason}", file=sys.stderr)
+    return 0
+
+
+def _write_report(args, result, prog):
+    """The screening report of the predictions just written (``--report``)."""
+    from mammo_tf.screening.cli import run_report, summary_lines
+
+    if result.labels is None:
+        return report_error(prog, "--report needs a label for every image")
+    if args.manifest is None:
+        args.manifest = next((p for p in args.inputs if p.lower().endswith(".csv")), None)
+    args.report_n_boot = args.n_boot
+    args.names = [os.path.splitext(os.path.basename(args.out))[0]]
+    report, code = run_report(args, [args.out], args.report, args.val_predictions, prog)
+    if report is None:
+        return code
+    for line in summary_lines(report):
+        print(line)
+    print(f"screening report: {report['files']['html']}")
     return 0
 
 

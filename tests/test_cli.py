@@ -14,7 +14,7 @@ HELP_BOUND_S = 3.0  # the promise is 1 s; the bound is generous for a loaded CI 
 
 # The commands the project documents for `mammo-tf` (written out here, not read from the code,
 # so that a command dropped from mammo_tf.cli fails the test).
-COMMANDS = ("train-patch", "train-whole", "transfer", "train-multiview", "predict", "explain",
+COMMANDS = ("train-patch", "train-whole", "transfer", "train-multiview", "predict", "evaluate", "explain",
             "prepare", "subset", "patches", "exams", "heatmap-rf")
 SCRIPTS = ("train_patch.py", "train_whole.py", "transfer_inbreast.py", "train_multiview.py",
            "predict.py", "explain.py")
@@ -126,6 +126,7 @@ def _bad_cases(tmp):
         (["train-multiview"], ["--frobnicate"], "unrecognized arguments"),
         (["predict"], ["x.png", "-m", str(tmp / "m.keras")], "does not exist"),
         (["predict"], [str(exists), "-m", str(tmp), "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["evaluate"], [missing], "does not exist"),
         (["explain", "rank"], ["--model", "x.keras"], "required"),
         (["explain", "image"], ["--model", str(tmp / "m.keras"), str(exists), "--out", str(tmp)], "does not exist"),
         (["explain", "dissect"], ["--model", str(exists), "--probe", str(exists), "--out", str(tmp),

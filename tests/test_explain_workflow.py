@@ -162,7 +162,7 @@ def test_mine_and_explain_writes_explanation_and_site(workspace, tmp_path):
     for key in ("figure", "html", "record", "rankings", "dissection", "site"):
         assert os.path.isfile(paths[key]), key
     record = json.load(open(paths["record"]))
-    assert record["layer"] == "backbone" and len(record["units"]) == 4
+    assert record["layer"] == "backbone" and len(record["units"]) == 5  # up to five shown
     site_pages = [f for f in os.listdir(os.path.dirname(paths["site"])) if f.startswith("unit_")]
     assert site_pages and all(f.endswith(".html") for f in site_pages)
 

@@ -90,12 +90,31 @@ def test_random_forest_separates_synthetic_heatmaps():
     features = np.stack([hrf.heatmap_features(h) for h in heatmaps])
     order = rng.permutation(40)
     train, test = order[:24], order[24:]
+    # 24 training images: the paper's min_samples_split=300 would leave one leaf per tree
     result, scores, forest = hrf.evaluate_features(
-        features[train], labels[train], features[test], labels[test], n_boot=100)
-    assert forest.n_estimators == 500  # the paper's forest
+        features[train], labels[train], features[test], labels[test], n_boot=100,
+        min_samples_split=2)
+    assert forest.n_estimators == 500 and forest.max_depth == 9
     assert result["auc"] > 0.9
     assert result["auc_ci95"][0] <= result["auc"] <= result["auc_ci95"][1]
     assert scores.shape == (16,)
+
+
+def test_the_forest_defaults_are_the_papers():
+    """Shen, Table 2, row 'Probabilistic heatmap + random forest classifier': "#trees=500, max
+    depth=9, min samples split=300" (test AUC 0.73)."""
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(40, 4))
+    labels = np.array([0, 1] * 20)
+    forest = hrf.fit_random_forest(features, labels, n_estimators=5)
+    assert (forest.max_depth, forest.min_samples_split) == (9, 300)
+    assert (hrf.RF_TREES, hrf.RF_MAX_DEPTH, hrf.RF_MIN_SAMPLES_SPLIT) == (500, 9, 300)
+    # 40 < 300 images: every tree is a single leaf, the scores are constant
+    assert all(tree.tree_.node_count == 1 for tree in forest.estimators_)
+    result, _, _ = hrf.evaluate_features(features, labels, features, labels, n_estimators=5,
+                                         n_boot=20, test_groups=[i // 2 for i in range(40)])
+    assert (result["max_depth"], result["min_samples_split"], result["ci_resamples"]) == (
+        9, 300, "patients")
 
 
 def test_tiny_end_to_end_baseline(tmp_path):
@@ -109,7 +128,7 @@ def test_tiny_end_to_end_baseline(tmp_path):
     images[labels == 1, 30:60, 20:40] = 65000  # a bright "lesion" in positives
     result = hrf.run_heatmap_rf_baseline(
         patch_model, images[:4], labels[:4], images[4:], labels[4:], pixel_mean=50.0,
-        n_estimators=20, n_boot=50, out_dir=tmp_path, progress=False)
+        n_estimators=20, n_boot=50, out_dir=tmp_path, progress=False, min_samples_split=2)
     assert result["heatmap_shape"] == [3, 2, 5]  # 96x64 image, 32 px patches: one cell per patch
     assert result["n_train"] == 4 and result["n_test"] == 4
     assert 0.0 <= result["auc"] <= 1.0 and len(result["test_scores"]) == 4
@@ -127,7 +146,7 @@ def test_tiny_end_to_end_baseline(tmp_path):
             writer.writerow([f"im{i}", label, f"im{i}.png", "train" if i < 4 else "test"])
     again = hrf.run_heatmap_rf_from_manifest(
         patch_model, manifest, pixel_mean=50.0, image_size=(96, 64), n_estimators=20, n_boot=50,
-        progress=False)
+        progress=False, min_samples_split=2)
     assert again["test_scores"] == result["test_scores"]
 
 

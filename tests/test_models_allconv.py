@@ -7,8 +7,15 @@ from harness import check_classifier
 from mammo_tf import shen as models
 
 # keras.applications backbones without top at the paper's sizes.
-BACKBONE_PARAMS = {"vgg16": 14_714_688, "vgg19": 20_024_384, "resnet50": 23_587_712}
-FEATURES = {"vgg16": 512, "vgg19": 512, "resnet50": 2048}
+# MobileNet v1 alpha 0.25 (not in the paper; the CPU-sized backbone): 218,544 without the top.
+BACKBONE_PARAMS = {"vgg16": 14_714_688, "vgg19": 20_024_384, "resnet50": 23_587_712,
+                   "mobilenet": 218_544}
+FEATURES = {"vgg16": 512, "vgg19": 512, "resnet50": 2048, "mobilenet": 256}
+# The paper's backbones (its schedules and unfreezing boundaries are tested on these).
+PAPER_BACKBONES = ("vgg16", "vgg19", "resnet50")
+# A convolution inside stage 4 of each backbone, and its filters.
+STAGE4_CONV = {"vgg16": ("block4_conv1", 512), "vgg19": ("block4_conv1", 512),
+               "resnet50": ("conv4_block6_1_conv", 256), "mobilenet": ("conv_pw_6", 128)}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +43,9 @@ def test_patch_classifier_harness(backbone, patch_models, tmp_path):
     # Parameter count does not depend on the input size: the paper-size count holds at 64 px.
     check_classifier(model, x, 5, tmp_path, params=BACKBONE_PARAMS[backbone] + FEATURES[backbone] * 5 + 5)
     # The backbone's own layer names stay addressable (flattened, not nested).
-    conv = model.get_layer("block4_conv1" if backbone != "resnet50" else "conv4_block6_1_conv")
+    conv = model.get_layer(STAGE4_CONV[backbone][0])
     assert isinstance(conv, keras.layers.Conv2D)
-    assert conv.filters == (512 if backbone != "resnet50" else 256)
+    assert conv.filters == STAGE4_CONV[backbone][1]
     assert model.get_layer("predictions").kernel_regularizer.l2 == pytest.approx(1e-4)
     assert model.get_layer("head_dropout").rate == 0.5
 
@@ -112,27 +119,31 @@ def test_resnet_top_block_structure(patch_models):
 def test_heatmap_classifier_reproduces_patch_softmax(patch_models, tmp_path):
     """At the patch size, the heatmap (1x1) equals the patch classifier's own softmax."""
     patch = patch_models["resnet50"]
-    model = models.build_heatmap_classifier(
-        patch, input_shape=(64, 64, 3), pool_size=1, hidden=(8, 4), shortcut=True
-    )
     x = np.random.default_rng(3).normal(0, 50, (2, 64, 64, 3)).astype("float32")
-    heatmap = keras.Model(model.inputs, model.get_layer("heatmap").output).predict(x, verbose=0)
-    assert heatmap.shape == (2, 1, 1, 5)
-    np.testing.assert_allclose(heatmap[:, 0, 0], patch.predict(x, verbose=0), atol=1e-5)
-    assert "shortcut" in {layer.name for layer in model.layers}
+    for mode, layer in (("fcn", "heatmap"), ("sliding", "heatmap_grid")):
+        model = models.build_heatmap_classifier(
+            patch, input_shape=(64, 64, 3), pool_size=1, hidden=(8, 4), shortcut=True, mode=mode
+        )
+        heatmap = keras.Model(model.inputs, model.get_layer(layer).output).predict(x, verbose=0)
+        assert heatmap.shape == (2, 1, 1, 5)
+        np.testing.assert_allclose(heatmap[:, 0, 0], patch.predict(x, verbose=0), atol=1e-5)
+        assert "shortcut" in {layer.name for layer in model.layers}
     check_classifier(model, x, 2, tmp_path)
 
 
-@pytest.mark.parametrize("pool_size, hidden", [(5, (512, 256)), (2, (64, 32)), (1, (64, 32))])
-def test_heatmap_classifier_at_paper_size(pool_size, hidden):
+@pytest.mark.parametrize("pool_size, hidden, mode", [(5, (512, 256), "fcn"), (2, (64, 32), "fcn"),
+                                                     (1, (64, 32), "sliding")])
+def test_heatmap_classifier_at_paper_size(pool_size, hidden, mode):
+    """Both conversions give the paper's 30x22 heatmap at 1152x896 (224 px windows, 32 px)."""
     patch = models.build_patch_classifier("vgg16")
-    model = models.build_heatmap_classifier(patch, pool_size=pool_size, hidden=hidden)
-    assert tuple(model.get_layer("heatmap").output.shape[1:]) == (30, 22, 5)
+    model = models.build_heatmap_classifier(patch, pool_size=pool_size, hidden=hidden, mode=mode)
+    layer = "heatmap" if mode == "fcn" else "heatmap_grid"
+    assert tuple(model.get_layer(layer).output.shape[1:]) == (30, 22, 5)
     pooled = model.get_layer("heatmap_pool").output.shape[1:]
     assert tuple(pooled) == (30 // pool_size, 22 // pool_size, 5)
 
 
-@pytest.mark.parametrize("backbone", models.BACKBONES)
+@pytest.mark.parametrize("backbone", PAPER_BACKBONES)
 def test_trainable_sets_per_stage(backbone, patch_models):
     model = patch_models[backbone]
     names = [layer.name for layer in model.layers]
@@ -198,7 +209,7 @@ PAPER_TOP_LAYERS = {"vgg16": 11, "vgg19": 13, "resnet50": 46}
 KERAS2_ONLY_LAYERS = {"vgg16": 0, "vgg19": 0, "resnet50": 1}
 
 
-@pytest.mark.parametrize("backbone", models.BACKBONES)
+@pytest.mark.parametrize("backbone", PAPER_BACKBONES)
 def test_unfreeze_boundary_leaves_the_papers_layer_count_trainable(backbone, patch_models):
     model = patch_models[backbone]
     expected = PAPER_TOP_LAYERS[backbone] - KERAS2_ONLY_LAYERS[backbone]
@@ -260,7 +271,7 @@ def test_weights_from_local_files(patch_models, tmp_path):
 
 def test_whole_image_conversion_of_a_non_patch_model(patch_models):
     plain = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(2, 3)])
-    with pytest.raises(ValueError, match="no VGG16/VGG19/ResNet50 backbone"):
+    with pytest.raises(ValueError, match="no VGG16/VGG19/ResNet50/MobileNet backbone"):
         models.build_whole_image_classifier(plain)
     whole = models.build_whole_image_classifier(patch_models["vgg16"], depths=(8, 8), input_shape=(64, 64, 3))
     with pytest.raises(ValueError, match="already a whole-image classifier"):

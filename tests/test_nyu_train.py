@@ -108,6 +108,10 @@ def test_train_multiview_end_to_end(phantom_manifest, tmp_path):
     assert metrics["epochs_run"] == 2 and metrics["best_epoch"] in (1, 2)
     assert state["best_epoch"] == metrics["best_epoch"]
     assert set(metrics["test"]["auc"]) == set(PREDICTION_COLUMNS[1:])
+    # breast-level AUCs (Table III) per split, the per-side AUCs stay as extra fields
+    assert {"val_breast_auc_malignant", "val_breast_auc_benign"} <= set(log[0])
+    assert set(metrics["test"]["breast_auc"]) == {"malignant", "benign"}
+    assert metrics["test"]["ci_resamples"] == "patients"
     with open(run / "predictions_test.csv", newline="") as f:
         reader = csv.reader(f)
         assert tuple(next(reader)) == PREDICTION_COLUMNS
@@ -125,6 +129,10 @@ def test_train_multiview_end_to_end(phantom_manifest, tmp_path):
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["exam_id"] for r in rows] == [p[0] for p in preds]
+    # the prediction report: breast-level AUCs beside the per-side ones
+    report = json.loads((tmp_path / "pred.metrics.json").read_text())
+    assert report["exams"] == len(rows) and set(report["breast_auc"]) == {"malignant", "benign"}
+    assert set(report["auc"]) == set(PREDICTION_COLUMNS[1:]) and report["ci_resamples"] == "patients"
     # the run records 1 channel: a flag that disagrees is an error, not silently overridden
     with pytest.raises(SystemExit) as exit_info:
         script.main(predict + ["--channels", "3"])

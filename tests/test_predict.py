@@ -364,3 +364,31 @@ def test_load_takes_kind_and_mean_from_run_json_and_a_lone_file_needs_pixel_mean
                            channels=3))
     with pytest.raises(lib.PredictionError, match="'nyu_view_wise' model"):
         lib.Predictor.load(nyu.path)
+
+
+def test_script_report_option_writes_the_screening_report(image_folder, tmp_path, capsys):
+    """predict --report runs the same report as 'mammo-tf evaluate' on the CSV just written;
+    the manifest among the inputs gives the patients (one here: no bootstrap CI, said so)."""
+    model_path = save_in_run(position_sensitive_model(seed=0), tmp_path / "run")
+    out = tmp_path / "preds.csv"
+    argv = [str(image_folder / "manifest.csv"), "--split", "test", "--model", str(model_path),
+            "--out", str(out), "--n-boot", "20", "--no-progress", "--report", str(tmp_path / "report")]
+    assert _load_script().main(argv) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    image = report["models"]["preds"]["levels"]["image"]
+    assert (image["n"], image["n_positive"], image["n_patients"]) == (3, 2, 1)
+    assert image["note"] == "one patient: no bootstrap CI" and image["auc_ci95"] is None
+    assert report["models"]["preds"]["calibration"] is None  # no --val-predictions
+    metrics = json.loads((tmp_path / "preds_metrics.json").read_text())
+    assert metrics["ci_resamples"] == "images"  # one patient: nothing to cluster
+    assert "screening report:" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        _load_script().main(argv[:-2] + ["--val-predictions", str(out)])
+    assert exit_info.value.code == 2
+    assert "go with --report" in capsys.readouterr().err
+
+
+def test_patient_ids_come_from_the_manifest_inputs(image_folder):
+    items = lib.collect_items([str(image_folder / "manifest.csv")], split="test")
+    assert lib.patient_ids([str(image_folder / "manifest.csv")], items) == ["p", "p", "p"]
+    assert lib.patient_ids([str(image_folder)], items) is None

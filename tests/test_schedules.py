@@ -62,8 +62,10 @@ WHOLE_STAGE = {"name": "top", "trainable_from": "head", "learning_rate": 1e-4, "
     # the issue's case: "epochs": [30] for the 2-stage whole-image pipeline trained ONE stage
     ("whole", {"epochs": [30]}, ("epochs", "1 value", "2 stage")),
     ("whole", {"l2": [1e-3, 1e-2, 1e-1]}, ("l2", "3 value", "2 stage")),
-    ("patch", {"epochs": [30]}, ("epochs", "1 value", "3 stage")),
-    ("patch", {"learning_rates": [1e-3, 1e-4]}, ("learning_rates", "2 value", "3 stage")),
+    ("patch", {"epochs": [30], "weights": "imagenet"}, ("epochs", "1 value", "3 stage")),
+    ("patch", {"learning_rates": [1e-3, 1e-4], "weights": "imagenet"},
+     ("learning_rates", "2 value", "3 stage")),
+    ("patch", {"epochs": [3, 10, 37]}, ("epochs", "3 value", "1 stage")),  # random init: 1 stage
     ("transfer", {"epochs": [30, 20]}, ("epochs", "2 value", "1 stage")),
 ])
 def test_per_stage_list_of_wrong_length_exits_2(pipeline, values, lengths, tmp_path, capsys):
@@ -158,6 +160,14 @@ def test_patch_flags_override_and_unfreeze_from(tmp_path):
         ("head", 1e-3, 1), ("block5_conv1", 1e-4, 2), ("all", 1e-5, 3)]
 
 
+def test_unfreeze_from_on_the_one_stage_random_schedule_exits_2(capsys):
+    from mammo_tf.cli import main_patch
+
+    err = _exit_2(main_patch, ["--train-h5", "t.h5", "--val-h5", "v.h5", "--unfreeze-from",
+                               "block5_conv1", "--backbone", "vgg16"], capsys)
+    assert "--unfreeze-from" in err and "1 stage" in err and "random init" in err, err
+
+
 def test_a_schedule_for_another_backbone_is_refused(capsys):
     from mammo_tf.cli import main_patch
 
@@ -209,7 +219,8 @@ EXPECTED = sorted(
     [f"patch_{v}_{b}" for v in ("s10", "s30", "s1") for b in ("vgg16", "vgg19", "resnet50")]
     + ["whole_resnet", "whole_vgg", "whole_hybrid", "whole_heatmap_5x5", "whole_heatmap_2x2",
        "whole_heatmap_1x1", "transfer_inbreast", "nyu_image_only", "nyu_image_heatmaps",
-       "nyu_birads_pretraining", "demo_patch", "demo_whole", "demo_transfer", "mini_mias_patch",
+       "nyu_birads_pretraining", "patch_s10_random", "patch_s30_random", "patch_s1_random",
+       "demo_patch", "demo_whole", "demo_transfer", "mini_mias_patch",
        "mini_mias_whole"])
 
 
@@ -258,9 +269,47 @@ def test_patch_files_state_the_paper(backbone, variant, epochs):
     values = load_config_file(f"patch_{variant}_{backbone}", PatchConfig)
     assert (values["backbone"], values["variant"], values["batch_size"], values["optimizer"],
             values["weights"]) == (backbone, variant, 32, "adam", "imagenet")
-    # the pipeline's default schedule (no "stages" in the config) is this file's
-    config = PatchConfig(train_h5=["t"], val_h5=["v"], backbone=backbone, variant=variant)
+    # the pipeline's default schedule for pretrained weights (no "stages" in the config) is this file's
+    config = PatchConfig(train_h5=["t"], val_h5=["v"], backbone=backbone, variant=variant,
+                         weights="imagenet")
     assert [(s.trainable_from, s.learning_rate, s.epochs) for s in build_stages(config)] == expected
+
+
+@pytest.mark.parametrize("backbone", ("vgg16", "resnet50"))
+@pytest.mark.parametrize("variant, total", [("s10", 50), ("s30", 50), ("s1", 200)])
+def test_random_init_trains_all_layers_at_1e3(backbone, variant, total):
+    """Shen 2.2: "For randomly initialized networks, we use a learning rate of 1e-3." and "The
+    total number of epochs is 50 ... For the s1 dataset, we increase the total number of epochs
+    to 200". Random weights (the default, no --weights) -> one stage, all layers, lr 1e-3; a
+    frozen random backbone (the pretrained schedule) is not the default any more."""
+    from mammo_tf.shen import patch_stages
+    from mammo_tf.shen.train_patch import PatchConfig, build_stages
+
+    expected = [("all", 1e-3, total)]
+    assert [(s.trainable_from, s.learning_rate, s.epochs)
+            for s in patch_stages(backbone, variant, pretrained=False)] == expected
+    config = PatchConfig(train_h5=["t"], val_h5=["v"], backbone=backbone, variant=variant)
+    assert config.weights is None
+    assert [(s.trainable_from, s.learning_rate, s.epochs) for s in build_stages(config)] == expected
+    values = load_config_file(f"patch_{variant}_random", PatchConfig)
+    assert values["weights"] is None and values["batch_size"] == 32
+    # pretrained weights keep the paper's 3-stage frozen schedule
+    pretrained = build_stages(PatchConfig(train_h5=["t"], val_h5=["v"], backbone=backbone,
+                                          variant=variant, weights="imagenet"))
+    assert [s.trainable_from for s in pretrained][::2] == ["head", "all"] and len(pretrained) == 3
+
+
+def test_patch_checkpoint_on_best_validation_accuracy():
+    """Shen, Table 1: "#Epochs indicates the epoch when the best validation accuracy has been
+    reached." The patch pipeline's best checkpoint monitors validation accuracy by default."""
+    from mammo_tf.shen.train_patch import PatchConfig, training_options
+    from mammo_tf.training.runner import Monitor
+
+    config = PatchConfig(train_h5=["t"], val_h5=["v"])
+    assert config.monitor == "accuracy"
+    assert training_options(config).monitor == Monitor("accuracy", "max")
+    auc = PatchConfig(train_h5=["t"], val_h5=["v"], monitor="auc")
+    assert training_options(auc).monitor == Monitor("auc", "max")
 
 
 SHEN_WHOLE = ("1. Set learning rate to 1e-4, weight decay to 0.001 and train the newly added top "

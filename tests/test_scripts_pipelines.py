@@ -50,8 +50,9 @@ def toy_data(tmp_path_factory):
 
 def _patch_args(toy_data, name):
     return ["--train-h5", toy_data["train_h5"], "--val-h5", toy_data["val_h5"], "--test-h5",
-            toy_data["test_h5"], "--backbone", "vgg16", "--epochs", "1", "2", "1",
-            "--batch-size", "16", "--runs-dir", toy_data["runs"], "--name", name, "--verbose", "0"]
+            toy_data["test_h5"], "--backbone", "vgg16", "--schedule", "pretrained",
+            "--epochs", "1", "2", "1", "--batch-size", "16", "--runs-dir", toy_data["runs"],
+            "--name", name, "--verbose", "0"]
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +147,18 @@ def whole_run(patch_run, toy_data):
 
 
 def test_train_whole_run_folder(whole_run):
-    metrics = _check_run_folder(whole_run, ("test_auc", "test_auc_ci95", "test_auc_tta"))
+    metrics = _check_run_folder(whole_run, ("test_auc", "test_auc_ci95", "test_auc_tta",
+                                            "patch_baseline", "beats_patch_baseline"))
     assert metrics["top"] == "hybrid" and metrics["backbone"] == "vgg16"
+    baseline = metrics["patch_baseline"]
+    assert set(baseline) == {"val", "test"}
+    assert baseline["test"]["window"] == [32, 32] and baseline["test"]["stride"] == 8
+    for split in ("val", "test"):
+        for score in ("max_malignant", "max_lesion"):
+            auc, (lo, hi) = baseline[split][score]["auc"], baseline[split][score]["auc_ci95"]
+            assert 0.0 <= lo <= auc <= hi <= 1.0
+    assert metrics["beats_patch_baseline"] == (
+        metrics["best_val_auc"] >= baseline["val"]["max_malignant"]["auc"])
     lo, hi = metrics["test_auc_ci95"]
     assert 0.0 <= lo <= metrics["test_auc"] <= hi <= 1.0
     rows = _rows(os.path.join(whole_run, "log.csv"))
@@ -172,7 +183,10 @@ def test_transfer_series(whole_run, toy_data):
     assert os.path.isfile(os.path.join(run, "transfer_efficiency.png"))
     for n in (2, 3):
         sub = os.path.join(run, f"patients_{n:03d}")
-        _check_run_folder(sub, ("test_auc", "best_val_auc"), exported=False)
+        sub_metrics = _check_run_folder(sub, ("test_auc", "best_val_auc", "patch_baseline"),
+                                        exported=False)
+        # the patch classifier is found through the source whole-image run's run.json
+        assert sub_metrics["patch_baseline"]["test"]["window"] == [32, 32]
         info = json.load(open(os.path.join(sub, "run.json")))
         assert info["kind"] == "whole_top" and info["details"]["transfer"]  # the source's kind
         rows = _rows(os.path.join(sub, "log.csv"))
@@ -261,7 +275,8 @@ def test_kill_9_then_resume_continues(toy_data, tmp_path):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     run = tmp_path / "runs" / "killed"
     args = [sys.executable, os.path.join(repo, "train_patch.py"), "--train-h5", toy_data["train_h5"],
-            "--val-h5", toy_data["val_h5"], "--backbone", "vgg16", "--epochs", "1", "3", "1",
+            "--val-h5", toy_data["val_h5"], "--backbone", "vgg16", "--schedule", "pretrained",
+            "--epochs", "1", "3", "1",
             "--batch-size", "16", "--runs-dir", str(tmp_path / "runs"), "--name", "killed",
             "--verbose", "0", "--no-export"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -303,3 +318,33 @@ def test_heatmap_top_builds_and_stages_apply(patch_run):
     trainable = {layer.name for layer in model.layers if layer.trainable and layer.weights}
     assert "fc1" in trainable and "heatmap" not in trainable and "block5_conv3" not in trainable
     assert model.get_layer("fc1").kernel.regularizer.l2 == pytest.approx(1e-3)
+
+
+def test_sliding_heatmap_whole_run_is_deterministic(patch_run, toy_data):
+    """Issue 12: the same seed gives the same numbers. Two whole-image runs (the demo's
+    sliding-window heatmap classifier started at the patch baseline, epoch 0 validated) end
+    with identical weights and identical logs."""
+    import keras
+
+    runs = []
+    for name in ("heatmap_a", "heatmap_b"):
+        args = ["--patch-model", os.path.join(patch_run, "checkpoints", "best.keras"),
+                "--manifest", toy_data["manifest"], "--top", "heatmap", "--heatmap-pool", "3",
+                "--heatmap-hidden", "4", "--heatmap-shortcut", "--heatmap-init-baseline",
+                "--heatmap-stride", "16", "--baseline-stride", "16", "--image-size", *IMAGE_SIZE,
+                "--epochs", "1", "1", "--learning-rates", "1e-3", "1e-4", "--runs-dir",
+                toy_data["runs"], "--name", name, "--verbose", "0", "--no-export", "--no-tta"]
+        assert main_whole(args) == 0
+        runs.append(os.path.join(toy_data["runs"], name))
+    a, b = (keras.saving.load_model(os.path.join(r, "checkpoints", "last.keras"), safe_mode=True)
+            for r in runs)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    logs = [[{k: v for k, v in row.items() if k != "seconds"}
+             for row in _rows(os.path.join(r, "log.csv"))] for r in runs]
+    assert logs[0] == logs[1]
+    metrics = [json.load(open(os.path.join(r, "metrics.json"))) for r in runs]
+    assert metrics[0]["test_auc"] == metrics[1]["test_auc"]
+    assert metrics[0]["initial_val_auc"] is not None  # epoch 0 was validated
+    info = json.load(open(os.path.join(runs[0], "run.json")))
+    assert info["details"]["heatmap_mode"] == "sliding" and info["details"]["heatmap_stride"] == 16

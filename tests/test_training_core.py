@@ -171,3 +171,68 @@ def test_evaluator_without_the_monitored_metric_is_an_error(tmp_path):
                          TrainingOptions(verbose=0), evaluator=lambda m, d: {"mean_auc": 0.5})
     with pytest.raises(ValueError, match="'auc' is not among them"):
         runner.train(_model())
+
+
+def test_validate_initial_lets_the_untrained_model_win(tmp_path):
+    """Epoch 0: with ``validate_initial`` the model before training competes for the best
+    checkpoint; training at a destructive learning rate cannot make the result worse on
+    validation than the start."""
+    import keras
+
+    from mammo_tf.training.runner import StageRunner, TrainingOptions
+    from mammo_tf.training.schedule import Stage
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    inputs = keras.Input((4,))
+    dense = keras.layers.Dense(2, activation="softmax", name="predictions")
+    model = keras.Model(inputs, dense(inputs))
+    dense.set_weights([np.array([[-5.0, 5.0], [0, 0], [0, 0], [0, 0]], "float32"),
+                       np.zeros(2, "float32")])  # a perfect classifier to start with
+
+    class Data(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[16 * i:16 * i + 16], 1 - y[16 * i:16 * i + 16]  # trains towards the wrong labels
+
+    class Val(Data):
+        def __getitem__(self, i):
+            return x[16 * i:16 * i + 16], y[16 * i:16 * i + 16]
+
+    options = TrainingOptions(validate_initial=True, verbose=0,
+                              stage_setup=lambda m, s: None)
+    result = StageRunner(tmp_path / "run", [Stage("s", "all", 0.5, 2)], Data(), Val(),
+                         options).train(model)
+    assert result.best_epoch == 0 and result.initial_val["auc"] == 1.0
+    assert result.best_value == 1.0
+    best = keras.saving.load_model(tmp_path / "run" / "checkpoints" / "best.keras")
+    np.testing.assert_allclose(best.get_layer("predictions").get_weights()[0][0], [-5.0, 5.0])
+
+
+def test_freeze_batchnorm_stage_keeps_moving_statistics(tmp_path):
+    """A stage with ``freeze_batchnorm`` trains the other layers while every
+    BatchNormalization layer stays in inference mode (moving statistics unchanged)."""
+    from mammo_tf.training.schedule import stage_from_dict, stage_to_dict
+
+    stage = stage_from_dict({"name": "ft", "trainable_from": "all", "learning_rate": 1e-3,
+                             "epochs": 1, "freeze_batchnorm": True})
+    assert stage_to_dict(stage)["freeze_batchnorm"] is True
+    assert "freeze_batchnorm" not in stage_to_dict(Stage("a", "all", 1e-3, 1))
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="predictions")(x))
+    before = [w.copy() for w in model.get_layer("bn").get_weights()]
+    conv_before = model.get_layer("conv").get_weights()[0].copy()
+    apply_stage(model, stage)
+    compile_for_stage(model, stage, TrainingOptions())
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(5, 3, (16, 8, 8, 3)).astype("float32"), rng.integers(0, 2, 16),
+              epochs=1, verbose=0)
+    for a, b in zip(before, model.get_layer("bn").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(conv_before, model.get_layer("conv").get_weights()[0])

@@ -7,11 +7,12 @@ import sys
 from mammo_tf.cli import CommandParser, report_error, setup_command
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
 
-DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom")
+# Same names as mammo_tf.datasets.prepare.DATASETS (not imported: keeps --help fast).
+DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed")
 
 
 def _add_prepare_arguments(prep):
-    prep.add_argument("dataset", choices=DATASETS)
+    prep.add_argument("dataset", nargs="?", choices=DATASETS, help="dataset to prepare (not with --merge)")
     prep.add_argument("--src", help="download folder (mini-MIAS: folder or .tar.xz; phantom: where the "
                                     "phantom source is written, default <out>/source)")
     prep.add_argument("--out", required=True, help="output folder (images/, masks/, manifest.csv)")
@@ -22,10 +23,21 @@ def _add_prepare_arguments(prep):
                       choices=("nearest", "linear", "cubic", "area", "lanczos"))
     prep.add_argument("--split", default="paper", choices=("paper", "official"),
                       help="paper: 85/15 train/test + 10%% val by patient (INbreast 70/30 train/val); "
-                           "official: CBIS-DDSM's own train/test + 10%% val")
+                           "official: the dataset's own train/test (CBIS-DDSM, VinDr-Mammo) + 10%% val")
     prep.add_argument("--seed", type=int, default=0)
+    prep.add_argument("--frame", type=int, default=None, metavar="K",
+                      help="frame (0-based) to read from multi-frame DICOMs (tomosynthesis); without it "
+                           "such files are skipped and reported with their frame count")
+    prep.add_argument("--crop", default="none", choices=("none", "breast"),
+                      help="breast: crop each image to the breast (labels and background out) before "
+                           "resizing; the box is stored in the manifest's crop_box column")
     prep.add_argument("--workers", type=int, default=1, help="conversion threads")
-    prep.add_argument("--no-progress", action="store_true")
+    prep.add_argument("--no-progress", action="store_true", help="no progress bar (it shows the ETA)")
+    prep.add_argument("--shard", metavar="I/N", default=None,
+                      help="convert only shard I of N (whole patients; 1 <= I <= N) and write "
+                           "<out>/shards/manifest.shard-I-of-N.csv; one job per shard, then --merge")
+    prep.add_argument("--merge", action="store_true",
+                      help="join the shards under --out into <out>/manifest.csv (no dataset argument)")
     prep.add_argument("--n-patients", type=int, default=40, help="phantom: number of patients")
     prep.add_argument("--profile", default=None, choices=("ddsm", "inbreast"),
                       help="phantom: intensity profile")
@@ -57,14 +69,42 @@ def _parser():
     return parser, subs
 
 
+def _merge(args, parser):
+    setup_command()
+    from mammo_tf.datasets.prepare import merge_shards
+
+    try:
+        manifest, report = merge_shards(args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        return report_error(parser.prog, exc)
+    print(report.summary())
+    print(f"manifest: {manifest}")
+    return 0
+
+
 def _prepare(args, parser):
     import os
 
+    if args.merge:
+        if args.dataset or args.shard:
+            parser.error("--merge takes only --out (the folder the shards were written to)")
+        return _merge(args, parser)
+    if args.dataset is None:
+        parser.error("the dataset argument is required (or --merge)")
+    if args.shard is not None:
+        from mammo_tf.datasets.prepare import parse_shard
+
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.src is not None and args.dataset != "phantom" and not os.path.exists(args.src):
         parser.error(f"--src {args.src!r} does not exist")
     for flag, values in (("--size", args.size), ("--phantom-size", args.phantom_size)):
         if values is not None and min(values) < 1:
             parser.error(f"{flag} must be positive, got {values[0]} {values[1]}")
+    if args.frame is not None and args.frame < 0:
+        parser.error(f"--frame must be 0 or more, got {args.frame}")
     for flag, value in (("--workers", args.workers), ("--n-patients", args.n_patients)):
         if value < 1:
             parser.error(f"{flag} must be at least 1, got {value}")
@@ -78,7 +118,7 @@ def _prepare(args, parser):
             args.dataset, args.src, args.out, strict=args.strict, size=tuple(args.size),
             interpolation=args.interpolation, split=args.split, seed=args.seed, workers=args.workers,
             progress=not args.no_progress, n_patients=args.n_patients, profile=args.profile,
-            phantom_size=args.phantom_size,
+            phantom_size=args.phantom_size, shard=args.shard, crop=args.crop, frame=args.frame,
         )
     except PrepareError as exc:  # an unusable item with --strict: bad input
         return report_error(parser.prog, f"{exc} (--strict)")
@@ -91,6 +131,9 @@ def _prepare(args, parser):
         return report_error(parser.prog, first)
     counts = split_counts(read_manifest(manifest))
     print(report.summary())
+    if args.shard is not None:
+        print(f"shard {args.shard}: {manifest} (run every shard, then `prepare --merge --out {args.out}`)")
+        return 0
     print("per split: " + "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items())
                                     for s, c in counts.items()))
     print(f"manifest: {manifest}")

@@ -83,18 +83,26 @@ def checked_mask(mask, shape, what="ROI mask"):
     return mask
 
 
-def _params(record, size, interpolation):
-    return {"size": [int(size[0]), int(size[1])], "interpolation": interpolation,
-            "source": os.path.abspath(record.source), "n_rois": len(record.rois)}
+def _params(record, size, interpolation, crop="none", frame=None):
+    params = {"size": [int(size[0]), int(size[1])], "interpolation": interpolation,
+              "source": os.path.abspath(record.source), "n_rois": len(record.rois)}
+    if crop != "none":
+        params["crop"] = crop
+    if frame is not None:
+        params["frame"] = int(frame)
+    return params
 
 
-def _row(record, image_path, mask_paths, classes):
-    return {
+def _row(record, image_path, mask_paths, classes, crop_box=""):
+    row = {
         "image_id": record.image_id, "patient_id": record.patient_id, "side": record.side,
         "view": record.view, "label": int(record.label), "pathology": record.pathology,
         "abnormality": list(record.abnormality), "image_path": image_path,
         "roi_mask_paths": mask_paths, "roi_classes": classes, "split": record.split,
     }
+    if crop_box:
+        row["crop_box"] = crop_box
+    return row
 
 
 def _load_done(out_dir, record, params):
@@ -114,25 +122,38 @@ def _load_done(out_dir, record, params):
     return done
 
 
-def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"):
+def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic", crop="none", frame=None):
     """Convert one image and its ROIs; returns ``(row, roi_problems, resumed)``.
+
+    ``crop="breast"`` crops image and masks to the breast box
+    (:mod:`mammo_tf.datasets.breast_region`) before resizing; the box goes to ``crop_box``.
+    ``frame`` picks the frame of multi-frame (tomosynthesis) DICOMs.
 
     Raises :class:`MammogramReadError` when the image itself cannot be read. ROI problems
     (``[(roi_index, reason), ...]``) drop that ROI only.
     """
-    params = _params(record, size, interpolation)
+    params = _params(record, size, interpolation, crop, frame)
     done = _load_done(out_dir, record, params)
     if done is not None:
         # Labels, classes and split come from the current record (tables may have been fixed,
         # --split changed); only what the pixels decided (which ROIs survived) is reused.
         indices = done["roi_indices"]
         row = _row(record, done["row"]["image_path"], done["row"]["roi_mask_paths"],
-                   [record.rois[i].roi_class for i in indices])
+                   [record.rois[i].roi_class for i in indices], done["row"].get("crop_box", ""))
         return row, [tuple(p) for p in done["roi_problems"]], True
-    image, metadata = read_mammogram(record.source)
+    image, metadata = read_mammogram(record.source, frame=frame)
     full = to_uint16(image, metadata)
     del image
     shape = full.shape
+    crop_box, region = "", None
+    if crop == "breast":
+        from mammo_tf.datasets.breast_region import breast_box, format_box
+
+        region = breast_box(full)
+        crop_box = format_box(region)
+        full = full[region.slices()]
+    elif crop != "none":
+        raise ValueError(f"crop must be 'none' or 'breast', got {crop!r}")
     image_path = f"images/{record.image_id}.png"
     write_png16(os.path.join(out_dir, image_path), resize_image(full, size, interpolation))
     del full
@@ -140,6 +161,9 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
     for index, roi in enumerate(record.rois):
         try:
             mask = checked_mask(roi.make_mask(shape), shape)
+            if region is not None:
+                mask = checked_mask(mask[region.slices()], (region.height, region.width),
+                                    "ROI mask inside the breast crop")
             mask_path = f"masks/{record.image_id}_roi{index}.png"
             write_mask_png(os.path.join(out_dir, mask_path), resize_mask(mask, size))
         except (RoiError, MammogramReadError) as exc:
@@ -148,7 +172,7 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
         mask_paths.append(mask_path)
         classes.append(roi.roi_class)
         indices.append(index)
-    row = _row(record, image_path, mask_paths, classes)
+    row = _row(record, image_path, mask_paths, classes, crop_box)
     write_json_atomic(os.path.join(out_dir, "records", record.image_id + ".json"),
                       {"row": row, "roi_indices": indices, "roi_problems": problems, "params": params,
                        "source_metadata": metadata.to_dict()})
@@ -156,7 +180,7 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
 
 
 def convert_records(records, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic", report=None,
-                    workers=1, progress=True):
+                    workers=1, progress=True, crop="none", desc="converting", frame=None):
     """Convert many records (skip-and-report; ``report.strict`` stops at the first problem).
 
     Returns the manifest rows of the images converted or resumed, in the order of ``records``.
@@ -168,9 +192,9 @@ def convert_records(records, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubi
     rows = [None] * len(records)
 
     def work(index):
-        return index, convert_record(records[index], out_dir, size, interpolation)
+        return index, convert_record(records[index], out_dir, size, interpolation, crop, frame)
 
-    bar = _progress(len(records), progress)
+    bar = _progress(len(records), progress, desc)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
         futures = {pool.submit(work, i): i for i in range(len(records))}
         try:
@@ -209,7 +233,8 @@ def finish(rows, out_dir, report, manifest_name="manifest.csv"):
     return path
 
 
-def _progress(total, enabled):
+def _progress(total, enabled, desc="converting"):
+    """tqdm bar: done/total, rate and the ETA (``[elapsed<remaining]``)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="converting", unit="image", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="image", disable=not enabled, dynamic_ncols=True)

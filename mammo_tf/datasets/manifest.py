@@ -26,6 +26,9 @@ COLUMNS = (
     "split",
 )
 LIST_COLUMNS = ("abnormality", "roi_mask_paths", "roi_classes")
+# Written only when some row has it; kept by read_manifest when present.
+# crop_box: "top;bottom;left;right" of the breast crop in source pixels (prepare --crop breast).
+OPTIONAL_COLUMNS = ("crop_box",)
 PATHOLOGIES = ("NORMAL", "BENIGN", "MALIGNANT")
 SPLITS = ("train", "val", "test")
 
@@ -62,11 +65,13 @@ def _format(value):
 
 def write_manifest(path, rows):
     """Write manifest rows (dicts with :data:`COLUMNS`; lists are ``;``-joined) atomically."""
+    rows = list(rows)
+    columns = COLUMNS + tuple(c for c in OPTIONAL_COLUMNS if any(row.get(c) for row in rows))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: _format(row.get(c)) for c in COLUMNS})
+        writer.writerow({c: _format(row.get(c)) for c in columns})
     write_text_atomic(path, buffer.getvalue())
 
 
@@ -85,6 +90,7 @@ def read_manifest(path):
     out = []
     for number, raw in enumerate(rows, start=2):
         row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
+        row.update({c: (raw.get(c) or "").strip() for c in OPTIONAL_COLUMNS if c in raw})
         try:
             row["label"] = int(row["label"])
         except ValueError:

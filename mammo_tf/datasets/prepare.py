@@ -1,8 +1,10 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """``prepare``: load a dataset, split it by patient, convert it, write manifest + report."""
 import collections
+import glob
 import json
 import os
+import re
 import tarfile
 
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
@@ -11,7 +13,7 @@ from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.datasets.splits import official_split, patient_labels_of, stratified_patient_split
 from mammo_tf.utils import write_json_atomic
 
-DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom")
+DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed")
 # (held-out fraction, validation fraction of the rest, held-out split name) per dataset.
 # Shen et al.: DDSM 85/15 train/test with 10% of training patients as validation;
 # INbreast 70/30 train/validation by patient (the paper reports the validation AUC).
@@ -20,15 +22,22 @@ PAPER_SPLITS = {
     "phantom": (0.15, 0.10, "test"),
     "mini-mias": (0.15, 0.10, "test"),
     "inbreast": (0.30, 0.0, "val"),
+    # Screening datasets (not in the paper): the same 85/15 + 10% rule by patient.
+    "vindr-mammo": (0.15, 0.10, "test"),
+    "rsna": (0.15, 0.10, "test"),
+    "cmmd": (0.15, 0.10, "test"),
+    "embed": (0.15, 0.10, "test"),
 }
+OFFICIAL_SPLIT_DATASETS = ("cbis-ddsm", "phantom", "vindr-mammo")
 
 
 def assign_splits(records, dataset, split="paper", seed=0):
     """Set ``record.split`` for every record (patient-level, stratified on any malignancy)."""
     labels = patient_labels_of(records)
     if split == "official":
-        if dataset not in ("cbis-ddsm", "phantom"):
-            raise ValueError(f"--split official exists only for CBIS-DDSM (and the phantom), not {dataset}")
+        if dataset not in OFFICIAL_SPLIT_DATASETS:
+            raise ValueError(f"--split official exists only for CBIS-DDSM, VinDr-Mammo (and the phantom), "
+                             f"not {dataset}")
         image_splits = {r.image_id: r.split for r in records}
         patients = {r.image_id: r.patient_id for r in records}
         chosen = official_split(image_splits, patients, labels, PAPER_SPLITS[dataset][1], seed)
@@ -93,20 +102,72 @@ def load_records(dataset, src, report, progress=True, out=None):
         from mammo_tf.datasets.mini_mias import load_mini_mias
 
         return load_mini_mias(src, report)
+    if dataset == "vindr-mammo":
+        from mammo_tf.datasets.vindr_mammo import load_vindr_mammo
+
+        return load_vindr_mammo(src, report)
+    if dataset == "rsna":
+        from mammo_tf.datasets.rsna import load_rsna
+
+        return load_rsna(src, report)
+    if dataset == "cmmd":
+        from mammo_tf.datasets.cmmd import load_cmmd
+
+        return load_cmmd(src, report)
+    if dataset == "embed":
+        from mammo_tf.datasets.embed import load_embed
+
+        return load_embed(src, report)
     raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 
+def parse_shard(text):
+    """``"I/N"`` (1 <= I <= N) -> ``(I, N)``; ValueError with the rule otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise ValueError(f"--shard must be I/N with 1 <= I <= N (e.g. 2/8), got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def shard_of_records(records, shard):
+    """Indices of the records of shard ``(I, N)``: whole patients, the k-th patient (sorted by
+    id) in shard ``k % N + 1``, so every shard gets about 1/N of the patients."""
+    index, count = shard
+    patients = {p: k for k, p in enumerate(sorted({r.patient_id for r in records}))}
+    return [i for i, r in enumerate(records) if patients[r.patient_id] % count == index - 1]
+
+
+def _shard_path(out, shard, kind):
+    index, count = shard
+    suffix = "json" if kind == "state" else "csv"
+    return os.path.join(out, "shards", f"{kind}.shard-{index:04d}-of-{count:04d}.{suffix}")
+
+
 def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolation="cubic", split="paper",
-            seed=0, workers=1, progress=True, n_patients=40, profile=None, phantom_size=None):
+            seed=0, workers=1, progress=True, n_patients=40, profile=None, phantom_size=None, shard=None,
+            crop="none", frame=None):
     """Prepare a dataset end to end; returns ``(manifest_path, report)``.
 
     ``src``: the dataset's download folder (mini-MIAS may also be a ``.tar.xz``); for
     ``phantom`` the folder the phantom CBIS-DDSM source is written to (default ``<out>/source``).
     Bad items are skipped and listed in ``report`` (and ``<out>/prepare_report.json``) unless
     ``strict``, which raises :class:`~mammo_tf.datasets.report.PrepareError` at the first.
+
+    ``shard=(I, N)`` (or ``"I/N"``) converts only the patients of shard I of N (splits are
+    still drawn over the whole dataset, so they match an unsharded run) and writes
+    ``<out>/shards/manifest.shard-I-of-N.csv`` plus its state; run the N shards anywhere that
+    sees ``out`` (a job array), then :func:`merge_shards` writes ``<out>/manifest.csv``.
+    Returns the partial manifest's path in that case.
+
+    ``crop="breast"`` crops every image (and its ROI masks) to the breast before resizing
+    (:mod:`mammo_tf.datasets.breast_region`); the box is the manifest's ``crop_box``.
+    ``frame`` (0-based) is read from multi-frame DICOMs, which are otherwise reported as bad
+    items naming their frame count.
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    if crop not in ("none", "breast"):
+        raise ValueError(f"crop must be 'none' or 'breast', got {crop!r}")
     out = os.path.abspath(os.fspath(out))
     os.makedirs(out, exist_ok=True)
     report = PrepareReport(strict=strict)
@@ -121,13 +182,83 @@ def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolatio
     if not records:
         raise RuntimeError(f"{src}: no usable images found for {dataset}\n{report.summary()}")
     assign_splits(records, dataset, split, seed)
-    rows = convert_records(records, out, size=size, interpolation=interpolation, report=report,
-                           workers=workers, progress=progress)
+    info = {"dataset": dataset, "source": src, "size": list(size), "interpolation": interpolation,
+            "split": split, "seed": seed, "crop": crop, "frame": frame}
+    indices = list(range(len(records)))
+    if shard is not None:
+        shard = parse_shard(shard) if isinstance(shard, str) else tuple(int(v) for v in shard)
+        parse_shard(f"{shard[0]}/{shard[1]}")
+        indices = shard_of_records(records, shard)
+    chosen = [records[i] for i in indices]
+    rows = convert_records(chosen, out, size=size, interpolation=interpolation, report=report,
+                           workers=workers, progress=progress, crop=crop, frame=frame,
+                           desc="converting" if shard is None else f"converting shard {shard[0]}/{shard[1]}")
+    if shard is not None:
+        done = {row["image_id"] for row in rows}
+        partial = _shard_path(out, shard, "manifest")
+        from mammo_tf.datasets.manifest import write_manifest
+
+        write_manifest(partial, rows)
+        write_json_atomic(_shard_path(out, shard, "state"), {
+            "info": info, "shard": list(shard), "total_records": len(records),
+            "order": [[i, records[i].image_id] for i in indices if records[i].image_id in done],
+            "rows": rows, "report": report.to_dict(),
+        })
+        return partial, report
     manifest = finish(rows, out, report)
-    write_json_atomic(os.path.join(out, "dataset.json"), {
-        "dataset": dataset, "source": src, "size": list(size), "interpolation": interpolation,
-        "split": split, "seed": seed, "images": len(rows), "counts": split_counts(rows),
-    })
+    write_json_atomic(os.path.join(out, "dataset.json"),
+                      {**info, "images": len(rows), "counts": split_counts(rows)})
+    return manifest, report
+
+
+def merge_shards(out, strict=False):
+    """Join the partial manifests of ``prepare(..., shard=(I, N))`` runs into
+    ``<out>/manifest.csv`` (rows in the order of an unsharded run), ``prepare_report.json`` and
+    ``dataset.json``; returns ``(manifest_path, report)``. Raises ValueError naming what is
+    missing or inconsistent (a shard not run yet, shards of different runs)."""
+    out = os.path.abspath(os.fspath(out))
+    states = sorted(glob.glob(os.path.join(out, "shards", "state.shard-*-of-*.json")))
+    if not states:
+        raise FileNotFoundError(f"{out}: no shards found (expected shards/state.shard-I-of-N.json "
+                                "from `prepare ... --shard I/N`)")
+    loaded = []
+    for path in states:
+        with open(path, encoding="utf-8") as f:
+            loaded.append((path, json.load(f)))
+    counts = {tuple(state["shard"])[1] for _, state in loaded}
+    if len(counts) != 1:
+        raise ValueError(f"{out}/shards: shards of different --shard totals N {sorted(counts)}; "
+                         "delete the stale ones")
+    count = counts.pop()
+    present = {state["shard"][0] for _, state in loaded}
+    missing = [i for i in range(1, count + 1) if i not in present]
+    if missing:
+        raise ValueError(f"{out}: shards {', '.join(f'{i}/{count}' for i in missing)} not prepared yet")
+    info = loaded[0][1]["info"]
+    for path, state in loaded:
+        if state["info"] != info or state["total_records"] != loaded[0][1]["total_records"]:
+            raise ValueError(f"{path}: prepared with other settings than {states[0]} "
+                             f"({state['info']} vs {info})")
+    report = PrepareReport(strict=strict)
+    ordered = []
+    for _, state in loaded:
+        part = state["report"]
+        report.converted += part["converted"]
+        report.resumed += part["resumed"]
+        for key in ("bad_items", "skipped_rois", "excluded", "notes"):
+            getattr(report, key).extend(part[key])
+        by_id = {row["image_id"]: row for row in state["rows"]}
+        ordered += [(index, by_id[image_id]) for index, image_id in state["order"]]
+    # Every shard reads the whole tables, so loader-level problems, exclusions and notes come
+    # once per shard: keep one copy of each.
+    for key in ("bad_items", "skipped_rois", "excluded"):
+        unique = {json.dumps(e, sort_keys=True): e for e in getattr(report, key)}
+        setattr(report, key, list(unique.values()))
+    report.notes = list(dict.fromkeys(report.notes))
+    rows = [row for _, row in sorted(ordered, key=lambda pair: pair[0])]
+    manifest = finish(rows, out, report)
+    write_json_atomic(os.path.join(out, "dataset.json"),
+                      {**info, "images": len(rows), "counts": split_counts(rows), "shards": count})
     return manifest, report
 
 

@@ -19,6 +19,10 @@ def _model_args(p, probe=True):
                    help="feature layer (default: the layer feeding global_pool); 'nested/inner' for a layer "
                         "inside a nested backbone")
     p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
+    p.add_argument("--fixed-size", action="store_true",
+                   help="resize every input to the model's fixed input size instead of running its fully "
+                        "convolutional form (default: FCN; whole mammograms at their own resolution, "
+                        "patches at the patch size; a heatmap classifier gives its patch classifier)")
     if probe:
         p.add_argument("--probe", required=True,
                        help="probe set: patch HDF5 (.h5), whole-image manifest (.csv) or a folder of images")
@@ -87,7 +91,11 @@ def build_parser(prog=PROG):
     _model_args(p, probe=False)
     p.add_argument("image", help="mammogram file (DICOM, PNG, PGM)")
     p.add_argument("--class", dest="class_", metavar="CLASS", default=None, help="class to explain (name or index; default predicted)")
-    p.add_argument("--top-n", type=int, default=4, help="influential units shown (default 4)")
+    p.add_argument("--top-n", type=int, default=8,
+                   help="the image's most influential units considered (default 8, DeepMiner's)")
+    p.add_argument("--max-units", type=int, default=5,
+                   help="annotated units shown among them (default 5: DeepMiner's 'up to five units "
+                        "that have been annotated'); without --labels the top ones, unlabelled")
     p.add_argument("--labels", default=None, help="unit_labels.json from merge")
     p.add_argument("--out", required=True, help="output folder")
 
@@ -117,7 +125,24 @@ def _load(args):
     from mammo_tf.deepminer.pipeline import load_model
 
     model, pixel_mean, model_path = load_model(args.model, args.pixel_mean)
-    return split_model(model, args.layer), pixel_mean, model_path
+    return split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
+
+
+def _class_names(model_path, split):
+    """The explained model's class names: its run.json's when they fit the split's outputs (a
+    heatmap classifier is explained through its patch classifier: the patch classes)."""
+    from mammo_tf.constants import default_class_names
+
+    if model_path:
+        from mammo_tf.runs import RunError, locate_run
+
+        try:
+            classes = list(locate_run(model_path)[0].classes or [])
+        except RunError:
+            classes = []
+        if len(classes) == split.num_classes:
+            return classes
+    return default_class_names(split.num_classes)
 
 
 def _probe(args):
@@ -151,14 +176,15 @@ def run(args):
         print(f"wrote {build_site(args.dissection, args.out, args.rankings, vocab, args.title)}")
         return 0
     split, pixel_mean, model_path = _load(args)
-    print(f"model {model_path or 'in memory'}; feature layer {split.layer_name} ({split.num_units} units); "
-          f"head {'GAP+Dense' if split.gap_dense else 'other (gradient form)'}")
+    print(f"model {model_path or 'in memory'} ({split.conversion}); feature layer {split.layer_name} "
+          f"({split.num_units} units); head {'GAP+Dense' if split.gap_dense else 'other (gradient form)'}")
     if command == "rank":
         from mammo_tf.deepminer.rank import rank_units, write_rankings
 
         probe = _probe(args)
         result = rank_units(split, probe, pixel_mean, args.top_per_image, args.select, args.batch_size,
-                            args.gradient, progress=progress, strict=args.strict)
+                            args.gradient, class_names=_class_names(model_path, split),
+                            progress=progress, strict=args.strict)
         path = write_rankings(result, args.out, model_path)
         for name, info in result["classes"].items():
             print(f"{name:>16}: {len(info['selected'])} units cover {100 * info['coverage']:.1f}% of top-"
@@ -184,23 +210,27 @@ def run(args):
     elif command == "image":
         from mammo_tf.deepminer.explanation import explain_to_files, resolve_class
         from mammo_tf.deepminer.merge import load_unit_labels
-        from mammo_tf.constants import default_class_names
 
         labels = load_unit_labels(args.labels) if args.labels else None
-        names = default_class_names(split.num_classes)
+        names = _class_names(model_path, split)
         record = explain_to_files(split, args.image, pixel_mean, args.out, class_index=resolve_class(args.class_, names),
-                                  top_n=args.top_n, unit_labels=labels)
+                                  top_n=args.top_n, unit_labels=labels, max_units=args.max_units,
+                                  class_names=names)
         probs = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
-        print(f"{probs}; class map {record['class_map']} at layer {record['layer']}")
+        print(f"{probs}; class map {record['class_map']} at layer {record['layer']} "
+              f"(feature map {'x'.join(map(str, record['feature_map_size']))} for a "
+              f"{'x'.join(map(str, record['input_size']))} input)")
+        print(f"{record['units_shown']}:")
+        for u in record["units"]:
+            print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g})")
         print(f"wrote {record['figure']}, {record['html']}")
     elif command == "evaluate":
         from mammo_tf.deepminer.evaluation import evaluate_maps, write_evaluation
         from mammo_tf.deepminer.explanation import resolve_class
-        from mammo_tf.constants import default_class_names
 
         probe = _probe(args)
         layers = args.randomize_layers.split(",") if args.randomize_layers else None
-        summary = evaluate_maps(split, probe, pixel_mean, resolve_class(args.class_, default_class_names(split.num_classes)),
+        summary = evaluate_maps(split, probe, pixel_mean, resolve_class(args.class_, _class_names(model_path, split)),
                                 args.step, args.seed, layers, not args.no_deletion, progress)
         write_evaluation(summary, args.out)
         for key in ("pointing_game", "energy_share", "deletion_auc"):
@@ -214,7 +244,8 @@ def run(args):
 def main(argv=None, prog=PROG):
     args = build_parser(prog).parse_args(argv)
     parser = _Parser(prog=f"{prog} {args.command}")  # later checks name the sub-command, as argparse's do
-    _check_positive(args, parser, "batch_size", "top_per_image", "select", "top_k", "top_n", "bins", "tile_size", "step")
+    _check_positive(args, parser, "batch_size", "top_per_image", "select", "top_k", "top_n", "max_units", "bins",
+                    "tile_size", "step")
     if getattr(args, "quantile", None) is not None and not 0 < args.quantile < 1:
         parser.error(f"--quantile must be in (0, 1), got {args.quantile}")
     for name in ("probe", "dissection", "image", "labels", "rankings", "manifest"):

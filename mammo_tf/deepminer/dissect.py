@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mammo_tf.deepminer.maps import upsample
-from mammo_tf.deepminer.probe import concept_of, resize_item
+from mammo_tf.deepminer.probe import concept_of, probe_size, resize_item
 from mammo_tf.deepminer.rank import UNIT_ID_CONVENTION
 from mammo_tf.deepminer.render import dimmed, fit, montage, thumbnail, to_display, write_png
 from mammo_tf.deepminer.streaming import StreamingHistogram, TopK
@@ -55,13 +55,13 @@ def streaming_pass(split, probe, pixel_mean, channels=None, top_k=32, batch_size
     """One pass over ``probe``: per-unit top-k images by max activation and activation histograms
     (plus their feature maps when units x k x h x w float32 fit in ``cache_mb``; 0 disables)."""
     channels = np.arange(split.num_units) if channels is None else np.asarray(channels, dtype=np.int64)
-    map_shape = tuple(split.features.outputs[0].shape[1:3])
+    map_shape = split.feature_map_size(probe_size(probe, split)) or (None, None)
     cache = None not in map_shape and len(channels) * top_k * int(np.prod(map_shape)) * 4 <= cache_mb * 2**20
     state = DissectState(channels, TopK(len(channels), top_k, map_shape if cache else None),
                          StreamingHistogram(len(channels), bins))
     features = split.features
     every_unit = np.array_equal(channels, np.arange(split.num_units))  # no gather copy needed
-    batches = probe.batches(batch_size, split.input_size, pixel_mean, strict=strict)
+    batches = probe.batches(batch_size, probe_size(probe, split), pixel_mean, strict=strict)
     for indices, x in tqdm(batches, total=-(-len(probe) // batch_size), desc="dissect pass", unit="batch",
                            disable=not progress):
         a = np.asarray(features.predict_on_batch(x))  # (B, h, w, units)
@@ -72,6 +72,21 @@ def streaming_pass(split, probe, pixel_mean, channels=None, top_k=32, batch_size
         state.histogram.update(flat.reshape(-1, flat.shape[-1]).T)
         state.num_images += len(indices)
     return state
+
+
+def _features_by_shape(features, images, pixel_mean, channels):
+    """Feature maps (h, w, len(channels)) of each image, one forward pass per image shape
+    (whole mammograms at full resolution may differ in size)."""
+    out = [None] * len(images)
+    by_shape = {}
+    for i, image in enumerate(images):
+        by_shape.setdefault(image.shape, []).append(i)
+    for positions in by_shape.values():
+        x = to_network_input(np.stack([images[i] for i in positions]), pixel_mean)
+        a = np.asarray(features.predict_on_batch(x))[..., channels]
+        for j, i in enumerate(positions):
+            out[i] = a[j]
+    return out
 
 
 class _ContextCache:
@@ -130,7 +145,7 @@ def dissect(split, probe, out_dir, pixel_mean, units=None, top_k=32, batch_size=
     iou_sums = {}  # (pos, concept) -> [intersection, union]
     thumbs = {}  # (pos, rank) -> small RGB tile for the unit's montage (units x k, never N)
     has_rois = False
-    size = split.input_size
+    size = probe_size(probe, split)
     order = sorted(wanted)
     # Only the units/ and context/ subfolders are replaced (atomically, as whole folders).
     with atomic_dir(os.path.join(out_dir, "units")) as units_tmp, \
@@ -142,8 +157,8 @@ def dissect(split, probe, out_dir, pixel_mean, units=None, top_k=32, batch_size=
             items = [probe.item(i) for i in chunk]
             resized = [resize_item(item, size) for item in items]
             if cached is None:
-                x = to_network_input(np.stack([r[0] for r in resized]), pixel_mean)
-                a = np.asarray(split.features.predict_on_batch(x))[..., state.channels]
+                a = _features_by_shape(split.features, [r[0] for r in resized], pixel_mean,
+                                       state.channels)
             for b, (item, (image, rois)) in enumerate(zip(items, resized)):
                 grey = to_display(image)
                 ctx = context.get(item.context_path)
@@ -154,7 +169,7 @@ def dissect(split, probe, out_dir, pixel_mean, units=None, top_k=32, batch_size=
                     box = [y0 / ch_, x0 / cw_, y1 / ch_, x1 / cw_]
                 has_rois = has_rois or bool(rois)
                 for pos, rank in wanted[item.index]:
-                    unit_map = a[b, :, :, pos] if cached is None else cached[pos, rank]
+                    unit_map = a[b][:, :, pos] if cached is None else cached[pos, rank]
                     up = upsample(unit_map, image.shape)
                     mask = up >= thresholds[pos]
                     uid = unit_id(state.channels[pos])

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mammo_tf.deepminer.maps import class_maps, upsample
-from mammo_tf.deepminer.probe import resize_item
+from mammo_tf.deepminer.probe import probe_size, resize_item
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.utils import write_json_atomic
 
@@ -91,7 +91,7 @@ def evaluate_maps(split, probe, pixel_mean, class_index=None, step=0.01, seed=0,
     """Evaluate class maps on the probe items that have ROI masks; returns a summary dict."""
     rng = np.random.default_rng(seed)
     per_image = []
-    size = split.input_size
+    size = probe_size(probe, split)
     predict = split.model.predict_on_batch
     for index in tqdm(range(len(probe)), desc="evaluate", unit="image", disable=not progress):
         try:

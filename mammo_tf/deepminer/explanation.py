@@ -28,8 +28,17 @@ def resolve_class(class_arg, class_names):
     raise ValueError(f"unknown class {class_arg!r}; classes: {', '.join(class_names)}")
 
 
-def explain(split, image, pixel_mean, class_index=None, top_n=4, unit_labels=None, class_names=None):
+def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=None, class_names=None,
+            max_units=5):
     """Compute an explanation (no files). ``image``: uint16 (H, W) or a path.
+
+    Through a fully convolutional split (``split_model``'s default) the mammogram is explained
+    at its own resolution; a fixed-size model gets it resized to its input. Units (DeepMiner,
+    section 3: "up to five units that have been annotated" among the image's most influential):
+    the image's ``top_n`` (8) units by influence for the explained class are listed in
+    ``top_units``; ``units`` (drawn and printed) are the annotated ones among them, at most
+    ``max_units`` (5), most influential first. Without any ``unit_labels`` (no annotation yet)
+    ``units`` are the first ``max_units`` of ``top_units``, marked unlabelled.
 
     Returns a dict with the display image, maps (at input resolution) and the JSON record.
     """
@@ -48,17 +57,26 @@ def explain(split, image, pixel_mean, class_index=None, top_n=4, unit_labels=Non
     method = next(iter(maps))  # "cam" for GAP+Dense, else "grad_cam" (HiResCAM also returned)
     order = np.argsort(-influence[0, :, c], kind="stable")[:top_n]
     labels = unit_labels or {}
-    units = []
+    top_units = []
     for ch in order:
         uid = unit_id(ch)
-        units.append({"unit": uid, "channel": int(ch), "influence": float(influence[0, ch, c]),
-                      "max_activation": float(features[0, :, :, ch].max()), "label": labels.get(uid) or UNLABELLED})
+        top_units.append({"unit": uid, "channel": int(ch), "influence": float(influence[0, ch, c]),
+                          "max_activation": float(features[0, :, :, ch].max()),
+                          "label": labels.get(uid) or UNLABELLED})
+    if labels:
+        units = [u for u in top_units if u["label"] != UNLABELLED][:max_units]
+    else:
+        units = top_units[:max_units]
     record = {
         "image": path, "probabilities": {n: float(p) for n, p in zip(class_names, outputs[0])},
         "predicted_class": class_names[int(np.argmax(outputs[0]))], "explained_class": class_names[c],
         "layer": split.layer_name, "head": "GAP+Dense" if split.gap_dense else "other (gradient maps)",
         "class_map": method, "other_maps": [m for m in maps if m != method],
-        "feature_map_size": list(features.shape[1:3]), "units": units,
+        "input_size": list(image.shape), "fully_convolutional": bool(split.fully_convolutional),
+        "model_form": split.conversion,
+        "feature_map_size": list(features.shape[1:3]), "units": units, "top_units": top_units,
+        "units_shown": ("annotated units among the top %d (at most %d)" % (top_n, max_units)
+                        if labels else "no unit labels given: the top %d, unlabelled" % max_units),
     }
     shape = image.shape
     return {
@@ -109,7 +127,8 @@ def render_html(result, png_name, path):
 Class map: <b>{rec['class_map']}</b> at layer <code>{html.escape(rec['layer'])}</code> (head: {rec['head']}).</p>
 <img src="{html.escape(png_name)}" style="max-width:100%">
 <h3>Probabilities</h3><table>{probs}</table>
-<h3>Most influential units</h3><table><tr><th>unit</th><th>expert label</th><th>influence</th><th>max activation</th></tr>{units}</table>
+<h3>Most influential units</h3><p>{html.escape(rec['units_shown'])}.</p>
+<table><tr><th>unit</th><th>expert label</th><th>influence</th><th>max activation</th></tr>{units}</table>
 <p>Unit ids are 1-based (<code>unit_0001</code> = channel 0). Influence = max activation x class weight (or its gradient form).</p>
 </body></html>"""
     write_text_atomic(path, page)

@@ -9,13 +9,17 @@ path, ``"backbone/conv5_block3_out"``; the split then composes the outer layers 
 model, the nested model up to the layer, the rest of the nested model and the outer remainder.
 """
 import contextlib
+import copy
 import dataclasses
+import logging
 
 from mammo_tf.backend import require_keras3
 
 require_keras3()
 import keras  # noqa: E402
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 POOL_LAYER = "global_pool"
 OUTPUT_LAYER = "predictions"
@@ -143,6 +147,12 @@ class ModelSplit:
     gap_dense: bool
     dense: keras.layers.Layer = None
     _both: keras.Model = None
+    # (height, width) the original model was built for (None: it took any size); an FCN split
+    # resizes patch probes to it and leaves whole mammograms at their own resolution
+    native_size: tuple = None
+    # how the split's model was derived from the given one ("as given", "fully convolutional",
+    # "patch classifier of a heatmap model (fully convolutional)")
+    conversion: str = "as given"
 
     @property
     def kernel(self):
@@ -169,6 +179,23 @@ class ModelSplit:
         shape = self.model.inputs[0].shape
         return shape[1], shape[2]
 
+    def feature_map_size(self, size):
+        """(h, w) of the feature map for inputs of ``size`` = (height, width); None for None
+        (inputs of varying size). One forward pass of zeros, cached per size."""
+        if size is None or None in tuple(size):
+            return None
+        size = tuple(int(v) for v in size)
+        cache = self.__dict__.setdefault("_map_sizes", {})
+        if size not in cache:
+            x = np.zeros((1, *size, int(self.model.inputs[0].shape[-1])), "float32")
+            cache[size] = tuple(int(v) for v in np.asarray(self.features.predict_on_batch(x)).shape[1:3])
+        return cache[size]
+
+    @property
+    def fully_convolutional(self):
+        """True when the split's model takes inputs of any size."""
+        return None in tuple(self.input_size)
+
     def features_and_probabilities(self, x):
         """One forward pass: (feature maps (B,h,w,K), model outputs (B,C)) as numpy."""
         if self._both is None:
@@ -192,13 +219,101 @@ class ModelSplit:
                 layer.activation = original
 
 
-def split_model(model, layer_name=None):
+def _fixed_size(model):
+    shape = tuple(model.inputs[0].shape[1:3])
+    return None if None in shape else tuple(int(s) for s in shape)
+
+
+def _with_any_input_size(model):
+    """The same functional model (same layers and weights) with an input of any height and
+    width; ValueError when a layer needs the fixed size (Flatten + Dense over positions)."""
+    config = copy.deepcopy(model.get_config())
+    inputs = [layer for layer in config.get("layers", []) if layer.get("class_name") == "InputLayer"]
+    if len(inputs) != 1:
+        raise ValueError(f"model {model.name!r}: expected one InputLayer in its config")
+
+    def any_size(node):  # every InputLayer, those of nested models included
+        if isinstance(node, dict):
+            if node.get("class_name") == "InputLayer":
+                layer_config = node["config"]
+                key = "batch_shape" if "batch_shape" in layer_config else "batch_input_shape"
+                shape = list(layer_config[key])
+                if len(shape) == 4:
+                    layer_config[key] = [shape[0], None, None, shape[3]]
+            for value in node.values():
+                any_size(value)
+        elif isinstance(node, list):
+            for value in node:
+                any_size(value)
+
+    any_size(config)
+    try:
+        fcn = model.__class__.from_config(config)
+        fcn.set_weights(model.get_weights())
+        # one forward pass at another size: a Flatten + Dense over positions fails here
+        height, width = _fixed_size(model)
+        probe = np.zeros((1, height + 32, width + 32, int(model.inputs[0].shape[-1])), "float32")
+        fcn.predict_on_batch(probe)
+    except Exception as exc:  # a layer that needs the fixed size refuses the other shape
+        raise ValueError(f"model {model.name!r} is not fully convolutional "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    return fcn
+
+
+def _patch_classifier_of_heatmap_model(model):
+    """A Shen heatmap whole-image classifier -> its patch classifier (backbone + global pooling
+    + the patch softmax, from the ``heatmap`` layer), fully convolutional. DeepMiner's units are
+    the backbone's last conv units and its classes the patch classes; the heatmap head (pooling,
+    FC layers over fixed positions) cannot take a whole mammogram of another size."""
+    from mammo_tf.shen import backbone_of, build_patch_classifier
+
+    backbone = backbone_of(model)
+    heatmap = model.get_layer("heatmap")
+    weights = heatmap.get_weights()
+    kernel = np.asarray(weights[0])
+    kernel = kernel.reshape(kernel.shape[-2], kernel.shape[-1])  # Dense (K, C) or 1x1 conv
+    channels = int(model.inputs[0].shape[-1])
+    patch = build_patch_classifier(backbone, num_classes=kernel.shape[1], weights=None,
+                                   input_shape=(None, None, channels))
+    names = {layer.name for layer in model.layers}
+    for layer in patch.layers:
+        if layer.weights and layer.name in names and layer.name != "predictions":
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    patch.get_layer("predictions").set_weights([kernel] + list(weights[1:]))
+    return patch
+
+
+def fully_convolutional(model):
+    """(model, conversion): the FCN form of ``model`` (DeepMiner, section 3: "We first convert
+    our trained network into a fully convolutional network (FCN) ... able to take in full
+    mammogram images"). A model that takes any size is returned as given; a Shen heatmap
+    classifier gives its patch classifier (``_patch_classifier_of_heatmap_model``); any other
+    functional model is rebuilt with an input of any size (same layers and weights).
+    ValueError when that is impossible."""
+    if _fixed_size(model) is None:
+        return model, "as given"
+    if "heatmap" in {layer.name for layer in model.layers}:
+        return (_patch_classifier_of_heatmap_model(model),
+                "patch classifier of a heatmap model (fully convolutional)")
+    return _with_any_input_size(model), "fully convolutional"
+
+
+def split_model(model, layer_name=None, fcn=True):
     """Cut ``model`` at ``layer_name`` (default: the layer feeding global pooling).
 
     ``layer_name`` may be a path into nested models (``"backbone/conv5_block3_out"``).
+    ``fcn`` (default): cut the model's fully convolutional form (``fully_convolutional``), so
+    whole mammograms are explained at their own resolution; a model that cannot be converted
+    is cut as given (logged), and then every input is resized to its fixed size.
     """
     if not isinstance(model, keras.Model) or not getattr(model, "outputs", None):
         raise ValueError("need a built Keras functional (or Sequential) model")
+    native, conversion = _fixed_size(model), "as given"
+    if fcn and native is not None:
+        try:
+            model, conversion = fully_convolutional(model)
+        except ValueError as exc:
+            logger.warning("%s; inputs are resized to its %dx%d input", exc, *native)
     layer_name = layer_name or feature_layer_name(model)
     features, head = _split_functional(model, layer_name.split("/"))
     if len(features.outputs[0].shape) != 4:
@@ -218,7 +333,8 @@ def split_model(model, layer_name=None):
         and all(isinstance(l, keras.layers.Dropout) for l in head_layers[1:-1])
     )
     dense = head_layers[-1] if gap_dense else None
-    return ModelSplit(model, layer_name, features, head, output_layer, activation, gap_dense, dense)
+    return ModelSplit(model, layer_name, features, head, output_layer, activation, gap_dense, dense,
+                      native_size=native, conversion=conversion)
 
 
 def scores_to_probabilities(scores, activation):

@@ -1,8 +1,10 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Probe sets for ranking, dissection and evaluation: patch HDF5, whole-image manifest or folder.
 
-Every probe item is a uint16 (H, W) image on the 16-bit scale; ``batches`` resizes it to the
-model input size and applies ``to_network_input``. An item knows its whole mammogram
+Every probe item is a uint16 (H, W) image on the 16-bit scale; ``batches`` resizes it to
+``probe_size(probe, split)`` and applies ``to_network_input``: through a fully convolutional
+split, patches go in at the patch classifier's own size and whole mammograms at their own
+resolution (DeepMiner's FCN); a fixed-size model gets everything at its input size. An item knows its whole mammogram
 (``context_path``) and where it lies in it (``box`` = y0, x0, y1, x1 in that image's pixels) so
 the annotation site can show the patch in context. Patch centres in the HDF5 (``center_y``,
 ``center_x``) are in the pixel frame of the manifest image they were cut from.
@@ -64,16 +66,18 @@ class Probe:
         order = np.arange(len(self)) if indices is None else np.asarray(sorted(indices), dtype=np.int64)
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            images, kept = [], []
+            groups = {}  # image shape -> (indices, images): full-resolution images may differ
             for index, image in zip(chunk, self._read(chunk)):
                 if isinstance(image, Exception):
                     if strict:
                         raise image
                     self.failures.append((int(index), str(image)))
                     continue
-                images.append(image if size is None or None in size else resize_image(image, size))
+                image = image if size is None or None in size else resize_image(image, size)
+                kept, images = groups.setdefault(image.shape, ([], []))
                 kept.append(index)
-            if kept:
+                images.append(image)
+            for kept, images in groups.values():
                 yield np.asarray(kept), to_network_input(np.stack(images), pixel_mean)
 
 
@@ -199,6 +203,20 @@ class ImageListProbe(Probe):
         rois = [(resize_mask(read_mask(p), image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
         return ProbeItem(index, self.image_ids[index], image, self.labels[index], self.paths[index],
                          (0, 0) + image.shape, rois)
+
+
+def probe_size(probe, split):
+    """(height, width) the probe's items are resized to for ``split``, or None (as they are).
+
+    A fixed-size model: its input size. A fully convolutional split: patches of a patch HDF5
+    at the patch classifier's own size (``split.native_size``; DeepMiner's probes are patches),
+    whole mammograms (manifest, folder) at their own resolution."""
+    size = tuple(split.input_size)
+    if None not in size:
+        return size
+    if isinstance(probe, PatchH5Probe):
+        return split.native_size
+    return None
 
 
 def open_probe(path, manifest=None, split=None):

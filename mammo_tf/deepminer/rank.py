@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mammo_tf.deepminer.maps import compute_influence
+from mammo_tf.deepminer.probe import probe_size
 from mammo_tf.deepminer.units import unit_id
 from mammo_tf.constants import default_class_names
 from mammo_tf.utils import write_json_atomic, write_text_atomic
@@ -45,7 +46,7 @@ def rank_units(split, probe, pixel_mean, top_per_image=8, select=20, batch_size=
     counts = np.zeros((c, k), dtype=np.int64)
     influence_sum = np.zeros((k, c))
     n_images = 0
-    batches = probe.batches(batch_size, split.input_size, pixel_mean, strict=strict)
+    batches = probe.batches(batch_size, probe_size(probe, split), pixel_mean, strict=strict)
     for _, x in tqdm(batches, total=-(-len(probe) // batch_size), desc="rank", unit="batch", disable=not progress):
         _, influence, _ = compute_influence(split, x, force_gradient=force_gradient)
         counts += count_top_units(influence, top_per_image)

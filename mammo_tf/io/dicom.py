@@ -1,12 +1,19 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""DICOM mammograms via pydicom 3: modality LUT, VOI LUT / window, MONOCHROME1 inversion."""
+"""DICOM mammograms via pydicom 3: modality LUT, VOI LUT / window, MONOCHROME1 inversion.
+
+Compressed pixel data is decoded by the install dependencies ``pylibjpeg`` +
+``pylibjpeg-libjpeg`` (JPEG baseline, extended, lossless process 14, JPEG-LS),
+``pylibjpeg-openjpeg`` (JPEG 2000, HTJ2K) and ``pyjpegls`` (JPEG-LS); RLE by pydicom itself.
+Syntaxes none of them decodes (video, multi-component JPEG 2000, JPIP references) raise
+:class:`MissingDecoderError` naming the file, the syntax and a tool that would decode it.
+"""
 import os
 import re
 import warnings
 
 import numpy as np
 import pydicom
-from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
+from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
 
 from mammo_tf.io.errors import MammogramReadError, MissingDecoderError
 from mammo_tf.io.metadata import MammogramMetadata, side_view_from_name
@@ -14,6 +21,21 @@ from mammo_tf.io.metadata import MammogramMetadata, side_view_from_name
 # pydicom names plugins by import name; users install them under these pip names.
 _PIP_NAMES = {"gdcm": "python-gdcm"}
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_DECOMPRESS_FIRST = ("GDCM (`gdcmconv --raw in.dcm out.dcm`) or DCMTK (`dcmdjpeg`/`dcmdjp2k`) "
+                     "to write an uncompressed copy first")
+VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")  # DICOM PS3.3 C.11.2.1.2-3
+
+
+def _unsupported_hint(syntax):
+    """What would decode a transfer syntax pydicom has no decoder for at all."""
+    name = syntax.name.upper()
+    if any(key in name for key in ("MPEG", "HEVC", "H.264", "H.265", "SMPTE")):
+        return ("nothing in mammo_tf: it is a video/audio syntax, not a still image; extract the frames with "
+                "a video tool (ffmpeg) or export the image from the modality again")
+    if "JPIP" in name:
+        return ("the pixel data is not in the file (JPIP reference): retrieve the image from the JPIP "
+                "server named in the file, e.g. as an uncompressed or JPEG 2000 DICOM")
+    return _DECOMPRESS_FIRST
 
 
 def read_dicom_header(path, specific_tags=None):
@@ -44,7 +66,7 @@ def _check_decodable(path, ds):
     try:
         decoder = get_decoder(syntax)
     except NotImplementedError as exc:
-        raise MammogramReadError(path, f"transfer syntax {syntax} is not supported by pydicom") from exc
+        raise MissingDecoderError(path, f"'{syntax.name}' ({syntax})", _unsupported_hint(syntax)) from exc
     if not decoder.is_available:
         raise MissingDecoderError(path, f"'{syntax.name}' ({syntax})", _install_hint(decoder))
 
@@ -76,13 +98,60 @@ def _needs_modality_lut(ds):
     return slope is not None and intercept is not None and (float(slope) != 1 or float(intercept) != 0)
 
 
-def read_dicom(path, apply_voi=True):
+def _number_of_frames(ds):
+    try:
+        return max(1, int(ds.get("NumberOfFrames") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _decode(path, ds, frame):
+    frames = _number_of_frames(ds)
+    if frame is None and frames > 1:
+        raise MammogramReadError(
+            path, f"multi-frame DICOM with {frames} frames (tomosynthesis or a cine series): mammo_tf reads "
+            f"one 2-D image; choose one with frame=K (0..{frames - 1}), `--frame K` on the command line, "
+            "or use the synthetic 2-D view (C-View / V-Preview) of the exam")
+    if frame is not None and frames > 1 and not 0 <= int(frame) < frames:
+        raise MammogramReadError(path, f"frame {frame} requested but the file has {frames} frame(s) (0..{frames - 1})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if frames > 1:
+                return pixel_array(ds, index=int(frame))
+            return ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for damaged pixel data
+        syntax = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) is not None else None
+        where = f" ({syntax.name})" if syntax is not None else ""
+        raise MammogramReadError(
+            path, f"pixel data{where} cannot be decoded ({type(exc).__name__}: {exc}); the file may be damaged or truncated"
+        ) from exc
+
+
+def _apply_voi(path, ds, image):
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    if not _has_voi_lut(ds) and function not in VOI_FUNCTIONS:
+        raise MammogramReadError(path, f"VOI LUT Function {function!r} is not one of {', '.join(VOI_FUNCTIONS)} "
+                                       "(DICOM PS3.3 C.11.2); read with apply_voi=False for the raw values")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return apply_voi_lut(image, ds, index=0, prefer_lut=True), function
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise MammogramReadError(path, f"VOI LUT / window cannot be applied ({type(exc).__name__}: {exc})") from exc
+
+
+def read_dicom(path, apply_voi=True, frame=None):
     """Read a DICOM mammogram; returns ``(float32 image (H, W), MammogramMetadata)``.
 
     Steps: modality LUT (rescale slope/intercept or LUT sequence), then the first VOI LUT
     (LUT sequence preferred) or window when present and ``apply_voi``, then inversion when the
     image is MONOCHROME1 or its Presentation LUT Shape is INVERSE (the MG/DX IODs pair the two:
     they describe one inversion, which is applied once), so dense tissue is always bright.
+    Windows use the file's VOI LUT Function: LINEAR, LINEAR_EXACT or SIGMOID (PS3.3 C.11.2,
+    via pydicom's ``apply_voi_lut``); the output range is the stored range after the
+    modality LUT. A multi-frame file raises :class:`MammogramReadError` naming its frame
+    count unless ``frame`` (0-based) picks one; single-frame files ignore ``frame``.
     """
     path = os.fspath(path)
     try:
@@ -92,14 +161,11 @@ def read_dicom(path, apply_voi=True):
     if not any(tag in ds for tag in _PIXEL_TAGS):
         raise MammogramReadError(path, "DICOM file has no PixelData element (a header-only file, or truncated before the pixel data)")
     _check_decodable(path, ds)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pixels = ds.pixel_array
-    except Exception as exc:  # pydicom raises many types for damaged pixel data
+    pixels = _decode(path, ds, frame)
+    if pixels.ndim == 3 and int(ds.get("SamplesPerPixel", 1) or 1) > 1:
         raise MammogramReadError(
-            path, f"pixel data cannot be decoded ({type(exc).__name__}: {exc}); the file may be truncated"
-        ) from exc
+            path, f"colour image ({ds.get('PhotometricInterpretation')}, {ds.get('SamplesPerPixel')} samples per "
+            "pixel): a mammogram is one grey-level channel; convert it to MONOCHROME2 first")
     if pixels.ndim != 2:
         raise MammogramReadError(
             path, f"expected one grey-level frame, got pixel array of shape {pixels.shape} "
@@ -110,12 +176,11 @@ def read_dicom(path, apply_voi=True):
     modality = _needs_modality_lut(ds)
     if modality:
         image = apply_modality_lut(image, ds)
-    voi = None
+    voi = voi_function = None
     if apply_voi and (_has_voi_lut(ds) or (ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None)):
         voi = "lut" if _has_voi_lut(ds) else "window"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = apply_voi_lut(image, ds, index=0, prefer_lut=True)
+        image, function = _apply_voi(path, ds, image)
+        voi_function = None if voi == "lut" else function
         if voi == "lut":
             low, high = 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
     image = np.asarray(image, dtype=np.float32)
@@ -141,6 +206,8 @@ def read_dicom(path, apply_voi=True):
         view=(str(view).strip().upper() or None) if view else name_view,
         modality_lut_applied=modality,
         voi_applied=voi,
+        voi_function=voi_function,
+        frame=None if frame is None or _number_of_frames(ds) == 1 else int(frame),
         presentation_intent=ds.get("PresentationIntentType"),
         patient_id=ds.get("PatientID"),
         series_instance_uid=ds.get("SeriesInstanceUID"),

@@ -20,6 +20,6 @@ class MissingDecoderError(MammogramReadError):
         self.install_hint = install_hint
         super().__init__(
             path,
-            f"pixel data is compressed with {transfer_syntax} and no installed decoder supports "
-            f"it; install one of: {install_hint}",
+            f"pixel data is compressed with {transfer_syntax}, which no installed decoder supports; "
+            f"to decode it: {install_hint}",
         )

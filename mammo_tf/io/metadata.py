@@ -34,6 +34,8 @@ class MammogramMetadata:
     view: str | None = None  # "CC", "MLO", "ML", ...
     modality_lut_applied: bool = False
     voi_applied: str | None = None  # None, "window" or "lut"
+    voi_function: str | None = None  # window's VOI LUT Function: LINEAR, LINEAR_EXACT, SIGMOID
+    frame: int | None = None  # frame read from a multi-frame file (0-based)
     presentation_intent: str | None = None
     patient_id: str | None = None
     series_instance_uid: str | None = None

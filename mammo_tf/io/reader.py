@@ -35,7 +35,7 @@ def sniff_format(path):
     raise MammogramReadError(path, "unrecognised image format (expected DICOM, PNG or PGM)")
 
 
-def read_mammogram(path, apply_voi=True):
+def read_mammogram(path, apply_voi=True, frame=None):
     """Read a mammogram as ``(float32 array (H, W), MammogramMetadata)``.
 
     DICOM (pydicom 3): modality LUT, VOI LUT / window when present (``apply_voi``),
@@ -43,10 +43,11 @@ def read_mammogram(path, apply_voi=True):
     installed decoder raises :class:`MissingDecoderError` naming the package to install.
     PNG 8/16-bit (16 bits kept) and PGM (P5/P2, 8 or 16 bit). Use :func:`to_uint16` for the
     0..65535 scale. Every failure raises :class:`MammogramReadError` naming the file.
+    ``frame`` picks one frame of a multi-frame DICOM (single-frame files and PNG/PGM ignore it).
     """
     kind = sniff_format(path)
     if kind == "dicom":
-        return read_dicom(path, apply_voi=apply_voi)
+        return read_dicom(path, apply_voi=apply_voi, frame=frame)
     if kind == "png":
         return read_png(path)
     return read_pgm(path)

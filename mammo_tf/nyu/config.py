@@ -39,7 +39,8 @@ class MultiviewConfig(CommonConfig):
     cc_size: list = option(list(CC_INPUT_SIZE), "CC input size: height width", nargs=2, type=int)
     mlo_size: list = option(list(MLO_INPUT_SIZE), "MLO input size: height width", nargs=2, type=int)
     epochs: int | None = option(None, "maximum epochs (default: the schedule's, 500)")
-    batch_size: int = option(4, "exams per batch (the paper: 4; 24 for BI-RADS pretraining)")
+    batch_size: int | None = option(None, "exams per batch (default: the paper's, 4 for "
+                                    "--task cancer, 24 for --task birads)")
     learning_rate: float | None = option(None, "Adam learning rate (default: the schedule's, 1e-05)")
     l2: float | None = option(None, "L2 kernel regularizer on every kernel (default: the "
                               "schedule's, 10^-4.5 = 3.1623e-05)")
@@ -57,6 +58,15 @@ class MultiviewConfig(CommonConfig):
                                        "channels")
     heatmap_pixel_mean: float | None = option(None, "the patch classifier's pixel mean (0-255 "
                                               "scale)")
+    heatmap_pixel_spacing: float | None = option(
+        None, "pixel spacing (mm) of the images the heatmap classifier was trained on (default: "
+        "its run.json's details.pixel_spacing_mm)")
+    image_pixel_spacing: float | None = option(
+        None, "pixel spacing (mm) of the exam images (default: each DICOM header; PNG images "
+        "have none, give it here for the scale check)")
+    allow_scale_mismatch: bool = option(False, "compute heatmaps even when the classifier's "
+                                        "training pixel spacing differs from the image's by "
+                                        "more than 10%")
     heatmap_patch_size: int = option(HEATMAP_PATCH_SIZE, "sliding patch size")
     heatmap_stride: int = option(HEATMAP_STRIDE, "sliding stride")
     erosion_iterations: int | None = option(None, "crop erosion steps (default: 100 at 3328 px "
@@ -73,6 +83,8 @@ class MultiviewConfig(CommonConfig):
     def __post_init__(self):
         if self.channels is None:
             self.channels = 3 if self.heatmap_model else 1
+        if self.batch_size is None:  # Wu et al. IV-C: "a minibatch size of 24 instead of 4"
+            self.batch_size = 24 if self.task == "birads" else 4
 
     def preprocess(self):
         from mammo_tf.nyu.views import PreprocessConfig
@@ -107,6 +119,12 @@ class PredictConfig:
     heatmap_pixel_mean: float | None = option(None, "must match the run's recorded value")
     heatmap_patch_size: int | None = option(None, "must match the run's recorded value")
     heatmap_stride: int | None = option(None, "must match the run's recorded value")
+    image_pixel_spacing: float | None = option(
+        None, "pixel spacing (mm) of the exam images for the heatmap scale check (default: "
+        "each DICOM header)")
+    allow_scale_mismatch: bool = option(False, "compute heatmaps even when the classifier's "
+                                        "training pixel spacing differs from the image's by "
+                                        "more than 10%")
     cache_images: bool = option(False, "keep decoded images in memory")
     run_eagerly: bool = option(False, "run eagerly (no graph tracing)")
     strict: bool = option(False, "stop at the first unreadable image")
@@ -151,6 +169,10 @@ def check_training(config):
     if config.learning_rate is not None and config.learning_rate <= 0:
         raise UsageError("--learning-rate must be > 0")
     _check_at_least(config, ("l2", "tta", "patience"), 0, ">= 0")
+    for name in ("heatmap_pixel_spacing", "image_pixel_spacing"):
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"{_flag(name)} must be > 0 mm, got {value}")
 
 
 def check_prediction(config):

@@ -7,6 +7,10 @@ image (patch 256 or 224 px, stride 70 by default); each patch's benign probabili
 added to every pixel it covers and divided by the number of patches covering the pixel.
 Channel order in the model input follows the paper: [image, malignant, benign].
 
+Scale check (``check_heatmap_scale``): the classifier's recorded training pixel spacing
+(run.json ``details.pixel_spacing_mm``) must match the image's (DICOM header, or
+``--image-pixel-spacing``) within 10%, unless ``--allow-scale-mismatch``.
+
 Maps are cached as HDF5 next to the image (``<image>.heatmaps.h5``: datasets ``malignant``
 and ``benign`` float32 (Hc, Wc), attrs ``crop`` [top, bottom, left, right], ``patch_size``,
 ``stride``, ``classifier``); a cache whose attributes differ is recomputed.
@@ -25,6 +29,72 @@ from mammo_tf.preprocess import to_network_input
 from mammo_tf.utils import atomic_path
 
 HEATMAP_CHANNELS = ("malignant", "benign")
+# A heatmap classifier whose training pixel spacing differs from the image's by more than this
+# (relative) sees windows of another physical size than it was trained on.
+SCALE_TOLERANCE = 0.10
+
+
+class HeatmapScaleError(ValueError):
+    """The patch classifier was trained at another pixel spacing than the image's."""
+
+
+def classifier_pixel_spacing(model_path):
+    """The pixel spacing (mm) recorded in the patch classifier's run.json (``details``
+    ``pixel_spacing_mm``, written by train_patch.py from --pixel-spacing or the patch files),
+    or None when the run records none / the model has no run folder."""
+    from mammo_tf.runs import RunError, RunFolder, run_folder_of
+
+    path = os.fspath(model_path)
+    run = RunFolder(path, create=False) if os.path.isdir(path) else run_folder_of(path)
+    if run is None or not run.has_info():
+        return None
+    try:
+        info = run.read_info()
+    except RunError:
+        return None
+    value = (info.details or {}).get("pixel_spacing_mm")
+    return None if value is None else float(value)
+
+
+def image_pixel_spacing(path):
+    """Pixel spacing (mm, the row spacing) from a DICOM header (PixelSpacing, else
+    ImagerPixelSpacing), or None for other files / headers without it."""
+    if not os.fspath(path).lower().endswith((".dcm", ".dicom")):
+        return None
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(os.fspath(path), stop_before_pixels=True,
+                            specific_tags=["PixelSpacing", "ImagerPixelSpacing"])
+    except Exception:  # unreadable headers are reported where the pixels are read
+        return None
+    for tag in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = getattr(ds, tag, None)
+        if value:
+            return float(value[0])
+    return None
+
+
+def check_heatmap_scale(classifier_spacing, image_spacing, image="the image", classifier="the "
+                        "heatmap classifier", allow_mismatch=False, tolerance=SCALE_TOLERANCE):
+    """HeatmapScaleError when the two pixel spacings (mm) differ by more than ``tolerance``
+    (relative to the image's) and ``allow_mismatch`` is not set; returns the ratio
+    classifier / image spacing (None when either is unknown: nothing can be checked).
+
+    Wu et al.: the heatmap patch classifier works on 256x256 patches at full resolution; a Shen
+    classifier trained on 1152x896 downsized DDSM images (about 0.18 mm) slid over 0.05-0.1 mm
+    images sees windows 2-3.5 times smaller in tissue than it was trained on."""
+    if classifier_spacing is None or image_spacing is None:
+        return None
+    ratio = float(classifier_spacing) / float(image_spacing)
+    if abs(ratio - 1.0) > tolerance and not allow_mismatch:
+        raise HeatmapScaleError(
+            f"{classifier} was trained on images of {classifier_spacing:.4g} mm/pixel but "
+            f"{image} has {image_spacing:.4g} mm/pixel ({ratio:.2f}x, more than "
+            f"{100 * tolerance:.0f}% off): its windows would cover another tissue size than it "
+            "was trained on; use a classifier trained at this resolution, or pass "
+            "--allow-scale-mismatch to compute the heatmaps anyway")
+    return ratio
 
 
 def _positions(length, patch, stride):

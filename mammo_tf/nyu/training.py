@@ -131,8 +131,12 @@ def exam_evaluator(config, geometry_cache=None):
     def evaluate(model, rows):
         probs = predict_exams(model, rows, config, batch_size=config.batch_size,
                               geometry_cache=geometry)
-        mean, per_task = mean_auc(task_labels(rows, config.task), probs, task_names(config.task))
-        return {"mean_auc": mean, **{f"auc_{k}": v for k, v in per_task.items()}}
+        labels = task_labels(rows, config.task)
+        mean, per_task = mean_auc(labels, probs, task_names(config.task))
+        out = {"mean_auc": mean, **{f"auc_{k}": v for k, v in per_task.items()}}
+        if config.task != "birads":  # Table III's numbers, logged beside the monitored mean
+            out.update({f"breast_auc_{k}": v for k, v in breast_level_aucs(labels, probs).items()})
+        return out
 
     return evaluate
 
@@ -162,6 +166,56 @@ def mean_auc(labels, probabilities, names=F.OUTPUT_NAMES):
     from mammo_tf.evaluate import column_aucs
 
     return column_aucs(labels, probabilities, names)
+
+
+BREAST_LABELS = ("malignant", "benign")
+
+
+def _breast_pool(labels, probabilities, label, names=F.OUTPUT_NAMES):
+    """(2N labels, 2N scores): the left then the right breast of every exam for ``label``."""
+    names = list(names)
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities)
+    columns = [names.index(f"{side}_{label}") for side in ("left", "right")]
+    return labels[:, columns].T.ravel(), probabilities[:, columns].T.ravel()
+
+
+def breast_level_aucs(labels, probabilities, names=F.OUTPUT_NAMES):
+    """Wu et al. (Table III): "AUC ... on the breast level": for malignant and for benign, the
+    left and right breasts of all exams pooled into one set of 2N breasts and one AUC each
+    ({"malignant": auc, "benign": auc}; NaN where the pooled breasts hold one class only).
+    ``labels`` / ``probabilities``: (N, 4) in ``names`` order (``OUTPUT_NAMES``)."""
+    from mammo_tf.evaluate import roc_auc
+
+    out = {}
+    for label in BREAST_LABELS:
+        y, s = _breast_pool(labels, probabilities, label, names)
+        out[label] = roc_auc(y, s) if 0 < y.sum() < len(y) else float("nan")
+    return out
+
+
+def breast_level_report(labels, probabilities, patients, n_boot=1000, seed=0,
+                        names=F.OUTPUT_NAMES):
+    """``breast_level_aucs`` with 95% bootstrap CIs that resample patients (both breasts and
+    every exam of a patient stay together): {"malignant": {"auc", "auc_ci95"}, "benign": ...};
+    ``patients``: one patient id per exam."""
+    from mammo_tf.evaluate import bootstrap_auc_ci
+
+    patients = list(patients)
+    groups = np.array(patients + patients)  # left breasts, then right: the _breast_pool order
+    out = {}
+    for label in BREAST_LABELS:
+        y, s = _breast_pool(labels, probabilities, label, names)
+        if not 0 < y.sum() < len(y):
+            out[label] = {"auc": float("nan"), "auc_ci95": None}
+            continue
+        try:
+            auc, lo, hi = bootstrap_auc_ci(y, s, n_boot=n_boot, seed=seed, groups=groups)
+            ci = [lo, hi]
+        except ValueError as exc:  # one patient, or resamples keep lacking a class
+            logger.warning("breast-level %s AUC: no cluster-bootstrap CI (%s)", label, exc)
+            auc, ci = breast_level_aucs(labels, probabilities, names)[label], None
+        out[label] = {"auc": auc, "auc_ci95": ci}
+    return out
 
 
 def predict_exams(model, rows, config, tta=0, seed=0, batch_size=4, progress=False,
@@ -207,6 +261,12 @@ def scan_views(rows, config, strict=False, heatmaps=False):
     if heatmaps:
         classifier = load_keras_model(config.heatmap_model)
         classifier_id = os.path.abspath(config.heatmap_model)
+        trained_at = getattr(config, "heatmap_pixel_spacing", None) or \
+            H.classifier_pixel_spacing(config.heatmap_model)
+        if trained_at is None:
+            logger.warning("%s records no training pixel spacing (train_patch.py "
+                           "--pixel-spacing): the heatmap scale cannot be checked",
+                           config.heatmap_model)
     pre = config.preprocess()
     paths = sorted({(row[v], v.split("_")[1].upper()) for row in rows for v in F.VIEWS})
     geometry, skipped = {}, []
@@ -216,6 +276,7 @@ def scan_views(rows, config, strict=False, heatmaps=False):
             image = read_view_image(path)
             geometry[path] = view_geometry(image, view, pre)
             if heatmaps:
+                check_scale(path, trained_at, config)
                 H.heatmaps_for_image(path, image, geometry[path].crop, classifier,
                                      config.heatmap_pixel_mean, classifier_id,
                                      config.heatmap_patch_size, config.heatmap_stride,
@@ -225,6 +286,18 @@ def scan_views(rows, config, strict=False, heatmaps=False):
                 raise
             skipped.append((path, str(exc)))
     return geometry, skipped
+
+
+def check_scale(path, trained_at, config):
+    """``heatmaps.check_heatmap_scale`` for one view: the classifier's training spacing
+    against the image's (``--image-pixel-spacing``, else its DICOM header); a mismatch is a
+    UsageError (exit 2) unless ``--allow-scale-mismatch``."""
+    spacing = getattr(config, "image_pixel_spacing", None) or H.image_pixel_spacing(path)
+    try:
+        H.check_heatmap_scale(trained_at, spacing, image=path, classifier=config.heatmap_model,
+                              allow_mismatch=getattr(config, "allow_scale_mismatch", False))
+    except H.HeatmapScaleError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def ensure_heatmaps(rows, config, strict=False):
@@ -317,8 +390,19 @@ def train(config, resume=None, callbacks=()):
         probs = predict_exams(best, splits[split], config, tta=config.tta, seed=config.seed,
                               batch_size=config.batch_size, progress=config.verbose > 0,
                               geometry_cache=geometry)
-        mean, per_task = mean_auc(task_labels(splits[split], config.task), probs, names)
+        labels = task_labels(splits[split], config.task)
+        mean, per_task = mean_auc(labels, probs, names)
+        # per-side AUCs ("auc") and their mean stay as extra fields; the breast-level AUCs are
+        # the paper's (Table III), CIs resampling patients
         metrics[split] = {"mean_auc": mean, "auc": per_task, "exams": len(splits[split])}
+        if config.task != "birads":
+            report = breast_level_report(labels, probs, [r.get("patient_id") or r["exam_id"]
+                                                         for r in splits[split]],
+                                         seed=config.seed)
+            metrics[split].update(
+                breast_auc={k: v["auc"] for k, v in report.items()},
+                breast_auc_ci95={k: v["auc_ci95"] for k, v in report.items()},
+                ci_resamples="patients")
         write_predictions(run.file(f"predictions_{split}.csv"), splits[split], probs, names)
     if config.export:
         common.export_model(run, run.best_model)
@@ -367,7 +451,8 @@ def prediction_config(config, info):
         seed=config.seed, batch_size=config.batch_size, cache_images=config.cache_images,
         run_eagerly=config.run_eagerly, workers=config.workers, verbose=config.verbose,
         erosion_iterations=details.get("erosion_iterations"), max_shift=details.get("max_shift"),
-        max_size_noise=details.get("max_size_noise"), **recorded)
+        max_size_noise=details.get("max_size_noise"), image_pixel_spacing=config.image_pixel_spacing,
+        allow_scale_mismatch=config.allow_scale_mismatch, **recorded)
 
 
 def predict_to_csv(config):
@@ -398,4 +483,30 @@ def predict_to_csv(config):
     probs = predict_exams(model, rows, settings, tta=settings.tta, seed=settings.seed,
                           batch_size=settings.batch_size, progress=settings.verbose > 0)
     write_predictions(config.output, rows, probs, task_names(settings.task))
+    if settings.task != "birads":
+        write_prediction_report(prediction_report_path(config.output), rows, probs, settings.seed)
     return rows
+
+
+def prediction_report_path(output):
+    """``<output without .csv>.metrics.json``: the AUCs of a --predict run."""
+    root, ext = os.path.splitext(os.fspath(output))
+    return (root if ext.lower() == ".csv" else os.fspath(output)) + ".metrics.json"
+
+
+def write_prediction_report(path, rows, probabilities, seed=0):
+    """The prediction report of a cancer model on labelled exams: breast-level AUCs (Table
+    III) with patient-level CIs, plus the per-side AUCs and their mean; written as JSON."""
+    from mammo_tf.utils import write_json_atomic
+
+    labels = task_labels(rows, "cancer")
+    mean, per_side = mean_auc(labels, probabilities)
+    report = breast_level_report(labels, probabilities,
+                                 [r.get("patient_id") or r["exam_id"] for r in rows], seed=seed)
+    record = _finite({"exams": len(rows), "breast_auc": {k: v["auc"] for k, v in report.items()},
+                      "breast_auc_ci95": {k: v["auc_ci95"] for k, v in report.items()},
+                      "ci_resamples": "patients", "auc": per_side, "mean_auc": mean})
+    write_json_atomic(path, record)
+    logger.info("breast-level AUCs: malignant %s, benign %s (%s)", record["breast_auc"]["malignant"],
+                record["breast_auc"]["benign"], path)
+    return record

@@ -1,20 +1,42 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""keras.applications backbones of the all-convolutional design, and their named boundaries."""
+"""keras.applications backbones of the all-convolutional design, and their named boundaries.
+
+Besides the paper's VGG16 / VGG19 / ResNet50, ``"mobilenet"`` is Keras Applications' MobileNet
+v1 at width multiplier alpha = 0.25 (Howard et al. 2017; 218,544 parameters without the top): a
+CPU-sized backbone, and the one network whose real ImageNet weights are available offline here
+(``mobilenet_2_5_224_tf_no_top.h5``, a file saved by Keras 2.0.4, loaded layer by layer by name
+with ``load_legacy_h5_by_name``).
+"""
+import logging
 import os
 
 from mammo_tf.backend import require_keras3
+from mammo_tf.constants import SHEN_BACKBONES
 
 require_keras3()
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
-BACKBONES = ("vgg16", "vgg19", "resnet50")
+logger = logging.getLogger(__name__)
+
+BACKBONES = SHEN_BACKBONES
+
+# Width multiplier of the "mobilenet" backbone (the offline ImageNet file is alpha 0.25).
+MOBILENET_ALPHA = 0.25
 
 # Where the whole-image classifier cuts the patch classifier (last convolutional output).
-CUT_LAYER = {"vgg16": "block5_pool", "vgg19": "block5_pool", "resnet50": "conv5_block3_out"}
+CUT_LAYER = {"vgg16": "block5_pool", "vgg19": "block5_pool", "resnet50": "conv5_block3_out",
+             "mobilenet": "conv_pw_13_relu"}
 
 # The paper's "unfreeze the top 46 layers of ResNet50, 11 of VGG16, 13 of VGG19", by NAME:
-# layer indices differ between Keras versions.
-UNFREEZE_FROM = {"vgg16": "block4_conv1", "vgg19": "block4_conv1", "resnet50": "conv4_block6_1_conv"}
+# layer indices differ between Keras versions. MobileNet (not in the paper): from the stride-2
+# depthwise block that enters the 1/16 stage, as VGG's block4 does.
+UNFREEZE_FROM = {"vgg16": "block4_conv1", "vgg19": "block4_conv1", "resnet50": "conv4_block6_1_conv",
+                 "mobilenet": "conv_dw_6"}
+
+# MobileNet's ImageNet weights expect inputs in [-1, 1] (x / 127.5 - 1); the network input here
+# is 0-255 minus the pixel mean (mammo_tf.preprocess), so this layer divides it by 127.5.
+MOBILENET_RESCALE_LAYER = "mobilenet_rescale"
 
 # keras.applications refuses inputs below 32 px (five stride-2 stages).
 MIN_INPUT_SIZE = 32
@@ -23,6 +45,7 @@ _APPLICATIONS = {
     "vgg16": keras.applications.VGG16,
     "vgg19": keras.applications.VGG19,
     "resnet50": keras.applications.ResNet50,
+    "mobilenet": keras.applications.MobileNet,
 }
 
 # The no-top ImageNet weight files keras.applications downloads into <KERAS_HOME>/models/.
@@ -30,6 +53,7 @@ IMAGENET_NOTOP_FILES = {
     "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
     "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
     "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "mobilenet": "mobilenet_2_5_224_tf_no_top.h5",
 }
 _IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{folder}/{file}"
 
@@ -67,7 +91,7 @@ def resolve_weights(backbone, weights):
         cached = os.path.join(keras_cache_dir(), filename)
         if os.path.exists(cached):
             return cached
-        folder = "resnet" if backbone == "resnet50" else backbone
+        folder = {"resnet50": "resnet"}.get(backbone, backbone)
         try:
             return keras.utils.get_file(
                 filename, _IMAGENET_URL.format(folder=folder, file=filename), cache_subdir="models"
@@ -104,14 +128,97 @@ def check_input_shape(input_shape, minimum=MIN_INPUT_SIZE):
 def build_backbone(backbone, inputs, weights=None):
     """The keras.applications backbone without its top, applied to ``inputs`` (layers flattened)."""
     backbone = check_backbone_name(backbone)
-    return _APPLICATIONS[backbone](
-        include_top=False, weights=resolve_weights(backbone, weights), input_tensor=inputs
-    )
+    path = resolve_weights(backbone, weights)
+    if backbone != "mobilenet":
+        return _APPLICATIONS[backbone](include_top=False, weights=path, input_tensor=inputs)
+    x = keras.layers.Rescaling(1.0 / 127.5, name=MOBILENET_RESCALE_LAYER)(inputs)
+    base = keras.applications.MobileNet(include_top=False, weights=None, input_tensor=x,
+                                        alpha=MOBILENET_ALPHA)
+    if path is not None:
+        load_backbone_weights(base, path)
+    return base
+
+
+# Keras 2 weight names that Keras 3 calls otherwise (the variable's name inside its layer).
+_LEGACY_WEIGHT_ALIASES = {"depthwise_kernel": "kernel"}
+
+
+def _legacy_weight_name(name):
+    """``b"conv_dw_1/depthwise_kernel:0"`` -> ``"kernel"`` (the Keras 3 variable name)."""
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    short = name.split("/")[-1].split(":")[0]
+    return _LEGACY_WEIGHT_ALIASES.get(short, short)
+
+
+def load_legacy_h5_by_name(model, path):
+    """Load a Keras 2 HDF5 weights file (attrs ``layer_names``, groups ``<layer>/<weight>:0``)
+    into ``model`` layer by layer BY NAME, each array matched to the layer's variable of the
+    same name and shape. Every layer with weights on either side must be on the other: a
+    mismatch raises ValueError naming the file, the layer and the problem. Returns the number
+    of layers loaded."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" not in group.attrs:
+            raise ValueError(f"{path}: not a legacy Keras HDF5 weights file (no 'layer_names' attribute)")
+        file_layers = {}
+        for raw in group.attrs["layer_names"]:
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            g = group[name]
+            names = list(g.attrs.get("weight_names", []))
+            if names:
+                file_layers[name] = {_legacy_weight_name(w): np.asarray(g[w.decode() if isinstance(w, bytes) else w])
+                                     for w in names}
+    model_layers = {layer.name: layer for layer in model.layers if layer.weights}
+    missing = sorted(set(model_layers) - set(file_layers))
+    extra = sorted(set(file_layers) - set(model_layers))
+    if missing or extra:
+        raise ValueError(
+            f"{path}: its layers do not match the model {model.name!r}: "
+            f"{len(missing)} model layer(s) not in the file {missing[:5]}, "
+            f"{len(extra)} file layer(s) not in the model {extra[:5]}")
+    for name, layer in model_layers.items():
+        arrays = file_layers[name]
+        values = []
+        for variable in layer.weights:
+            if variable.name not in arrays:
+                raise ValueError(f"{path}: layer {name!r} has no weight {variable.name!r} "
+                                 f"(file has {sorted(arrays)})")
+            value = arrays[variable.name]
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"{path}: layer {name!r} weight {variable.name!r} has shape "
+                                 f"{value.shape} in the file, {tuple(variable.shape)} in the model")
+            values.append(value)
+        if len(arrays) != len(values):
+            raise ValueError(f"{path}: layer {name!r} has weights {sorted(arrays)} in the file, "
+                             f"{[v.name for v in layer.weights]} in the model")
+        layer.set_weights(values)
+    logger.info("loaded %d layers by name from %s", len(model_layers), path)
+    return len(model_layers)
+
+
+def load_backbone_weights(base, path):
+    """Weights of a no-top backbone from ``path``: a legacy Keras 2 ``.h5`` (by layer name) or
+    a Keras 3 ``.weights.h5`` file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            legacy = "layer_names" in f.attrs or "model_weights" in f
+    except OSError as exc:
+        raise ValueError(f"Weights file {path!r} is not an HDF5 file: {exc}") from exc
+    if legacy:
+        return load_legacy_h5_by_name(base, path)
+    base.load_weights(path)
+    return len([layer for layer in base.layers if layer.weights])
 
 
 def backbone_of(model):
     """Name of the allconv backbone inside ``model``, told from its layer names."""
     names = {layer.name for layer in model.layers}
+    if "conv_pw_13_relu" in names:
+        return "mobilenet"
     if "conv5_block3_out" in names:
         return "resnet50"
     if "block5_conv4" in names:
@@ -119,6 +226,6 @@ def backbone_of(model):
     if "block5_pool" in names:
         return "vgg16"
     raise ValueError(
-        f"Model {model.name!r} has no VGG16/VGG19/ResNet50 backbone layers "
+        f"Model {model.name!r} has no VGG16/VGG19/ResNet50/MobileNet backbone layers "
         f"(none of {sorted(set(CUT_LAYER.values()))} found)."
     )

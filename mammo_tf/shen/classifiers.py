@@ -168,27 +168,39 @@ def build_whole_image_classifier(
     return keras.Model(inputs, outputs, name=f"{backbone}_{top}_top_whole_image_classifier")
 
 
-def build_heatmap_classifier(
-    patch_model,
-    input_shape=(1152, 896, 3),
-    pool_size=5,
-    hidden=(512, 256),
-    shortcut=False,
-    num_classes=2,
-    dropout=0.0,
-    l2=0.0,
-):
-    """The paper's heatmap alternative (Tables 2-3): patch softmax at every location -> FC layers.
+HEATMAP_MODES = ("sliding", "fcn")
 
-    The patch classifier's head is applied at every location of the whole-image feature map:
-    average pooling over the patch's feature-map window (7x7 for 224 px patches) with stride 1,
-    then the patch Dense weights as a 1x1 convolution with softmax -> a probabilistic heatmap
-    (layer ``heatmap``, one channel per patch class). Then ``pool_size`` max pooling, flatten,
-    the ``hidden`` fully connected ReLU layers and a softmax output; ``shortcut`` adds a Dense
-    from the pooled heatmap straight to the output logits. Needs a fixed ``input_shape``.
-    """
-    if None in tuple(input_shape[:2]):
-        raise ValueError("build_heatmap_classifier needs a fixed input_shape (it flattens the heatmap).")
+
+def _patch_heatmap_sliding(patch_model, input_shape, stride):
+    """The patch classifier applied to every window of the image (exactly the patch baseline):
+    image -> ``windows`` -> the patch backbone -> ``patch_pool`` -> ``heatmap`` (the patch
+    softmax Dense) -> ``heatmap_grid`` (B, rows, cols, classes)."""
+    from mammo_tf.shen.layers import SlidingWindows, WindowGrid
+    from mammo_tf.shen.sliding import patch_window_size
+
+    backbone = _check_patch_classifier(patch_model)
+    check_input_shape(input_shape)
+    window = patch_window_size(patch_model)
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    windows_layer = SlidingWindows(input_shape[:2], window, stride, name="windows")
+    windows = windows_layer(inputs)
+    base = build_backbone(backbone, windows, weights=None)
+    for layer in base.layers:
+        if layer.weights:
+            layer.set_weights(patch_model.get_layer(layer.name).get_weights())
+    x = base.get_layer(CUT_LAYER[backbone]).output
+    x = keras.layers.GlobalAveragePooling2D(name="patch_pool")(x)
+    patch_dense = patch_model.get_layer("predictions")
+    heatmap_dense = keras.layers.Dense(patch_dense.units, activation="softmax", dtype="float32",
+                                       name="heatmap")
+    x = heatmap_dense(x)
+    heatmap_dense.set_weights(patch_dense.get_weights())
+    return backbone, inputs, WindowGrid(windows_layer.grid, name="heatmap_grid")(x)
+
+
+def _patch_heatmap_fcn(patch_model, input_shape):
+    """The paper's conversion: the backbone at the whole-image size, the patch's feature-map
+    window average-pooled with stride 1 (32 px), the patch Dense as a 1x1 softmax conv."""
     backbone, inputs, x = _rebuild_backbone(patch_model, input_shape)
     window = tuple(int(s) for s in patch_model.get_layer(CUT_LAYER[backbone]).output.shape[1:3])
     if None in window:
@@ -199,6 +211,84 @@ def build_heatmap_classifier(
     heatmap_conv = keras.layers.Conv2D(kernel.shape[1], 1, activation="softmax", name="heatmap")
     heatmap = heatmap_conv(x)
     heatmap_conv.set_weights([kernel.reshape(1, 1, *kernel.shape), bias])
+    return backbone, inputs, heatmap
+
+
+def _init_shortcut_as_baseline(shortcut_dense, pooled_shape, scale):
+    """Start the shortcut at the patch baseline: logit(positive) - logit(negative) =
+    ``scale`` x (pooled P(malignant), the heatmap's last channel) - ``scale`` / 2, summed over
+    the pooled cells; with one global pooling cell a monotone function of the image's max
+    P(malignant), so the untrained model ranks images exactly as the patch baseline does."""
+    import numpy as np
+
+    kernel, bias = shortcut_dense.get_weights()
+    kernel[:] = 0.0
+    cells = int(np.prod(pooled_shape[:-1]))
+    per_cell = np.zeros(pooled_shape[-1], kernel.dtype)
+    per_cell[-1] = scale
+    kernel[:, 1] = np.tile(per_cell, cells)
+    bias[:] = 0.0
+    bias[1] = -0.5 * scale
+    shortcut_dense.set_weights([kernel, bias])
+
+
+def build_heatmap_classifier(
+    patch_model,
+    input_shape=(1152, 896, 3),
+    pool_size=1,
+    hidden=(2048, 1024),
+    shortcut=True,
+    num_classes=2,
+    dropout=0.0,
+    l2=0.0,
+    mode="sliding",
+    stride=32,
+    init_from_baseline=False,
+    class_names=None,
+    baseline_scale=8.0,
+):
+    """The paper's heatmap alternative (Tables 2-3): patch softmax at every location -> FC layers.
+
+    The probabilistic heatmap (layer ``heatmap``, one channel per patch class), two ways:
+
+    - ``mode="sliding"`` (default): the patch classifier on every window of its own input size
+      at ``stride`` pixels (``mammo_tf.shen.sliding``), so the untrained model's heatmap IS the
+      patch baseline's. With 224 px patches at 1152x896 and stride 32 it has the paper's 30x22
+      cells. Cost: one patch forward pass per window.
+    - ``mode="fcn"``: the paper's literal conversion (input size changed to the whole image,
+      7x7 average pooling of the 224-px patch's feature-map window with stride 1, the patch
+      Dense as a 1x1 convolution). Cheaper, but every cell then sees the whole receptive field
+      of the backbone (context and zero padding differ from the isolated patches the classifier
+      was trained on), so it does not reproduce the patch classifier's outputs.
+
+    Then ``pool_size`` max pooling, flatten, the ``hidden`` fully
+    connected ReLU layers and a softmax output; ``shortcut`` adds a Dense from the pooled
+    heatmap straight to the output logits. ``init_from_baseline`` (needs ``shortcut``) starts
+    the model AT the patch baseline: the heatmap gets one more channel, P(malignant) (the sum
+    of the malignant classes of ``class_names``, default the patch classes; layer
+    ``heatmap_malignancy``), the shortcut reads only that channel and the FC path's last layer
+    starts at zero, so with global pooling the untrained model ranks images exactly as the
+    baseline's max P(malignant) does and training begins from what the patch classifier
+    knows. Needs a fixed ``input_shape``.
+    """
+    from mammo_tf.constants import PATCH_CLASSES
+
+    if None in tuple(input_shape[:2]):
+        raise ValueError("build_heatmap_classifier needs a fixed input_shape (it flattens the heatmap).")
+    if mode not in HEATMAP_MODES:
+        raise ValueError(f"Unknown heatmap mode {mode!r}; valid modes are: {', '.join(HEATMAP_MODES)}.")
+    if init_from_baseline and not shortcut:
+        raise ValueError("init_from_baseline needs shortcut=True (the shortcut carries the baseline).")
+    if mode == "sliding":
+        backbone, inputs, heatmap = _patch_heatmap_sliding(patch_model, input_shape, stride)
+    else:
+        backbone, inputs, heatmap = _patch_heatmap_fcn(patch_model, input_shape)
+    if init_from_baseline:
+        from mammo_tf.shen.layers import AppendChannelSum
+        from mammo_tf.shen.sliding import class_groups
+
+        malignant, _, _ = class_groups(class_names or PATCH_CLASSES)
+        heatmap = AppendChannelSum(malignant, name="heatmap_malignancy")(heatmap)
     if heatmap.shape[1] < pool_size or heatmap.shape[2] < pool_size:
         raise ValueError(
             f"Heatmap {tuple(heatmap.shape[1:3])} is smaller than pool_size {pool_size}; "
@@ -212,9 +302,18 @@ def build_heatmap_classifier(
             units, activation="relu", kernel_regularizer=_regularizer(l2), name=f"fc{i}"
         )(x)
         x = AdjustableDropout(dropout, name=f"fc{i}_dropout")(x)
-    logits = keras.layers.Dense(num_classes, kernel_regularizer=_regularizer(l2), name="logits")(x)
+    logits_dense = keras.layers.Dense(num_classes, kernel_regularizer=_regularizer(l2),
+                                      kernel_initializer="zeros" if init_from_baseline else "glorot_uniform",
+                                      name="logits")
+    logits = logits_dense(x)
     if shortcut:
-        skip = keras.layers.Dense(num_classes, kernel_regularizer=_regularizer(l2), name="shortcut")(flat)
+        shortcut_dense = keras.layers.Dense(num_classes, kernel_regularizer=_regularizer(l2),
+                                            name="shortcut")
+        skip = shortcut_dense(flat)
         logits = keras.layers.Add(name="logits_add")([logits, skip])
+        if init_from_baseline:
+            if num_classes != 2:
+                raise ValueError("init_from_baseline needs num_classes=2 (negative, positive).")
+            _init_shortcut_as_baseline(shortcut_dense, tuple(pooled.shape[1:]), baseline_scale)
     outputs = keras.layers.Softmax(dtype="float32", name="predictions")(logits)
     return keras.Model(inputs, outputs, name=f"{backbone}_heatmap_classifier")

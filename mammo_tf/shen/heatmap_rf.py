@@ -7,9 +7,13 @@ lesion probability maps are binarised at several cutoffs (0.3, 0.5, 0.7, 0.9), r
 features are extracted per cutoff and a 500-tree random forest classifies the whole image.
 The paper reports a test AUC of 0.73 on DDSM with a ResNet50 s10 patch classifier.
 """
+import logging
+
 import numpy as np
 
 from mammo_tf.constants import PATCH_CLASSES
+
+logger = logging.getLogger(__name__)
 
 CUTOFFS = (0.3, 0.5, 0.7, 0.9)
 
@@ -150,9 +154,12 @@ def build_heatmap_model(patch_model, image_shape):
 
     height, width = int(image_shape[0]), int(image_shape[1])
     classifier = build_heatmap_classifier(
-        patch_model, input_shape=(height, width, 3), pool_size=1, hidden=()
+        patch_model, input_shape=(height, width, 3), pool_size=1, hidden=(), shortcut=False
     )
-    return keras.Model(classifier.inputs, classifier.get_layer("heatmap").output, name="patch_heatmap")
+    # sliding mode: "heatmap" is the per-window softmax, "heatmap_grid" its (h, w, C) grid
+    names = {layer.name for layer in classifier.layers}
+    layer = classifier.get_layer("heatmap_grid" if "heatmap_grid" in names else "heatmap")
+    return keras.Model(classifier.inputs, layer.output, name="patch_heatmap")
 
 
 def compute_heatmaps(heatmap_model, images, pixel_mean, batch_size=2, progress=True):
@@ -179,39 +186,62 @@ def compute_heatmaps(heatmap_model, images, pixel_mean, batch_size=2, progress=T
     return np.concatenate(out, axis=0)
 
 
-def fit_random_forest(features, labels, n_estimators=500, seed=0, n_jobs=None):
-    """scikit-learn RandomForestClassifier with ``n_estimators`` trees fitted on the features."""
+# The paper's forest (Shen, Table 2): "#trees=500, max depth=9, min samples split=300".
+RF_TREES, RF_MAX_DEPTH, RF_MIN_SAMPLES_SPLIT = 500, 9, 300
+
+
+def fit_random_forest(features, labels, n_estimators=RF_TREES, seed=0, n_jobs=None,
+                      max_depth=RF_MAX_DEPTH, min_samples_split=RF_MIN_SAMPLES_SPLIT):
+    """scikit-learn RandomForestClassifier fitted on the features; defaults are the paper's
+    (500 trees, max depth 9, min samples split 300; ``max_depth=None`` / ``min_samples_split=2``
+    are scikit-learn's unlimited trees). With fewer than ``min_samples_split`` training images
+    every tree is a single leaf (constant scores): the paper's forest needs a DDSM-sized set."""
     from sklearn.ensemble import RandomForestClassifier
 
-    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs)
+    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs,
+                                    max_depth=max_depth, min_samples_split=min_samples_split)
     forest.fit(np.asarray(features), np.asarray(labels).astype(np.int64))
     return forest
 
 
-def evaluate_features(train_features, train_labels, test_features, test_labels, n_estimators=500,
-                      seed=0, n_boot=1000):
-    """Fit the forest on train features, score the test set -> (result dict, test scores, forest)."""
+def evaluate_features(train_features, train_labels, test_features, test_labels,
+                      n_estimators=RF_TREES, seed=0, n_boot=1000, max_depth=RF_MAX_DEPTH,
+                      min_samples_split=RF_MIN_SAMPLES_SPLIT, test_groups=None):
+    """Fit the forest on train features, score the test set -> (result dict, test scores, forest).
+    ``test_groups`` (patient ids of the test images) makes the CI a cluster bootstrap."""
     from mammo_tf.evaluate import bootstrap_auc_ci
 
-    forest = fit_random_forest(train_features, train_labels, n_estimators, seed)
+    if len(train_labels) < min_samples_split:
+        logger.warning("heatmap random forest: %d training images < min_samples_split=%d, every "
+                       "tree is one leaf (constant scores, AUC 0.5)", len(train_labels),
+                       min_samples_split)
+    forest = fit_random_forest(train_features, train_labels, n_estimators, seed,
+                               max_depth=max_depth, min_samples_split=min_samples_split)
     positive = list(forest.classes_).index(1) if 1 in forest.classes_ else None
     if positive is None:
         raise ValueError("the training labels contain no positive (1) image")
     scores = forest.predict_proba(np.asarray(test_features))[:, positive]
-    auc, lo, hi = bootstrap_auc_ci(test_labels, scores, n_boot=n_boot, seed=seed)
-    result = {"auc": auc, "auc_ci95": [lo, hi], "n_trees": n_estimators}
+    auc, lo, hi = bootstrap_auc_ci(test_labels, scores, n_boot=n_boot, seed=seed,
+                                   groups=test_groups)
+    result = {"auc": auc, "auc_ci95": [lo, hi],
+              "ci_resamples": "patients" if test_groups is not None else "images",
+              "n_trees": n_estimators, "max_depth": max_depth,
+              "min_samples_split": min_samples_split}
     return result, scores, forest
 
 
 def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images, test_labels,
-                            pixel_mean, cutoffs=CUTOFFS, maps=None, n_estimators=500, seed=0,
-                            batch_size=2, n_boot=1000, out_dir=None, progress=True, image_size=None):
+                            pixel_mean, cutoffs=CUTOFFS, maps=None, n_estimators=RF_TREES, seed=0,
+                            batch_size=2, n_boot=1000, out_dir=None, progress=True, image_size=None,
+                            max_depth=RF_MAX_DEPTH, min_samples_split=RF_MIN_SAMPLES_SPLIT,
+                            test_groups=None):
     """The heatmap + random-forest baseline end to end; returns a JSON-ready dict.
 
     ``train_images`` / ``test_images``: 16-bit grey arrays (N, H, W) at the whole-image size, or
     sequences of image files (read batch by batch, resized to ``image_size``, default 1152x896).
     ``pixel_mean`` is the run's training pixel mean (0-255 scale). With ``out_dir`` it writes
-    ``heatmap_rf_metrics.json`` and ``heatmap_rf_roc.png`` there. The returned dict also holds
+    ``heatmap_rf_metrics.json`` and ``heatmap_rf_roc.png`` there. ``test_groups``: patient ids
+    of the test images (cluster-bootstrap CI; None: images resampled). The returned dict also holds
     ``test_scores`` (list, the forest's positive probabilities).
     """
     import os
@@ -230,8 +260,8 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
     train_f = np.stack([heatmap_features(h, cutoffs, maps) for h in train_h])
     test_f = np.stack([heatmap_features(h, cutoffs, maps) for h in test_h])
     result, scores, forest = evaluate_features(
-        train_f, train_labels, test_f, test_labels, n_estimators, seed, n_boot
-    )
+        train_f, train_labels, test_f, test_labels, n_estimators, seed, n_boot,
+        max_depth=max_depth, min_samples_split=min_samples_split, test_groups=test_groups)
     names = feature_names(maps, cutoffs)
     top = np.argsort(forest.feature_importances_)[::-1][:10]
     result.update(
@@ -257,10 +287,13 @@ def run_heatmap_rf_from_manifest(patch_model, manifest_csv, pixel_mean, image_si
     """``run_heatmap_rf_baseline`` on two splits of a whole-image manifest CSV.
 
     Images are read from the manifest's ``image_path`` and resized to ``image_size`` (default
-    1152x896); labels come from its ``label`` column. ``kwargs`` go to ``run_heatmap_rf_baseline``.
+    1152x896); labels come from its ``label`` column; the test split's ``patient_id`` column
+    (when the manifest has one) makes the CI a cluster bootstrap over patients. ``kwargs`` go to
+    ``run_heatmap_rf_baseline``.
     """
     from mammo_tf.datasets.manifest import items_from_manifest
 
+    patients = _patient_ids(manifest_csv)
     splits = {}
     for split in (train_split, test_split):
         items = items_from_manifest(manifest_csv, split)
@@ -269,8 +302,22 @@ def run_heatmap_rf_from_manifest(patch_model, manifest_csv, pixel_mean, image_si
         if any(item.label is None for item in items):
             raise ValueError(f"{manifest_csv}: split {split!r} has images without a label")
         splits[split] = ([item.path for item in items], np.array([item.label for item in items]))
+    test_ids = [item.image_id for item in items_from_manifest(manifest_csv, test_split)]
+    if patients and "test_groups" not in kwargs:
+        kwargs["test_groups"] = [patients.get(i) or i for i in test_ids]
     return run_heatmap_rf_baseline(patch_model, *splits[train_split], *splits[test_split],
                                    pixel_mean=pixel_mean, image_size=image_size, **kwargs)
+
+
+def _patient_ids(manifest_csv):
+    """{image_id: patient_id} of a manifest with a ``patient_id`` column ({} without one)."""
+    import csv
+
+    with open(manifest_csv, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if "patient_id" not in (reader.fieldnames or ()):
+            return {}
+        return {row["image_id"]: (row["patient_id"] or "").strip() for row in reader}
 
 
 def main(argv=None, prog="python -m mammo_tf.shen.heatmap_rf"):
@@ -302,13 +349,21 @@ def main(argv=None, prog="python -m mammo_tf.shen.heatmap_rf"):
     parser.add_argument("--test-split", default="test", help="split the AUC is reported on")
     parser.add_argument("--cutoffs", type=float, nargs="+", default=list(CUTOFFS),
                         help="binarisation cutoffs of the lesion probability maps")
-    parser.add_argument("--trees", type=int, default=500, help="random forest size")
+    parser.add_argument("--trees", type=int, default=RF_TREES,
+                        help="random forest size (default: the paper's 500)")
+    parser.add_argument("--max-depth", type=int, default=RF_MAX_DEPTH,
+                        help="tree depth limit (default: the paper's 9; 0 = unlimited)")
+    parser.add_argument("--min-samples-split", type=int, default=RF_MIN_SAMPLES_SPLIT,
+                        help="fewest images a node needs to be split (default: the paper's 300)")
     parser.add_argument("--batch-size", type=int, default=2, help="images per heatmap forward pass")
     parser.add_argument("--seed", type=int, default=0, help="forest and bootstrap seed")
     args = parser.parse_args(argv)
     for flag, path in (("--patch-model", args.patch_model), ("--manifest", args.manifest)):
         if not os.path.exists(path):
             parser.error(f"{flag} {path!r} does not exist")
+    if args.min_samples_split < 2 or args.max_depth < 0 or args.trees < 1:
+        parser.error(f"--trees must be >= 1, --max-depth >= 0 and --min-samples-split >= 2; got "
+                     f"{args.trees}, {args.max_depth}, {args.min_samples_split}")
     if any(not 0.0 < c < 1.0 for c in args.cutoffs):
         parser.error(f"--cutoffs must lie in (0, 1), got {args.cutoffs}")
     from mammo_tf.runs import load_run
@@ -324,6 +379,7 @@ def main(argv=None, prog="python -m mammo_tf.shen.heatmap_rf"):
             loaded.model, args.manifest, pixel_mean, args.image_size,
             args.train_split, args.test_split, cutoffs=tuple(args.cutoffs),
             n_estimators=args.trees, seed=args.seed, batch_size=args.batch_size, out_dir=args.out,
+            max_depth=args.max_depth or None, min_samples_split=args.min_samples_split,
         )
     except ValueError as exc:  # RunError is a ValueError
         parser.error(str(exc))

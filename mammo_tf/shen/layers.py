@@ -4,6 +4,7 @@ from mammo_tf.backend import require_keras3
 
 require_keras3()
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="mammo_tf")
@@ -19,3 +20,86 @@ class AdjustableDropout(keras.layers.Dropout):
         # once the layer counts as built); the real rate, possibly 0, is set right after.
         super().__init__(rate if rate > 0 else 0.5, noise_shape=noise_shape, seed=seed, **kwargs)
         self.rate = float(rate)
+
+
+@keras.saving.register_keras_serializable(package="mammo_tf")
+class SlidingWindows(keras.layers.Layer):
+    """(B, H, W, C) images -> (B * rows * cols, wy, wx, C) windows, row-major per image.
+
+    The windows of ``mammo_tf.shen.sliding.window_indices`` (valid windows only), so a patch
+    classifier applied to them gives exactly the sliding-window patch baseline.
+    """
+
+    def __init__(self, image_size, window, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.image_size = tuple(int(s) for s in image_size)
+        self.window = tuple(int(s) for s in window)
+        self.stride = int(stride)
+        from mammo_tf.shen.sliding import heatmap_shape, window_starts
+
+        self.grid = heatmap_shape(self.image_size, self.window, self.stride)
+        # rows then columns of every window (small index arrays, not one per pixel)
+        ys = window_starts(self.image_size[0], self.window[0], self.stride)
+        xs = window_starts(self.image_size[1], self.window[1], self.stride)
+        self._rows = (ys[:, None] + np.arange(self.window[0])[None, :]).ravel()
+        self._cols = (xs[:, None] + np.arange(self.window[1])[None, :]).ravel()
+
+    def call(self, images):
+        (rows, cols), (wy, wx) = self.grid, self.window
+        channels = images.shape[-1]
+        x = keras.ops.take(images, keras.ops.convert_to_tensor(self._rows, "int32"), axis=1)
+        x = keras.ops.take(x, keras.ops.convert_to_tensor(self._cols, "int32"), axis=2)
+        x = keras.ops.reshape(x, (-1, rows, wy, cols, wx, channels))
+        x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return keras.ops.reshape(x, (-1, wy, wx, channels))
+
+    def compute_output_shape(self, input_shape):
+        return (None, *self.window, input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"image_size": list(self.image_size), "window": list(self.window),
+                       "stride": self.stride})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mammo_tf")
+class WindowGrid(keras.layers.Layer):
+    """(B * rows * cols, K) per-window outputs -> (B, rows, cols, K) heatmap."""
+
+    def __init__(self, grid, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = tuple(int(s) for s in grid)
+
+    def call(self, values):
+        return keras.ops.reshape(values, (-1, *self.grid, values.shape[-1]))
+
+    def compute_output_shape(self, input_shape):
+        return (None, *self.grid, input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"grid": list(self.grid)})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mammo_tf")
+class AppendChannelSum(keras.layers.Layer):
+    """Append the sum of ``channels`` as one more channel (e.g. P(malignant) = the sum of the
+    malignant patch classes of a probabilistic heatmap)."""
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = [int(c) for c in channels]
+
+    def call(self, x):
+        picked = keras.ops.take(x, keras.ops.convert_to_tensor(self.channels, "int32"), axis=-1)
+        return keras.ops.concatenate([x, keras.ops.sum(picked, axis=-1, keepdims=True)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"channels": self.channels})
+        return config

@@ -20,14 +20,19 @@ ALL = "all"
 PATCH_VARIANTS = ("s10", "s30", "s1")
 
 
-def patch_stages(backbone, variant="s10"):
-    """The paper's 3-stage patch schedule for ``backbone`` on patch set ``variant``, read from
+def patch_stages(backbone, variant="s10", pretrained=True):
+    """The paper's patch schedule for ``backbone`` on patch set ``variant``.
+
+    Pretrained (ImageNet or given weights): the 3 stages of
     ``mammo_tf/experiments/patch_<variant>_<backbone>.json``: head (lr 1e-3, 3 ep) -> from the
-    boundary (1e-4, 10) -> all layers (1e-5, 37); s1 trains 12 / 40 / 148 epochs."""
+    boundary (1e-4, 10) -> all layers (1e-5, 37); s1 trains 12 / 40 / 148 epochs.
+    Random init (``pretrained=False``): ``patch_<variant>_random.json``, one stage training all
+    layers at 1e-3 ("For randomly initialized networks, we use a learning rate of 1e-3") for the
+    same total, 50 epochs (s1: 200): freezing a random backbone would train a head on noise."""
     backbone = check_backbone_name(backbone)
     if variant not in PATCH_VARIANTS:
         raise ValueError(f"Unknown patch-set variant {variant!r}; valid: {', '.join(PATCH_VARIANTS)}.")
-    return experiment_stages(f"patch_{variant}_{backbone}")
+    return experiment_stages(f"patch_{variant}_{backbone}" if pretrained else f"patch_{variant}_random")
 
 
 def whole_image_stages():

@@ -16,7 +16,7 @@ from mammo_tf.utils import lazy_module
 data = lazy_module("mammo_tf.shen.data")
 common = lazy_module("mammo_tf.training.common")
 
-BACKBONES = ("vgg16", "vgg19", "resnet50")
+BACKBONES = ("vgg16", "vgg19", "resnet50", "mobilenet")
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +32,40 @@ class PatchConfig(CommonConfig):
                                   nargs="+", type=str)
     backbone: str = option("resnet50", "patch classifier backbone", choices=BACKBONES)
     weights: str | None = option(None, "initial backbone weights: 'imagenet' or a .h5/.weights.h5 "
-                                 "file (default: random init)")
-    variant: str = option("s10", "patch-set variant; picks the default schedule "
-                          "experiments/patch_<variant>_<backbone>.json when the config has no "
-                          "'stages' (s10/s30: 3+10+37 epochs, s1: 12+40+148)",
+                                 "file (default: random init, which trains all layers at 1e-3 "
+                                 "as the paper does for randomly initialized networks)")
+    variant: str = option("s10", "patch-set variant; picks the default schedule when the config "
+                          "has no 'stages': with --weights, "
+                          "experiments/patch_<variant>_<backbone>.json (s10/s30: 3+10+37 epochs, "
+                          "s1: 12+40+148); with random init, experiments/patch_<variant>_random"
+                          ".json (one all-layer stage at 1e-3: 50 epochs, s1: 200)",
                           choices=("s1", "s10", "s30"))
-    learning_rates: list | None = option(None, "learning rates of the 3 stages, one per stage "
-                                         "(default: the schedule's, 1e-3 1e-4 1e-5)",
-                                         nargs=3, type=float)
-    epochs: list | None = option(None, "epochs of the 3 stages, one per stage (default: the "
-                                 "schedule's)", nargs=3, type=int)
-    unfreeze_from: str | None = option(None, "first layer trained in stage 2 (default: the paper's "
-                                       "boundary, block4_conv1 / conv4_block6_1_conv)")
+    schedule: str = option("auto", "default schedule when the config has no 'stages': auto (by "
+                           "--weights: pretrained with weights, random without), pretrained "
+                           "(the 3-stage frozen schedule, also for random weights) or random "
+                           "(one all-layer stage at 1e-3)", choices=("auto", "pretrained", "random"))
+    learning_rates: list | None = option(None, "learning rates, one per stage of the schedule "
+                                         "(default: the schedule's, 1e-3 1e-4 1e-5 pretrained, "
+                                         "1e-3 random init)", nargs="+", type=float)
+    epochs: list | None = option(None, "epochs, one per stage of the schedule (default: the "
+                                 "schedule's)", nargs="+", type=int)
+    unfreeze_from: str | None = option(None, "first layer trained in stage 2 of a 3-stage schedule "
+                                       "(default: the paper's boundary, block4_conv1 / "
+                                       "conv4_block6_1_conv)")
+    monitor: str = option("accuracy", "validation metric of the best checkpoint: accuracy (the "
+                          "paper's 'epoch when the best validation accuracy has been reached') "
+                          "or auc (one-vs-rest macro AUC)", choices=("accuracy", "auc"))
+    pixel_mean_manifest: str | None = option(
+        None, "whole-image manifest CSV: compute the pixel mean over its train-split mammograms "
+        "at --pixel-mean-image-size (the paper's 'pixel-wise mean for the mammograms on the "
+        "train set'); default: the mean of the training patch files (no manifest needed)")
+    pixel_mean_image_size: list = option([1152, 896], "image size (height width) the "
+                                         "--pixel-mean-manifest mammograms are resized to",
+                                         nargs=2, type=int)
+    pixel_spacing: float | None = option(
+        None, "pixel spacing (mm) of the images the patches were cut from (e.g. about 0.18 for "
+        "DDSM resized to 1152x896), recorded in run.json so that heatmap runs can check their "
+        "scale (default: the training patch file's 'pixel_spacing_mm' attribute, if any)")
     batch_size: int = option(32, "batch size")
     l2: float = option(1e-4, "L2 factor of the output layer's kernel (the paper's weight decay)")
     dropout: float = option(0.0, "dropout rate before the output layer")
@@ -58,15 +80,34 @@ STAGE_FLAGS = {"learning_rates": "learning_rate", "epochs": "epochs"}
 
 
 def build_stages(config):
-    """The run's 3 stages: the config's ``stages`` (default: the ``patch_<variant>_<backbone>``
-    experiment file), then ``--learning-rates`` / ``--epochs`` / ``--unfreeze-from``."""
+    """The run's stages: the config's ``stages`` (default: ``patch_stages``: the 3-stage
+    ``patch_<variant>_<backbone>`` file with pretrained ``--weights``, the one-stage
+    ``patch_<variant>_random`` file with random init), then ``--learning-rates`` /
+    ``--epochs`` (one value per stage) / ``--unfreeze-from`` (3-stage schedules)."""
     from mammo_tf.shen import UNFREEZE_FROM, patch_stages
     from mammo_tf.training.schedule import resolve_stages
 
-    default = None if config.stages else patch_stages(config.backbone, config.variant)
-    stages = resolve_stages(config, default, STAGE_FLAGS, n_stages=3)
+    pretrained = bool(config.weights)
+    frozen = pretrained if config.schedule == "auto" else config.schedule == "pretrained"
+    default = None if config.stages else patch_stages(config.backbone, config.variant,
+                                                      pretrained=frozen)
+    stages = resolve_stages(config, default, STAGE_FLAGS)
+    if len(stages) not in (1, 3):
+        raise UsageError(f"stages has {len(stages)} stage(s) but this pipeline needs 3 "
+                         "(pretrained: head, top layers, all layers) or 1 (random init: all "
+                         f"layers): {', '.join(s.name for s in stages)}")
     if config.unfreeze_from:
+        if len(stages) != 3:
+            raise UsageError(f"--unfreeze-from {config.unfreeze_from}: the schedule has "
+                             f"{len(stages)} stage(s) (random init trains all layers from the "
+                             "start); it sets stage 2 of a 3-stage schedule")
         stages[1] = dataclasses.replace(stages[1], trainable_from=config.unfreeze_from)
+    if not pretrained and any(s.trainable_from != "all" for s in stages):
+        logger.warning("random initial weights with a schedule that freezes layers (%s): the "
+                       "frozen layers keep their random weights; the paper trains randomly "
+                       "initialized networks on all layers at 1e-3 (patch_<variant>_random)",
+                       ", ".join(f"{s.name}: from {s.trainable_from}" for s in stages
+                                 if s.trainable_from != "all"))
     # A schedule written for another backbone would fail on a missing layer after the model
     # is built; say which file/flag to change instead.
     foreign = {name: b for b, name in UNFREEZE_FROM.items() if name != UNFREEZE_FROM[config.backbone]}
@@ -79,13 +120,73 @@ def build_stages(config):
     return stages
 
 
+def training_options(config):
+    """The runner's options; the best checkpoint is chosen on ``config.monitor`` (default the
+    validation accuracy, as in the paper's Table 1)."""
+    from mammo_tf.training.runner import Monitor
+
+    return dataclasses.replace(common.training_options(config),
+                               monitor=Monitor(config.monitor, "max"))
+
+
+def patch_class_names(paths):
+    """The ``class_names`` the patch files record (the 5 Shen classes, or DeepMiner's 3 of a
+    ``--set sliding`` set); UsageError when the files disagree."""
+    import json
+
+    import h5py
+
+    found = {}
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("class_names")
+        found[path] = tuple(json.loads(raw)) if raw is not None else tuple(PATCH_CLASSES)
+    names = set(found.values())
+    if len(names) > 1:
+        raise UsageError("the patch files have different classes: " + "; ".join(
+            f"{p}: {', '.join(c)}" for p, c in found.items()))
+    return list(names.pop())
+
+
+def patch_pixel_spacing(paths):
+    """The ``pixel_spacing_mm`` attribute the patch files agree on (None: absent or differing)."""
+    import h5py
+
+    values = set()
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            value = f.attrs.get("pixel_spacing_mm")
+            values.add(None if value is None else float(value))
+    if len(values) > 1:
+        logger.warning("the training patch files record different pixel spacings %s: none "
+                       "recorded", sorted(v for v in values if v is not None))
+        return None
+    return values.pop() if values else None
+
+
+def pixel_mean_source_of(config):
+    """(compute(), description) of the pixel mean a new run computes when --pixel-mean is not
+    given: the train-split mammograms of ``--pixel-mean-manifest`` (the paper's), else the
+    union of the training patch files (the patch pipeline needs no manifest)."""
+    if config.pixel_mean_manifest:
+        size = tuple(config.pixel_mean_image_size)
+        return (lambda: data.pixel_mean_of(config.pixel_mean_manifest, "train", size),
+                f"compute_pixel_mean({config.pixel_mean_manifest}, split='train', image_size={size})")
+    return (lambda: data.pixel_mean_of(config.train_h5),
+            f"compute_pixel_mean({', '.join(config.train_h5)})")
+
+
 def validate(config):
     """UsageError for a bad backbone, schedule or patch file; returns the run's stages."""
     if config.backbone not in BACKBONES:
         raise UsageError(f"unknown backbone {config.backbone!r}; choose one of {', '.join(BACKBONES)}")
     stages = build_stages(config)  # schedule errors before any file is read
-    for path in list(config.train_h5) + list(config.val_h5) + list(config.test_h5 or []):
+    paths = list(config.train_h5) + list(config.val_h5) + list(config.test_h5 or [])
+    for path in paths:
         data.patch_input_size(path)
+    patch_class_names(paths)
+    if config.pixel_mean_manifest:
+        data.check_manifest(config.pixel_mean_manifest, splits=("train",))
     return stages
 
 
@@ -120,10 +221,9 @@ def train_patch_classifier(config, resume=None, callbacks=()):
         return run.read_metrics()
     strategy = common.prepare_environment(config)
 
+    compute, source = pixel_mean_source_of(config)
     pixel_mean, pixel_mean_source = common.resolve_pixel_mean(
-        run=run, resume=resume, given=config.pixel_mean,
-        compute=lambda: data.pixel_mean_of(config.train_h5),  # over the union of the files
-        compute_source=f"compute_pixel_mean({', '.join(config.train_h5)})")
+        run=run, resume=resume, given=config.pixel_mean, compute=compute, compute_source=source)
 
     train = data.patch_dataset(config.train_h5, pixel_mean, config.batch_size, training=True,
                                seed=config.seed, augment=config.augment,
@@ -131,25 +231,28 @@ def train_patch_classifier(config, resume=None, callbacks=()):
     val = data.patch_dataset(config.val_h5, pixel_mean, config.batch_size, training=False,
                              workers=config.workers)
     model = None
+    class_names = patch_class_names(list(config.train_h5) + list(config.val_h5)
+                                    + list(config.test_h5 or []))
     if not resume:
         height, width = data.patch_input_size(config.train_h5[0])
         with common.scope(strategy):
             try:
-                model = build_patch_classifier(config.backbone, num_classes=len(PATCH_CLASSES),
+                model = build_patch_classifier(config.backbone, num_classes=len(class_names),
                                                weights=config.weights, input_shape=(height, width, 3),
                                                dropout=config.dropout, l2=config.l2)
             except (ValueError, OSError, RuntimeError) as exc:
                 raise UsageError(str(exc).splitlines()[0]) from None
             model = common.set_bn_momentum(common.float32_output(model), config.bn_momentum)
         common.write_run_info(
-            run, model, "patch", classes=list(PATCH_CLASSES), pixel_mean=pixel_mean,
+            run, model, "patch", classes=class_names, pixel_mean=pixel_mean,
             pixel_mean_source=pixel_mean_source, backbone=config.backbone,
             training_data={"train": list(config.train_h5), "val": list(config.val_h5),
                            "test": list(config.test_h5 or [])},
-            details={"variant": config.variant, "weights": config.weights})
+            details={"variant": config.variant, "weights": config.weights,
+                     "pixel_spacing_mm": config.pixel_spacing or patch_pixel_spacing(config.train_h5)})
     from mammo_tf.training.runner import StageRunner
 
-    result = StageRunner(run, stages, train, val, common.training_options(config), strategy,
+    result = StageRunner(run, stages, train, val, training_options(config), strategy,
                          callbacks).train(model)
 
     best = load_keras_model(run.best_model)
@@ -157,9 +260,10 @@ def train_patch_classifier(config, resume=None, callbacks=()):
                               training=False, workers=config.workers)
     metrics = {"pipeline": "patch", "backbone": config.backbone,
                "evaluated_on": "test" if config.test_h5 else "val",
-               "pixel_mean": pixel_mean, "best_epoch": result.best_epoch,
-               "best_val_auc": result.best_val_auc, "completed_epochs": result.completed_epochs}
-    metrics.update({f"test_{k}": v for k, v in evaluate_patches(best, test, run).items()})
+               "pixel_mean": pixel_mean, "best_epoch": result.best_epoch, "monitor": config.monitor,
+               f"best_val_{config.monitor}": result.best_value,
+               "completed_epochs": result.completed_epochs}
+    metrics.update({f"test_{k}": v for k, v in evaluate_patches(best, test, run, class_names).items()})
     if config.export:
         common.export_model(run, run.best_model, pixel_mean)
     run.write_metrics(metrics)

@@ -51,9 +51,27 @@ class WholeConfig(CommonConfig):
     bn_momentum: float | None = option(None, "BatchNormalization moving-average momentum "
                                        "(default: Keras' 0.99; 0.9 suits short runs)")
     tta: bool = option(True, "also report the test AUC with 4-flip test-time augmentation")
-    heatmap_pool: int = option(5, "--top heatmap: max-pooling size of the heatmap")
-    heatmap_hidden: list = option([512, 256], "--top heatmap: FC layer sizes", nargs="+", type=int)
-    heatmap_shortcut: bool = option(False, "--top heatmap: shortcut Dense from the pooled heatmap")
+    heatmap_pool: int = option(1, "--top heatmap: max-pooling size of the heatmap (default: "
+                               "the best row of Tables 2-3, 1x1 with FC 2048-1024)")
+    heatmap_hidden: list = option([2048, 1024], "--top heatmap: FC layer sizes", nargs="+",
+                                  type=int)
+    heatmap_shortcut: bool = option(True, "--top heatmap: shortcut Dense from the pooled heatmap "
+                                    "to the output (the paper: 'we also add a shortcut')")
+    heatmap_mode: str = option("sliding", "--top heatmap: 'sliding' (the patch classifier on every "
+                               "window: the untrained model reproduces the patch baseline) or "
+                               "'fcn' (the paper's input-size change; cells see context the "
+                               "patches never had)", choices=("sliding", "fcn"))
+    heatmap_stride: int = option(32, "--top heatmap --heatmap-mode sliding: window stride in "
+                                 "pixels (32: the paper's 30x22 heatmap at 1152x896)")
+    heatmap_init_baseline: bool = option(False, "--top heatmap with --heatmap-shortcut: start "
+                                         "the shortcut at the patch baseline (max P(malignant)) "
+                                         "and the FC path at zero")
+    validate_initial: bool = option(True, "validate the converted model before training; it "
+                                    "competes for the best checkpoint as epoch 0")
+    patch_baseline: bool = option(True, "report the patch baseline (the patch classifier slid "
+                                  "over the val/test images, max P(malignant)) beside the model")
+    baseline_stride: int | None = option(None, "window stride of the patch baseline in pixels "
+                                         "(default: a quarter of the patch size)")
     rf_baseline: bool = option(False, "also run the heatmap + random-forest baseline "
                                "(cutoffs 0.3/0.5/0.7/0.9, 500 trees) on the patch model")
     rf_trees: int = option(500, "random-forest size for --rf-baseline")
@@ -97,33 +115,113 @@ def build_whole_model(patch_model, config, stages=None):
         return build_heatmap_classifier(patch_model, input_shape=shape, pool_size=config.heatmap_pool,
                                         hidden=tuple(config.heatmap_hidden),
                                         shortcut=config.heatmap_shortcut, dropout=config.dropout,
-                                        l2=l2)
+                                        l2=l2, mode=config.heatmap_mode,
+                                        stride=config.heatmap_stride,
+                                        init_from_baseline=config.heatmap_init_baseline)
     return build_whole_image_classifier(
         patch_model, top="resnet" if config.top == "hybrid" else config.top,
         depths=tuple(config.depths), repetitions=tuple(config.repetitions), input_shape=shape,
         dropout=config.dropout, l2=l2)
 
 
+def patient_ids(dataset):
+    """Patient id of every image of an unshuffled ``WholeImageDataset`` (for cluster CIs)."""
+    return [row.get("patient_id") or row["image_id"] for row in dataset.rows]
+
+
+def patch_baseline(patch_model, class_names, datasets, stride=None, seed=0):
+    """The patch baseline (``mammo_tf.shen.sliding``) on each of ``datasets`` ({split: an
+    unshuffled whole-image dataset preprocessed with the PATCH run's pixel mean}):
+    {split: {"window", "stride", "max_malignant": {"auc", "auc_ci95"}, "max_lesion": ...}},
+    CIs resampling patients."""
+    from mammo_tf.shen.sliding import baseline_on_dataset, patch_window_size
+
+    stride = stride or max(1, patch_window_size(patch_model)[0] // 4)
+    out = {}
+    for split, dataset in datasets.items():
+        report = baseline_on_dataset(patch_model, dataset, stride, class_names,
+                                     groups=patient_ids(dataset), seed=seed)
+        for key in ("max_malignant", "max_lesion"):
+            report[key].pop("scores", None)
+        out[split] = report
+        logger.info("patch baseline (%s, %s px windows, stride %d): max P(malignant) AUC %s, "
+                    "max P(lesion) AUC %s", split, "x".join(map(str, report["window"])), stride,
+                    _fmt(report["max_malignant"]["auc"]), _fmt(report["max_lesion"]["auc"]))
+    return out
+
+
+def compare_with_baseline(metrics, baseline):
+    """Add ``beats_patch_baseline`` (best validation AUC >= the validation baseline's max
+    P(malignant) AUC) and say clearly when the model did not."""
+    val = (baseline.get("val") or {}).get("max_malignant", {}).get("auc")
+    model_val = metrics.get("best_val_auc")
+    if val is None or model_val is None:
+        metrics["beats_patch_baseline"] = None
+        return metrics
+    metrics["beats_patch_baseline"] = bool(model_val >= val)
+    if not metrics["beats_patch_baseline"]:
+        logger.warning("the whole-image model did NOT reach its patch baseline on validation: "
+                       "best val AUC %.3f < baseline %.3f (the patch classifier slid over the "
+                       "images knows more than the trained model)", model_val, val)
+    else:
+        logger.info("the whole-image model reached its patch baseline on validation: "
+                    "best val AUC %.3f >= %.3f", model_val, val)
+    return metrics
+
+
+def _fmt(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def baseline_datasets(patch_run, manifest, splits, image_size, batch_size, workers=1):
+    """{metrics prefix: whole-image dataset of ``splits`` ({prefix: manifest split}) with the
+    patch run's own pixel mean, the input its patches were trained on}."""
+    return {prefix: data.whole_image_dataset(manifest, split, patch_run.info.pixel_mean,
+                                             batch_size, image_size, training=False,
+                                             workers=workers)
+            for prefix, split in splits.items()}
+
+
+def find_patch_run(run_info, what="--model"):
+    """The patch classifier run a whole-image run was converted from, following transfers
+    (run.json ``training_data``: ``patch_run`` or ``finetuned_from``); None when unrecorded."""
+    seen = 0
+    while run_info is not None and seen < 16:
+        training = run_info.info.training_data if hasattr(run_info, "info") else {}
+        if training.get("patch_run"):
+            return common.load_run(training["patch_run"], what)
+        parent = training.get("finetuned_from")
+        if not parent:
+            return None
+        run_info = common.load_run(parent, what)
+        seen += 1
+    return None
+
+
 def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="test"):
-    """AUC (+95% bootstrap CI) of the positive class, with and without TTA; ROC PNG."""
+    """AUC (+95% cluster-bootstrap CI over patients) of the positive class, with and without
+    TTA; ROC PNG."""
     from mammo_tf import evaluate
     from mammo_tf.tta import tta_predict
 
     from mammo_tf.training.metrics import predict_dataset, predict_padded
 
     y, probs = predict_dataset(model, dataset)
+    groups = patient_ids(dataset) if hasattr(dataset, "rows") else None
     out = {f"{prefix}_n": int(len(y)), f"{prefix}_n_positive": int(np.sum(y == 1)),
            f"{prefix}_accuracy": evaluate.accuracy(y, probs.argmax(axis=1))}
     curves = {"model": (y, probs[:, 1])}
     if 0 < np.sum(y == 1) < len(y):
-        auc, lo, hi = evaluate.bootstrap_auc_ci(y, probs[:, 1], n_boot=n_boot, seed=seed)
+        auc, lo, hi = evaluate.bootstrap_auc_ci(y, probs[:, 1], n_boot=n_boot, seed=seed,
+                                                 groups=groups)
         out.update({f"{prefix}_auc": auc, f"{prefix}_auc_ci95": [lo, hi]})
         if tta:
             forward = functools.partial(predict_padded, model,
                                         batch_size=4 * getattr(dataset, "batch_size", 1))
             tta_probs = np.concatenate([tta_predict(forward, dataset[i][0])
                                         for i in range(len(dataset))])
-            auc, lo, hi = evaluate.bootstrap_auc_ci(y, tta_probs[:, 1], n_boot=n_boot, seed=seed)
+            auc, lo, hi = evaluate.bootstrap_auc_ci(y, tta_probs[:, 1], n_boot=n_boot,
+                                                     seed=seed, groups=groups)
             out.update({f"{prefix}_auc_tta": auc, f"{prefix}_auc_tta_ci95": [lo, hi]})
             curves["model + TTA"] = (y, tta_probs[:, 1])
         evaluate.plot_roc(run.roc_png, curves, title=f"whole-image classifier ({prefix})")
@@ -174,15 +272,20 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
             pixel_mean_source=pixel_mean_source, backbone=backbone,
             training_data={"manifest": config.manifest, "patch_run": patch_run.model_path},
             details={"top": config.top, "depths": list(config.depths),
+                     "patch_classes": list(patch_run.info.classes),
                      "repetitions": list(config.repetitions),
                      **({"heatmap_pool": config.heatmap_pool,
                          "heatmap_hidden": list(config.heatmap_hidden),
-                         "heatmap_shortcut": config.heatmap_shortcut}
+                         "heatmap_shortcut": config.heatmap_shortcut,
+                         "heatmap_mode": config.heatmap_mode,
+                         "heatmap_stride": config.heatmap_stride,
+                         "heatmap_init_baseline": config.heatmap_init_baseline}
                         if config.top == "heatmap" else {})})
     from mammo_tf.training.runner import StageRunner
 
-    result = StageRunner(run, stages, train, val, common.training_options(config), strategy,
-                         callbacks).train(model)
+    options = dataclasses.replace(common.training_options(config),
+                                  validate_initial=config.validate_initial)
+    result = StageRunner(run, stages, train, val, options, strategy, callbacks).train(model)
 
     best = load_keras_model(run.best_model)
     test = data.whole_image_dataset(config.manifest, "test", pixel_mean, config.batch_size,
@@ -190,14 +293,23 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
     metrics = {"pipeline": "whole", "backbone": backbone, "top": config.top,
                "image_size": list(config.image_size), "pixel_mean": pixel_mean,
                "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
-               "completed_epochs": result.completed_epochs}
+               "completed_epochs": result.completed_epochs,
+               "initial_val_auc": (result.initial_val or {}).get("auc")}
     metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed))
+    if config.patch_baseline:
+        metrics["patch_baseline"] = patch_baseline(
+            patch_model, patch_run.info.classes,
+            baseline_datasets(patch_run, config.manifest, {"val": "val", "test": "test"},
+                              config.image_size, config.batch_size, config.workers),
+            stride=config.baseline_stride, seed=config.seed)
+        compare_with_baseline(metrics, metrics["patch_baseline"])
     if config.rf_baseline:
         metrics["heatmap_rf"] = heatmap_rf_baseline(patch_model, config, pixel_mean, run)
     if config.export:
         common.export_model(run, run.best_model, pixel_mean)
     run.write_metrics(metrics)
-    common.print_report(run, metrics, ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch"))
+    common.print_report(run, metrics, ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch",
+                                       "beats_patch_baseline"))
     return metrics
 
 

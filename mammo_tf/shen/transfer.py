@@ -10,7 +10,8 @@ import os
 
 from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
 from mammo_tf.runs import RunFolder, load_keras_model
-from mammo_tf.shen.train_whole import evaluate_whole
+from mammo_tf.shen.train_whole import (baseline_datasets, compare_with_baseline, evaluate_whole,
+                                       find_patch_run, patch_baseline)
 from mammo_tf.utils import atomic_path, lazy_module
 
 # Keras-heavy modules load on first use: the command line imports this module for its config
@@ -49,6 +50,13 @@ class TransferConfig(CommonConfig):
                                    "number of training patients (e.g. 20 30 40 50 60), same "
                                    "validation set", nargs="+", type=int)
     subset_seed: int = option(0, "seed of the patient subsets (nested: the 20 are among the 30)")
+    validate_initial: bool = option(True, "validate the source model on the target's validation "
+                                    "split before finetuning; it competes for the best "
+                                    "checkpoint as epoch 0")
+    patch_baseline: bool = option(True, "report the patch baseline (the source's patch classifier "
+                                  "slid over the val/test images) beside the model")
+    baseline_stride: int | None = option(None, "window stride of the patch baseline in pixels "
+                                         "(default: a quarter of the patch size)")
 
 
 # Scalar flags -> the Stage field each overrides; they fit a one-stage schedule only (a
@@ -116,8 +124,10 @@ def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=(), 
                                    training=False, workers=config.workers)
     from mammo_tf.training.runner import StageRunner
 
-    result = StageRunner(run, transfer_stages(config), train, val,
-                         common.training_options(config), strategy, callbacks).train(model)
+    options = dataclasses.replace(common.training_options(config),
+                                  validate_initial=config.validate_initial)
+    result = StageRunner(run, transfer_stages(config), train, val, options, strategy,
+                         callbacks).train(model)
     best = load_keras_model(run.best_model)
     test = data.whole_image_dataset(manifest, test_split, pixel_mean, config.batch_size, size,
                                     training=False, workers=config.workers)
@@ -125,8 +135,19 @@ def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=(), 
                "validation_split": val_split, "evaluated_on": test_split,
                "train_images": sum(r["split"] == "train" for r in rows),
                "pixel_mean": pixel_mean, "best_epoch": result.best_epoch,
-               "best_val_auc": result.best_val_auc, "completed_epochs": result.completed_epochs}
+               "best_val_auc": result.best_val_auc, "completed_epochs": result.completed_epochs,
+               "initial_val_auc": (result.initial_val or {}).get("auc")}
     metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed))
+    patch_run = find_patch_run(source) if config.patch_baseline else None
+    if patch_run is not None:
+        metrics["patch_baseline"] = patch_baseline(
+            patch_run.model, patch_run.info.classes,
+            baseline_datasets(patch_run, manifest, {"val": val_split, "test": test_split}, size,
+                              config.batch_size, config.workers),
+            stride=config.baseline_stride, seed=config.seed)
+        compare_with_baseline(metrics, metrics["patch_baseline"])
+    elif config.patch_baseline:
+        logger.warning("%s records no patch classifier: no patch baseline", source.model_path)
     if config.export:
         common.export_model(run, run.best_model, pixel_mean)
     run.write_metrics(metrics)
@@ -205,7 +226,8 @@ def transfer(config, resume=None, callbacks=()):
     if not config.patients:
         metrics = finetune(config, run, config.manifest, pixel_mean, strategy, resume, callbacks,
                            source, pixel_mean_source)
-        common.print_report(run, metrics, ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch"))
+        common.print_report(run, metrics, ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch",
+                                           "beats_patch_baseline"))
         return metrics
     if not run.has_info():  # the series' pixel mean, read back on --resume
         write_transfer_info(run, source.model, source, pixel_mean, pixel_mean_source,

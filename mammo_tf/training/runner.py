@@ -111,6 +111,10 @@ class TrainingOptions:
     # stage_setup(model, stage): trainability/L2/dropout of a stage before it is compiled
     # (None: ``apply_stage``, which knows the Shen models' head and backbone).
     stage_setup: object = None
+    # Validate the model before the first epoch and let it compete for the best checkpoint
+    # ("epoch 0"): a converted model that starts at its patch baseline can then never end
+    # below its own start on validation.
+    validate_initial: bool = False
 
     def train_columns(self):
         if self.train_log_keys is not None:
@@ -128,6 +132,7 @@ class TrainingResult:
     resumed: bool
     already_finished: bool
     monitor: str = "auc"
+    initial_val: dict | None = None  # validation metrics of the untrained model (epoch 0)
 
     @property
     def best_val_auc(self):
@@ -159,6 +164,7 @@ class RunState:
     checkpoint: str | None = None    # resume checkpoint, relative to the run folder
     csv_columns: list | None = None
     finished: bool = False
+    initial_val: dict | None = None  # validation metrics before training (validate_initial)
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -194,6 +200,10 @@ def apply_stage(model, stage):
         set_l2(model, stage.l2)
     if stage.dropout is not None:
         set_dropout(model, stage.dropout)
+    if getattr(stage, "freeze_batchnorm", False):
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # Keras 3: a frozen BN layer runs in inference mode
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):
@@ -349,6 +359,18 @@ class StageRunner:
         logs.update({f"val_{k}": v for k, v in val.items()})
         return val
 
+    def validate_start(self, model):
+        """Epoch 0: the untrained model's validation metrics, a candidate best checkpoint (no
+        log row, no state: a run killed before epoch 1 commits simply starts again)."""
+        self._epoch_start = time.time()
+        val = self.validate(model, {})
+        improved = self.update_best_checkpoint(model, val, 0)
+        self.state.initial_val = val
+        if self.options.verbose:
+            logger.info("epoch 0 (before training): %s%s",
+                        " ".join(f"val_{k}={v:.4f}" for k, v in val.items()),
+                        " [best]" if improved else "")
+
     def update_early_stopping(self, model, val):
         """Per-stage patience counter on the early-stopping metric; stops the stage's fit."""
         state, monitor = self.state, self.options.early_stopping
@@ -450,7 +472,7 @@ class StageRunner:
                               best_value=s.best_value if s.best_value is not None else float("nan"),
                               best_epoch=s.best_epoch or 0, completed_epochs=s.completed_epochs,
                               resumed=resumed, already_finished=already_finished,
-                              monitor=self.options.monitor.metric)
+                              monitor=self.options.monitor.metric, initial_val=s.initial_val)
 
     def train(self, model=None):
         """Train (or resume) and return a TrainingResult whose ``model`` is the last-epoch model.
@@ -480,6 +502,8 @@ class StageRunner:
             if model is None:
                 raise ValueError(f"{self.run.path}: no resume state found and no model given")
             self.state = self._new_state()
+            if self.options.validate_initial:
+                self.validate_start(model)
 
         while self.state.stage_index < len(self.stages):
             self._train_stage(model, restored_optimizer)

@@ -35,6 +35,10 @@ class Stage:
     epochs: int
     l2: float | None = None
     dropout: float | None = None
+    # BatchNormalization layers stay in inference mode (moving statistics frozen): finetuning
+    # with small batches on a shifted input distribution otherwise replaces the statistics
+    # the model was trained with.
+    freeze_batchnorm: bool = False
 
 
 STAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Stage))
@@ -42,8 +46,12 @@ _REQUIRED_FIELDS = ("name", "trainable_from", "learning_rate", "epochs")
 
 
 def stage_to_dict(stage):
-    """A Stage as the JSON object a config file / run folder holds."""
-    return {f: getattr(stage, f) for f in STAGE_FIELDS}
+    """A Stage as the JSON object a config file / run folder holds (``freeze_batchnorm`` only
+    when set, so run folders of earlier versions still resume)."""
+    record = {f: getattr(stage, f) for f in STAGE_FIELDS}
+    if not record["freeze_batchnorm"]:
+        del record["freeze_batchnorm"]
+    return record
 
 
 def _number(value, where, key, minimum=0.0, integer=False):
@@ -77,9 +85,13 @@ def stage_from_dict(record, where="stages[0]"):
                 for k in ("l2", "dropout")}
     if optional["dropout"] is not None and optional["dropout"] >= 1:
         raise UsageError(f"{where}: 'dropout' must be below 1, got {optional['dropout']!r}")
+    freeze = record.get("freeze_batchnorm", False)
+    if not isinstance(freeze, bool):
+        raise UsageError(f"{where}: 'freeze_batchnorm' must be true or false, got {freeze!r}")
     return Stage(record["name"], record["trainable_from"],
                  _number(record["learning_rate"], where, "learning_rate"),
-                 _number(record["epochs"], where, "epochs", minimum=1, integer=True), **optional)
+                 _number(record["epochs"], where, "epochs", minimum=1, integer=True), **optional,
+                 freeze_batchnorm=freeze)
 
 
 def stages_from_records(records, source="stages"):

@@ -18,8 +18,15 @@ def build_parser(prog=PROG):
     parser.add_argument("--manifest", required=True, help="whole-image manifest CSV (docs/DESIGN.md)")
     parser.add_argument("--out", required=True, help="output folder (<split>.h5, patch_set.json)")
     parser.add_argument("--set", default="s10", dest="set_name",
-                        help="s1 (one centred patch per ROI + 1 background per image) or sN "
-                             "(N patches per ROI with overlap >= cutoff + N background); default s10")
+                        help="s1 (one centred patch per ROI + 1 background per image), sN "
+                             "(N patches per ROI with overlap >= cutoff + N background) or sliding "
+                             "(DeepMiner: windows of --window x the image width at --stride x the "
+                             "window, classes normal/benign/malignant); default s10")
+    parser.add_argument("--window", type=float, default=None,
+                        help="--set sliding: window side as a fraction of the image width "
+                             "(default 0.25, DeepMiner's)")
+    parser.add_argument("--stride", type=float, default=None,
+                        help="--set sliding: stride as a fraction of the window (default 0.5)")
     parser.add_argument("--patch-size", type=int, default=PATCH_SIZE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--splits", nargs="+", default=["train", "val", "test"])
@@ -29,6 +36,9 @@ def build_parser(prog=PROG):
                         help="background patches per image (default: 1 for s1, N for sN)")
     parser.add_argument("--compression", choices=("none", "gzip", "lzf"), default="none",
                         help="compression of the patch dataset (none reads fastest)")
+    parser.add_argument("--pixel-spacing", type=float, default=None, metavar="MM",
+                        help="mm per pixel of the manifest's images (stored in the files; the "
+                             "NYU heatmap scale check reads it from the patch run)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad item")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -43,14 +53,22 @@ def main(argv=None, prog=PROG):
         parser.error(f"--patch-size must be at least 1, got {args.patch_size}")
     if not 0.0 < args.cutoff <= 1.0:
         parser.error(f"--cutoff must lie in (0, 1], got {args.cutoff}")
+    if args.pixel_spacing is not None and args.pixel_spacing <= 0:
+        parser.error(f"--pixel-spacing must be > 0 mm, got {args.pixel_spacing}")
     if args.background is not None and args.background < 0:
         parser.error(f"--background must be >= 0, got {args.background}")
     from mammo_tf.shen.patches.patch_set import make_patch_set, parse_set_name
 
-    try:
-        parse_set_name(args.set_name)
-    except ValueError as exc:
-        parser.error(f"--set: {exc}")
+    if args.set_name != "sliding":
+        try:
+            parse_set_name(args.set_name)
+        except ValueError as exc:
+            parser.error(f"--set: {exc} (or sliding)")
+        if args.window is not None or args.stride is not None:
+            parser.error("--window / --stride go with --set sliding")
+    for flag, value in (("--window", args.window), ("--stride", args.stride)):
+        if value is not None and not 0 < value <= 1:
+            parser.error(f"{flag} must lie in (0, 1], got {value}")
     setup_command()
 
     try:
@@ -58,6 +76,8 @@ def main(argv=None, prog=PROG):
                                  patch_size=args.patch_size, seed=args.seed, splits=args.splits,
                                  cutoff=args.cutoff, n_background=args.background,
                                  strict=args.strict, progress=not args.no_progress,
+                                 pixel_spacing=args.pixel_spacing, window=args.window,
+                                 stride=args.stride,
                                  compression=args.compression)
     except (OSError, ValueError) as exc:  # an unreadable manifest or image, a bad set name
         return report_error(prog, exc)

@@ -54,7 +54,8 @@ class PatchFileWriter:
     (``track_times=False``) so identical content gives identical bytes.
     """
 
-    def __init__(self, path, patch_size, dtype=np.uint16, attrs=None, compression=None):
+    def __init__(self, path, patch_size, dtype=np.uint16, attrs=None, compression=None,
+                 class_names=PATCH_CLASSES):
         self.path = os.fspath(path)
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
@@ -69,7 +70,7 @@ class PatchFileWriter:
         for name in ("roi_index", "center_y", "center_x"):
             f.create_dataset(name, shape=(0,), dtype=np.int64, **common)
         f.create_dataset("overlap", shape=(0,), dtype=np.float32, **common)
-        f.attrs["class_names"] = json.dumps(list(PATCH_CLASSES))
+        f.attrs["class_names"] = json.dumps(list(class_names))
         for key, value in (attrs or {}).items():
             f.attrs[key] = value
         self.count = 0
@@ -117,15 +118,27 @@ def load_image_and_rois(manifest_path, row):
 
 def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE, seed=0,
                    splits=("train", "val", "test"), cutoff=0.9, n_background=None, strict=False,
-                   progress=True, compression=None):
+                   progress=True, compression=None, pixel_spacing=None, window=None, stride=None):
     """Sample an s1 / sN patch set for every image of the given splits of a manifest.
 
     Bad items (unreadable image, ROI mask of another size, empty ROI mask) are skipped and
     listed in the summary; ``strict=True`` raises at the first one instead. Splits without
     images in the manifest are left out. ``compression``: None/"none", "gzip" or "lzf" for the
-    patches. Returns the summary written to ``patch_set.json``.
+    patches. ``pixel_spacing``: mm per pixel of the manifest's images, stored as the files'
+    ``pixel_spacing_mm`` attribute (train_patch.py records it for the NYU heatmap scale check).
+    ``set_name="sliding"``: DeepMiner's sliding-window set instead (``sliding_set``; windows of
+    ``window`` x the image width, default 0.25, at ``stride`` x the window, default 0.5; classes
+    normal / benign / malignant). Returns the summary written to ``patch_set.json``.
     """
-    n, centred = parse_set_name(set_name)
+    from mammo_tf.shen.patches import sliding_set
+
+    sliding = set_name == "sliding"
+    window = sliding_set.WINDOW_FRACTION if window is None else float(window)
+    stride = sliding_set.STRIDE_FRACTION if stride is None else float(stride)
+    if sliding and not (0 < window <= 1 and 0 < stride <= 1):
+        raise ValueError(f"--window and --stride must lie in (0, 1], got {window} and {stride}")
+    n, centred = (0, False) if sliding else parse_set_name(set_name)
+    class_names = sliding_set.DEEPMINER_CLASSES if sliding else PATCH_CLASSES
     _compression_args(compression)  # fail early on a bad value
     rows = read_manifest(manifest_path)
     params = {"set": set_name, "patches_per_roi": n, "centred": centred,
@@ -133,8 +146,16 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
               "patch_size": int(patch_size), "seed": int(seed),
               "overlap_cutoff": None if centred else float(cutoff), "cutoff_step": CUTOFF_STEP,
               "max_failures": MAX_FAILURES, "breast_threshold": BREAST_THRESHOLD,
-              "class_names": list(PATCH_CLASSES), "compression": compression or "none",
-              "manifest": os.path.basename(os.fspath(manifest_path))}
+              "class_names": list(class_names), "compression": compression or "none",
+              "manifest": os.path.basename(os.fspath(manifest_path)),
+              "pixel_spacing_mm": None if pixel_spacing is None else float(pixel_spacing)}
+    if sliding:  # DeepMiner's rules replace the Shen ones
+        for key in ("patches_per_roi", "centred", "background_per_image", "overlap_cutoff",
+                    "cutoff_step", "max_failures"):
+            params.pop(key)
+        params.update(window_fraction=window, stride_fraction=stride,
+                      min_breast_fraction=sliding_set.MIN_BREAST,
+                      min_lesion_fraction=sliding_set.MIN_LESION)
     summary = dict(params, splits={}, skipped=[], cutoff_lowered=[], notes=[])
     os.makedirs(out_dir, exist_ok=True)
     for split in splits:
@@ -143,8 +164,11 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
             continue
         writer = PatchFileWriter(os.path.join(out_dir, f"{split}.h5"), patch_size,
                                  attrs={"set": set_name, "split": split, "seed": int(seed),
-                                        "patch_size": int(patch_size)}, compression=compression)
-        counts = np.zeros(len(PATCH_CLASSES), np.int64)
+                                        "patch_size": int(patch_size),
+                                        **({} if pixel_spacing is None else
+                                           {"pixel_spacing_mm": float(pixel_spacing)})},
+                                 compression=compression, class_names=class_names)
+        counts = np.zeros(len(class_names), np.int64)
         padded = 0
         iterator = split_rows
         if progress:
@@ -162,8 +186,12 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
                     summary["skipped"].append({"image_id": image_id, "reason": str(exc)})
                     continue
                 rng = np.random.default_rng(image_seed(seed, image_id))
-                sampled = sample_patches(image, masks, labels, n, patch_size, rng, centred=centred,
-                                         n_background=n_background, cutoff=cutoff)
+                if sliding:
+                    sampled = sliding_set.sliding_patches(
+                        image, masks, [PATCH_CLASSES[i] for i in labels], patch_size, window, stride)
+                else:
+                    sampled = sample_patches(image, masks, labels, n, patch_size, rng, centred=centred,
+                                             n_background=n_background, cutoff=cutoff)
                 padded += int(pad_to_patch(image, patch_size)[1])
                 for note in sampled.notes:
                     if strict and "empty mask" in note:
@@ -173,14 +201,14 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
                 for item in sampled.cutoff_lowered:
                     summary["cutoff_lowered"].append(dict(item, image_id=image_id))
                 writer.append(image_id, sampled)
-                counts += np.bincount(sampled.labels, minlength=len(PATCH_CLASSES))
+                counts += np.bincount(sampled.labels, minlength=len(class_names))
             ok = True
         finally:
             writer.close(ok=ok)
         summary["splits"][split] = {
             "file": f"{split}.h5", "n_images": len(split_rows), "n_patches": int(writer.count),
             "n_padded_images": padded,
-            "class_counts": {name: int(c) for name, c in zip(PATCH_CLASSES, counts)},
+            "class_counts": {name: int(c) for name, c in zip(class_names, counts)},
         }
     write_json_atomic(os.path.join(out_dir, MANIFEST_NAME), summary)
     return summary
