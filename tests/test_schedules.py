@@ -183,7 +183,10 @@ def test_stages_survive_the_run_folders_config_round_trip(tmp_path):
     config = config_from_dict(WholeConfig, dict(load_config_file("demo_whole", WholeConfig),
                                                 patch_model="p", manifest="m"))
     saved = json.loads(json.dumps(dataclasses.asdict(config)))
-    assert saved["stages"][1]["learning_rate"] == 1e-4
+    with open(os.path.join(REPO, "experiments", "demo_whole.json"), encoding="utf-8") as f:
+        packaged = json.load(f)["stages"]
+    assert [s["learning_rate"] for s in saved["stages"]] == [s["learning_rate"] for s in packaged]
+    assert saved["stages"][1].get("freeze_batchnorm") is True
     assert whole_stages(config_from_dict(WholeConfig, saved)) == whole_stages(config)
 
 
