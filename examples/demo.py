@@ -37,6 +37,8 @@ import json
 import os
 import time
 
+import numpy as np
+
 from mammo_tf.training.schedule import load_experiment
 from mammo_tf.utils import write_json_atomic
 
@@ -48,6 +50,7 @@ SIZES = {
     # the smoke test's miniature: same steps, toy sizes, one epoch per stage
     "toy": {"image_size": (64, 64), "phantom_size": (128, 96), "patch_size": 32},
 }
+MALIGNANT_CLASSES = ["calc_malignant", "mass_malignant"]
 EXPLAIN = {"max_probe": 16, "select": 4, "top_k": 4}  # small: the explanation step takes seconds
 # More abnormal and malignant cases than the generator's defaults so that the test splits hold
 # enough positives; benign lesions (circumscribed masses, coarse calcifications) are the
@@ -164,19 +167,20 @@ def screening_report(test, val, manifest, out_dir, run_dir):
 
 def pointing_game(run, manifest, out_path):
     """Pointing game of ``run``'s own malignancy heatmap (P(malignant) of its ``heatmap_grid``
-    layer, overlapping windows averaged into pixels) against the ROI masks, over the malignant
-    test images: a hit when the map's maximum lies inside a malignant ROI."""
+    layer) against the ROI masks, over the malignant test images. The model points at the centre
+    of its most malignant window (``most_probable_window_centre``); a hit when that point lies
+    inside a malignant ROI, and, as a second number, within half a stride of one (the grid's own
+    resolution, as the pointing game's tolerance of Zhang et al. absorbs a map's coarseness)."""
     import cv2
     import keras
     import numpy as np
 
     from mammo_tf.constants import PATCH_CLASSES
     from mammo_tf.datasets.manifest import read_manifest, resolve_path
-    from mammo_tf.deepminer.evaluation import pointing_game as hit
     from mammo_tf.preprocess import to_network_input
     from mammo_tf.runs import load_run
-    from mammo_tf.shen.sliding import heatmap_to_pixels, malignant_map
     from mammo_tf.shen.data import load_whole_image
+    from mammo_tf.shen.sliding import malignant_map, most_probable_window_centre
 
     loaded = load_run(run)
     model = loaded.model
@@ -185,6 +189,8 @@ def pointing_game(run, manifest, out_path):
     # the heatmap's channels (run folders of earlier versions did not record them)
     classes = loaded.info.details.get("patch_classes") or list(PATCH_CLASSES)
     size = tuple(loaded.info.input_size)
+    tolerance = windows.stride // 2
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
     rows = [r for r in read_manifest(manifest) if r["split"] == "test" and int(r["label"]) == 1]
     results = []
     for r in rows:
@@ -194,19 +200,24 @@ def pointing_game(run, manifest, out_path):
         image = load_whole_image(resolve_path(manifest, r["image_path"]), size)
         x = to_network_input(image, loaded.info.pixel_mean)[None]
         cells = malignant_map(np.asarray(heat_model(x, training=False))[0], classes)
-        saliency = heatmap_to_pixels(cells, size, windows.window, windows.stride)
-        roi = np.zeros(size, bool)
+        y0, x0 = most_probable_window_centre(cells, size, windows.window, windows.stride)
+        roi = np.zeros(size, np.uint8)
         for path in masks:
             mask = cv2.imread(resolve_path(manifest, path), cv2.IMREAD_GRAYSCALE)
             if mask is None:
                 raise ValueError(f"{resolve_path(manifest, path)}: ROI mask cannot be read")
             if mask.shape != size:
                 mask = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-            roi |= mask > 0
-        results.append({"image_id": r["image_id"], "hit": hit(saliency, roi)})
-    summary = {"images": len(results), "hits": sum(r["hit"] for r in results),
-               "pointing_game": (sum(r["hit"] for r in results) / len(results)) if results else None,
-               "per_image": results}
+            roi |= (mask > 0).astype(np.uint8)
+        results.append({"image_id": r["image_id"], "point": [y0, x0], "hit": bool(roi[y0, x0]),
+                        "hit_within_tolerance": bool(cv2.dilate(roi, disk)[y0, x0])})
+    n = len(results)
+    hits = sum(r["hit"] for r in results)
+    near = sum(r["hit_within_tolerance"] for r in results)
+    summary = {"images": n, "hits": hits, "pointing_game": hits / n if n else None,
+               "tolerance_px": tolerance, "hits_within_tolerance": near,
+               "pointing_game_within_tolerance": near / n if n else None,
+               "point": "centre of the most malignant window", "per_image": results}
     write_json_atomic(out_path, summary)
     return summary
 
@@ -231,7 +242,9 @@ def explain_one(run, manifest, result, out_dir):
         print(f"no malignant test image is classified correctly; explaining the most probable "
               f"one ({image_id}, P(malignant) {probability:.3f})")
     image = resolve_path(manifest, rows[image_id]["image_path"])
-    explanation = mine_and_explain(run, image, out_dir, **EXPLAIN)
+    # the patch classes' fully convolutional average over a whole mammogram is background: name
+    # the classes of interest (the explanation is of the more probable malignant class)
+    explanation = mine_and_explain(run, image, out_dir, explain_class=MALIGNANT_CLASSES, **EXPLAIN)
     return dict(explanation, image_id=image_id, probability=float(probability),
                 correct=bool(probability >= 0.5))
 
@@ -280,7 +293,18 @@ def main(argv=None):
                         help="patch classifier backbone (default: demo_patch.json's, mobilenet)")
     parser.add_argument("--toy", action="store_true",
                         help="toy sizes and one epoch per stage (the smoke test; numbers mean nothing)")
+    parser.add_argument("--merge", nargs="+", metavar="REPORT",
+                        help="no training: the mean and range over these demo_report.json files "
+                             "(one per --seed), and whether reports of the same seed agree to 3 "
+                             "decimals; written to <out>/demo_seeds.json")
     args = parser.parse_args(argv)
+    if args.merge:
+        table = merge_reports(args.merge)
+        os.makedirs(args.out, exist_ok=True)
+        write_json_atomic(os.path.join(args.out, "demo_seeds.json"), table)
+        for line in seed_table_lines(table):
+            print(line)
+        return 0
     from mammo_tf.utils import setup_logging
 
     setup_logging()  # the library's stage/epoch reports, as the commands show them
@@ -365,6 +389,7 @@ def summary(report):
                     "beats_patch_baseline_on_val": m.get("beats_patch_baseline")}
     out["tta_prediction_auc"] = report["transfer_tta_prediction"].get("auc")
     out["pointing_game"] = report["pointing_game"].get("pointing_game")
+    out["pointing_game_within_tolerance"] = report["pointing_game"].get("pointing_game_within_tolerance")
     out["seconds"] = report["seconds"]["total"]
     return out
 
@@ -385,9 +410,78 @@ def report_lines(report):
         lines.append(f"  {level} level: AUC {_fmt(m.get('auc'))} (95% CI {_fmt_ci(m.get('auc_ci95'))}), "
                      f"n={m.get('n')}")
     pg = report["pointing_game"]
-    lines.append(f"pointing game (final model's heatmap vs malignant ROIs, test): "
-                 f"{pg['hits']}/{pg['images']} = {_fmt(pg['pointing_game'])}")
+    lines.append(f"pointing game (final model's most malignant window vs malignant ROIs, test): "
+                 f"{pg['hits']}/{pg['images']} = {_fmt(pg['pointing_game'])}; within "
+                 f"{pg.get('tolerance_px')} px: {pg.get('hits_within_tolerance')}/{pg['images']} = "
+                 f"{_fmt(pg.get('pointing_game_within_tolerance'))}")
     lines.append(f"total time {s['seconds']:.0f} s")
+    return lines
+
+
+# The headline numbers of demo_report.json's summary, as (label, path in the summary).
+SEED_ROWS = (
+    ("patch classifier: test accuracy", ("patch_test_accuracy",)),
+    ("patch classifier: test one-vs-rest AUC", ("patch_test_auc_ovr_macro",)),
+    ("whole image (ddsm): test AUC", ("whole", "test_auc")),
+    ("whole image (ddsm): test AUC, TTA", ("whole", "test_auc_tta")),
+    ("whole image (ddsm): patch baseline test AUC", ("whole", "baseline_test_auc")),
+    ("whole image (ddsm): best val AUC", ("whole", "best_val_auc")),
+    ("whole image (ddsm): patch baseline val AUC", ("whole", "baseline_val_auc")),
+    ("after transfer (inbreast): test AUC", ("transfer", "test_auc")),
+    ("after transfer (inbreast): test AUC, TTA", ("transfer", "test_auc_tta")),
+    ("after transfer (inbreast): patch baseline test AUC", ("transfer", "baseline_test_auc")),
+    ("after transfer (inbreast): best val AUC", ("transfer", "best_val_auc")),
+    ("after transfer (inbreast): patch baseline val AUC", ("transfer", "baseline_val_auc")),
+    ("SavedModel + TTA (predict): test AUC", ("tta_prediction_auc",)),
+    ("pointing game (test)", ("pointing_game",)),
+    ("pointing game within half a stride (test)", ("pointing_game_within_tolerance",)),
+    ("run time (s)", ("seconds",)),
+)
+
+
+def _lookup(summary, path):
+    for key in path:
+        summary = (summary or {}).get(key)
+    return summary
+
+
+def merge_reports(paths):
+    """Mean and range over seeds of the headline numbers; reports of the same seed are compared
+    (to 3 decimals, run time excepted) instead of being counted twice."""
+    by_seed, repeats = {}, []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            report = json.load(f)
+        seed = report["seed"]
+        if seed in by_seed:
+            first = by_seed[seed]
+            differ = [label for label, key in SEED_ROWS[:-1]
+                      if _fmt(_lookup(first["summary"], key)) != _fmt(_lookup(report["summary"], key))]
+            repeats.append({"seed": seed, "reports": [first["path"], path],
+                            "same_to_3_decimals": not differ, "differing": differ})
+            continue
+        by_seed[seed] = dict(report, path=path)
+    rows = []
+    for label, key in SEED_ROWS:
+        values = [_lookup(r["summary"], key) for r in by_seed.values()]
+        values = [v for v in values if v is not None]
+        rows.append({"label": label, "values": values,
+                     "mean": float(np.mean(values)) if values else None,
+                     "min": min(values) if values else None, "max": max(values) if values else None})
+    return {"seeds": sorted(by_seed), "reports": [r["path"] for r in by_seed.values()],
+            "rows": rows, "repeats": repeats}
+
+
+def seed_table_lines(table):
+    lines = [f"| over seeds {', '.join(map(str, table['seeds']))} | mean | range |", "|---|---|---|"]
+    for row in table["rows"]:
+        fmt = (lambda v: f"{v:.0f}") if row["label"].startswith("run time") else _fmt
+        lines.append(f"| {row['label']} | {fmt(row['mean'])} | "
+                     f"{fmt(row['min'])}-{fmt(row['max'])} |")
+    for rep in table["repeats"]:
+        verdict = "identical to 3 decimals" if rep["same_to_3_decimals"] else \
+            "DIFFER: " + "; ".join(rep["differing"])
+        lines.append(f"seed {rep['seed']} run twice: {verdict}")
     return lines
 
 

@@ -195,7 +195,7 @@ def _predict(model, x, batch_size):
 
 
 def train_stages(model, stages, x, y, val_score, *, batch_size, num_classes, seed,
-                 freeze_bn=False, log_prefix=""):
+                 freeze_bn=False, log_prefix="", class_balanced=True):
     """Train ``stages`` (fresh Adam each, trainability per stage); keep the weights of the epoch
     with the best ``val_score(model)``. Returns the learning curve (one dict per epoch).
 
@@ -209,7 +209,7 @@ def train_stages(model, stages, x, y, val_score, *, batch_size, num_classes, see
     from mammo_tf.shen.stages import set_l2, set_trainable
 
     rng = np.random.default_rng(seed)
-    sample_weight = _class_weights(y, num_classes)
+    sample_weight = _class_weights(y, num_classes) if class_balanced else np.ones(len(y))
     best, best_weights, curve, epoch = -np.inf, None, [], 0
     for stage in stages:
         set_trainable(model, stage.trainable_from)
@@ -284,7 +284,8 @@ def run_one(init, seed, data, patch_options, patch_stages, whole_options, whole_
         sum(s.epochs for s in patch_stages)))
     patch_curve = train_stages(patch_model, stages, xp["train"], y_train, patch_val,
                                batch_size=batch, num_classes=len(class_names), seed=seed,
-                               freeze_bn=init == "pretrained", log_prefix=f"[{init} seed {seed}] patch")
+                               freeze_bn=init == "pretrained", log_prefix=f"[{init} seed {seed}] patch",
+                               class_balanced=patch_options.get("class_balanced", True))
     t_patch = time.time() - t0
     if validation_only:
         return _validation_report(init, seed, patch_model, patch_curve, t_patch, xp, images,
@@ -444,6 +445,8 @@ def main(argv=None):
                         help="no training: summarise the runs of these mini_mias_report.json (or "
                              "runs_partial.json) files, e.g. one per --init run in parallel, "
                              "into <out>'s report")
+    parser.add_argument("--patch-class-weights", choices=("balanced", "none"), default=None,
+                        help="override the patch experiment's class_balanced (default: balanced)")
     parser.add_argument("--validation-only", action="store_true",
                         help="compute no test-split number (for choosing hyperparameters)")
     args = parser.parse_args(argv)
@@ -468,6 +471,8 @@ def main(argv=None):
         f"{s}: {len(data['images'][s][1])} images ({int(data['images'][s][1].sum())} abnormal), "
         f"{len(patches[s][1])} patches" for s in ("train", "val", "test")), flush=True)
     patch_options, patch_stages = experiment(PATCH_EXPERIMENT)
+    if args.patch_class_weights is not None:
+        patch_options["class_balanced"] = args.patch_class_weights == "balanced"
     whole_options, whole_stages = experiment(WHOLE_EXPERIMENT)
     runs = []
     for path in args.merge or []:

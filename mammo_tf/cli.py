@@ -47,6 +47,8 @@ COMMANDS = (
      "build a four-view exam manifest for the NYU model (from images or a phantom)"),
     ("heatmap-rf", "mammo_tf.shen.heatmap_rf:main",
      "the heatmap + random-forest baseline (Shen et al., section 3.3)"),
+    ("export", "mammo_tf.export_cli:main",
+     "export a run's model for serving: TensorFlow SavedModel or ONNX (docs/serving.md)"),
 )
 
 PROG = "mammo-tf"

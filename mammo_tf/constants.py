@@ -7,6 +7,12 @@ PATCH_SIZE = 224
 # Backbones of Shen's classifiers (Keras-free, for command-line choices): the paper's three and
 # MobileNet v1 alpha 0.25 (CPU-sized; its real ImageNet weights are available offline).
 SHEN_BACKBONES = ("vgg16", "vgg19", "resnet50", "mobilenet")
+# DeepMiner's reference network (Wu et al., section 2.1: "ResNet-152 pretrained on ImageNet").
+DEEPMINER_BACKBONES = ("resnet152",)
+# The NYU authors' heatmap patch classifier (DenseNet-121, mammo_tf.nyu.densenet).
+NYU_BACKBONES = ("densenet121",)
+# Every backbone a patch classifier can be built on (train_patch.py --backbone).
+PATCH_BACKBONES = SHEN_BACKBONES + DEEPMINER_BACKBONES + NYU_BACKBONES
 
 # 16-bit PNG values are mapped to the 0-255 scale the caffe-style ImageNet weights expect.
 PIXEL_SCALE = 255.0 / 65535.0

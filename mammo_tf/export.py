@@ -3,11 +3,11 @@
 
 Endpoints of an exported Shen (single-input) model:
 
-- ``serve(images)`` -> class probabilities (N, num_classes). Also the ``serving_default``
+- ``serve(images)`` -> ``{"probabilities": (N, num_classes)}``. Also the ``serving_default``
   signature, so TF Serving and ``tf.saved_model.load(path).signatures`` find it.
 - ``serve_features(images)`` -> ``{"features": last conv maps (N, h, w, K),
   "probabilities": (N, num_classes)}`` for explanations (CAMs) on the serving side.
-- ``serve_calibrated(images)`` -> calibrated class probabilities, only when exported with
+- ``serve_calibrated(images)`` -> ``{"probabilities": calibrated}``, only when exported with
   ``calibration`` (a ``mammo_tf.screening.calibration`` record fitted on validation:
   temperature scaling, softmax(log p / T); or isotonic on the positive class of a 2-class model).
 
@@ -19,6 +19,11 @@ H and W are free when the model was built with ``input_shape=(None, None, 3)``.
 An NYU four-view model (inputs ``l_cc r_cc l_mlo r_mlo``) gets one endpoint,
 ``serve(l_cc, r_cc, l_mlo, r_mlo)`` -> ``{"cc": ..., "mlo": ...}``, taking the four named,
 already standardised view tensors.
+
+Every endpoint's outputs are named (``saved_model_cli show --all`` lists ``probabilities``, or
+``cc`` / ``mlo``, never ``output_0``), so a serving client reads the same key from each.
+SavedModel export needs TensorFlow; on the JAX (or torch) backend save the ``.keras`` file and
+export ONNX instead (``mammo_tf.onnx_export``, ``mammo-tf export RUN --format onnx``).
 
 With ``info`` (the run's ``RunInfo``) the export also writes ``mammo_tf_run.json`` into the
 SavedModel folder, so a copied SavedModel still says what it is and how to feed it
@@ -38,7 +43,8 @@ def _require_tensorflow():
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
             "SavedModel export needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
-            f"current backend: {keras.backend.backend()}. Save a .keras file instead."
+            f"current backend: {keras.backend.backend()}. Save a .keras file instead, or export "
+            "ONNX (mammo-tf export RUN --format onnx)."
         )
     import tensorflow as tf
 
@@ -120,7 +126,7 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
             return images if preprocessing is None else preprocessing(images)
 
         def serve(images):
-            return model(network_input(images), training=False)
+            return {"probabilities": model(network_input(images), training=False)}
 
         def serve_features(images):
             features, probabilities = features_model(network_input(images), training=False)
@@ -131,7 +137,8 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
         archive.add_endpoint("serve_features", serve_features, input_signature=[spec])
         if calibration is not None:
             def serve_calibrated(images):
-                return _calibrated(tf, calibration, model(network_input(images), training=False))
+                return {"probabilities": _calibrated(
+                    tf, calibration, model(network_input(images), training=False))}
 
             archive.add_endpoint("serve_calibrated", serve_calibrated, input_signature=[spec])
     with atomic_dir(path) as tmp:
@@ -188,7 +195,7 @@ class ExportedModel:
         if isinstance(images, dict):
             views = [self._tensor(images[n], self.input_shapes[n]) for n in self.input_names]
             return {k: v.numpy() for k, v in self._loaded.serve(*views).items()}
-        return self._loaded.serve(self._tensor(images, self.input_shape)).numpy()
+        return _probabilities(self._loaded.serve(self._tensor(images, self.input_shape)))
 
     def features(self, images):
         out = self._loaded.serve_features(self._tensor(images, self.input_shape))
@@ -202,7 +209,13 @@ class ExportedModel:
         """Calibrated probabilities (the ``serve_calibrated`` endpoint)."""
         if not self.has_calibration:
             raise ValueError(f"{self.path}: exported without a calibration (no serve_calibrated endpoint)")
-        return self._loaded.serve_calibrated(self._tensor(images, self.input_shape)).numpy()
+        return _probabilities(self._loaded.serve_calibrated(self._tensor(images, self.input_shape)))
+
+
+def _probabilities(out):
+    """An endpoint's probabilities (``{"probabilities": ...}``; a bare tensor from exports
+    written before the outputs were named)."""
+    return (out["probabilities"] if isinstance(out, dict) else out).numpy()
 
 
 def load_exported(path):

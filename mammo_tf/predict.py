@@ -228,13 +228,19 @@ def predict_items(predictors, items, tta=False, size=None, batch_size=2, strict=
 
 
 def write_predictions_csv(path, result):
-    """CSV: image_id, path, prob_<class>..., n_models, tta[, label]; written atomically."""
+    """CSV: image_id, path, prob_<class>..., n_models, tta[, label][, manifest facts]; written
+    atomically. Items from a manifest add its patient_id, side, view, study and subgroup columns
+    (``mammo_tf.datasets.manifest.ITEM_INFO_COLUMNS``, those the manifest has), so
+    ``mammo-tf evaluate`` forms breasts, exams and subgroups from this CSV alone."""
     from mammo_tf.utils import atomic_path
 
     with_labels = result.labels is not None
     header = ["image_id", "path"] + [f"prob_{c}" for c in result.class_names] + ["n_models", "tta"]
     if with_labels:
         header.append("label")
+    # manifest facts (patient, side, view, study, subgroup columns) for `mammo-tf evaluate`
+    info = list(dict.fromkeys(k for item in result.items for k in (getattr(item, "info", None) or {})))
+    header += info
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -244,6 +250,7 @@ def write_predictions_csv(path, result):
                 row += [len(result.model_names), int(result.tta)]
                 if with_labels:
                     row.append(item.label)
+                row += [(getattr(item, "info", None) or {}).get(k, "") for k in info]
                 writer.writerow(row)
     return path
 

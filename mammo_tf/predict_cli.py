@@ -39,7 +39,8 @@ def build_parser(prog="predict.py"):
     parser.add_argument("-m", "--model", action="append", required=True, metavar="PATH",
                         help="a .keras model or an exported SavedModel folder; repeat to average models")
     parser.add_argument("-o", "--out", default="predictions.csv",
-                        help="output CSV (image_id, path, prob_<class>..., n_models, tta[, label]); "
+                        help="output CSV (image_id, path, prob_<class>..., n_models, tta[, label][, the manifest's "
+                             "patient_id, side, view, study_id and subgroup columns]); "
                              "default: predictions.csv")
     parser.add_argument("--tta", action="store_true",
                         help="average the softmax over the image and its horizontal, vertical and "

@@ -15,7 +15,7 @@ HELP_BOUND_S = 3.0  # the promise is 1 s; the bound is generous for a loaded CI 
 # The commands the project documents for `mammo-tf` (written out here, not read from the code,
 # so that a command dropped from mammo_tf.cli fails the test).
 COMMANDS = ("train-patch", "train-whole", "transfer", "train-multiview", "predict", "evaluate", "explain",
-            "prepare", "subset", "patches", "exams", "heatmap-rf")
+            "prepare", "subset", "patches", "exams", "heatmap-rf", "export")
 SCRIPTS = ("train_patch.py", "train_whole.py", "transfer_inbreast.py", "train_multiview.py",
            "predict.py", "explain.py")
 MODULES = ("mammo_tf.datasets", "mammo_tf.shen.patches", "mammo_tf.nyu", "mammo_tf.shen.heatmap_rf")
@@ -144,6 +144,8 @@ def _bad_cases(tmp):
         (["heatmap-rf"], ["--patch-model", missing, "--manifest", str(exists), "--out", str(tmp)], "does not exist"),
         (["heatmap-rf"], ["--patch-model", str(exists), "--manifest", str(exists), "--out", str(tmp),
                           "--cutoffs", "1.5"], "--cutoffs"),
+        (["export"], [str(tmp / "no_run")], "does not exist"),
+        (["export"], [str(tmp), "--format", "tflite"], "invalid choice"),
     ]
 
 

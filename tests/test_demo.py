@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 
 @pytest.fixture(scope="module")
 def toy_demo(tmp_path_factory):
+    pytest.importorskip("tensorflow", reason="the demo predicts through the exported SavedModel "
+                                             "(TensorFlow backend; make demo uses .venv)")
     import demo
 
     out = tmp_path_factory.mktemp("demo")
@@ -39,3 +41,29 @@ def test_demo_steps_and_report(toy_demo):
     explained = report["explanation"]
     assert explained["correct"] == (explained["probability"] >= 0.5)
     assert os.path.isdir(os.path.join(out, "runs", "transfer", "saved_model"))
+
+
+def test_merge_gives_mean_range_and_checks_same_seed_repeats(toy_demo, tmp_path, capsys):
+    """README numbers are the mean and range over --seed 0/1/2; a seed run twice must agree."""
+    import demo
+
+    out, report = toy_demo
+    paths = []
+    for name, seed, shift in (("a", 0, 0.0), ("b", 0, 0.0), ("c", 1, 0.1), ("d", 2, -0.1)):
+        r = json.loads(json.dumps(report))
+        r["seed"] = seed
+        if r["summary"]["whole"]["test_auc"] is None:
+            r["summary"]["whole"]["test_auc"] = 0.5
+        r["summary"]["whole"]["test_auc"] += shift
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(r))
+        paths.append(str(path))
+    assert demo.main(["--out", str(tmp_path), "--merge", *paths]) == 0
+    table = json.loads((tmp_path / "demo_seeds.json").read_text())
+    assert table["seeds"] == [0, 1, 2]
+    row = next(r for r in table["rows"] if r["label"] == "whole image (ddsm): test AUC")
+    base = report["summary"]["whole"]["test_auc"] or 0.5
+    assert row["mean"] == pytest.approx(base) and row["max"] - row["min"] == pytest.approx(0.2)
+    assert table["repeats"] == [{"seed": 0, "reports": paths[:2], "same_to_3_decimals": True,
+                                 "differing": []}]
+    assert "seed 0 run twice: identical to 3 decimals" in capsys.readouterr().out

@@ -5,9 +5,12 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf import shen as models
-from mammo_tf.export import export_saved_model, load_exported
-from mammo_tf.preprocess import to_network_input
+pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow (on JAX: .keras + "
+                                         "ONNX export, tests/test_onnx_export.py)")
+
+from mammo_tf import shen as models  # noqa: E402
+from mammo_tf.export import export_saved_model, load_exported  # noqa: E402
+from mammo_tf.preprocess import to_network_input  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -212,7 +212,7 @@ def test_script_on_manifest_with_labels_writes_csv_metrics_and_roc(image_folder,
         rows = list(csv.DictReader(f))
     assert [r["image_id"] for r in rows] == ["img0", "img1", "scan"]
     assert list(rows[0]) == ["image_id", "path", "prob_negative", "prob_positive", "n_models",
-                             "tta", "label"]
+                             "tta", "label", "patient_id"]  # + the manifest's patient (for evaluate)
     assert {r["n_models"] for r in rows} == {"2"} and {r["tta"] for r in rows} == {"1"}
     for r in rows:
         assert float(r["prob_negative"]) + float(r["prob_positive"]) == pytest.approx(1, abs=1e-5)

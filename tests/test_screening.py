@@ -433,3 +433,21 @@ def test_prediction_result_in_memory_and_duplicate_file_names(tmp_path):
             dst.write(src.read())
     both = write_report(same, str(tmp_path / "dup"), manifest=f["manifest"], n_boot=10)
     assert list(both["models"]) == ["a/test", "b/test"]
+
+
+def test_temperature_stops_at_its_bound_on_a_separable_split_and_keeps_the_ranking():
+    """A validation split the model separates drives the log-loss optimum to T -> 0; unbounded,
+    the sharpened probabilities saturate to exactly 0 / 1, tie, and change the AUC."""
+    from mammo_tf import evaluate
+
+    y_val = np.array([0, 0, 0, 1, 1, 1])
+    p_val = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
+    cal = C.fit_calibration(y_val, p_val, "temperature")
+    assert cal.temperature == pytest.approx(C.TEMPERATURE_BOUNDS[0], rel=1e-3) and cal.at_bound
+    assert C.Calibration.from_dict(cal.to_dict()).at_bound
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = 1.0 / (1.0 + np.exp(-(3.0 * (2 * y - 1) + rng.normal(0, 2.5, 400))))
+    q = cal(p)
+    assert len(np.unique(q)) == len(np.unique(p))  # no saturation ties
+    assert evaluate.roc_auc(y, q) == pytest.approx(evaluate.roc_auc(y, p), abs=1e-12)

@@ -3,8 +3,10 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf.export import export_saved_model, load_exported
-from mammo_tf.screening.calibration import Calibration, fit_calibration
+pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow")
+
+from mammo_tf.export import export_saved_model, load_exported  # noqa: E402
+from mammo_tf.screening.calibration import Calibration, fit_calibration  # noqa: E402
 
 
 def _tiny_classifier():

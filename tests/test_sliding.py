@@ -138,3 +138,17 @@ def test_heatmap_to_pixels_averages_overlapping_windows():
     np.testing.assert_allclose(pixels, [[1, 2, 2, 3], [1, 2, 2, 3]])
     with pytest.raises(ValueError, match="does not match"):
         sliding.heatmap_to_pixels(np.zeros((2, 2)), (2, 4), (2, 3), 1)
+
+
+def test_most_probable_window_centre_points_at_the_window_not_the_border():
+    """The pixel map averages fewer windows at the borders; the window centre has no such bias."""
+    from mammo_tf.shen.sliding import heatmap_to_pixels, most_probable_window_centre
+
+    cells = np.full((5, 4), 0.1)
+    cells[0, 0] = 0.6   # a corner window, seen alone by the corner pixels
+    cells[2, 2] = 0.9   # the most probable window: rows 24..55, cols 24..55 at stride 12
+    pixels = heatmap_to_pixels(cells, (80, 68), 32, 12)
+    assert np.unravel_index(np.argmax(pixels), pixels.shape) == (0, 0)  # the border bias
+    assert most_probable_window_centre(cells, (80, 68), 32, 12) == (24 + 16, 24 + 16)
+    with pytest.raises(ValueError, match="does not match"):
+        most_probable_window_centre(cells[:4], (80, 68), 32, 12)

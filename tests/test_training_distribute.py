@@ -43,6 +43,8 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    pytest.importorskip("tensorflow", reason="--strategy mirrored is tf.distribute (TensorFlow "
+                                             "backend); JAX: tests/test_distribution.py")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path / "run")], env=env,
                           capture_output=True, text=True, timeout=240)

@@ -13,6 +13,7 @@ UID>/<Series UID>/<file>``), so both the old (``000000.dcm``) and the current TC
 (descriptive folders, ``1-1.dcm`` / ``1-2.dcm``) work; the case folder name
 (``Mass-Training_P_00001_LEFT_CC_1``) is the fallback. The ROI mask is told from the cropped
 lesion by content: it is the candidate that is binary and has the full image's size.
+The breast density (1-4) becomes the manifest's ``density`` column (A-D; 0 = unknown, empty).
 """
 import csv
 import dataclasses
@@ -25,6 +26,7 @@ import pydicom
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError
 from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport
+from mammo_tf.datasets.subgroups import density_category, subgroup_values
 from mammo_tf.io import MammogramReadError, read_dicom_header
 from mammo_tf.utils import write_json_atomic
 
@@ -371,6 +373,13 @@ def _normal_records(src, index, report, known_ids):
     return records
 
 
+def _image_density(cases):
+    """The breast density of an image's abnormalities (the CSVs give it per abnormality; they
+    agree per breast): the most frequent known value, ties to the smaller."""
+    known = [d for d in (density_category(c.density) for c in cases) if d]
+    return min(set(known), key=lambda d: (-known.count(d), d)) if known else ""
+
+
 def load_cbis_ddsm(src, report=None, index=None, progress=True, cache_path=None):
     """Image records of a CBIS-DDSM download (CSVs + DICOM tree under ``src``).
 
@@ -412,5 +421,6 @@ def load_cbis_ddsm(src, report=None, index=None, progress=True, cache_path=None)
             label=int(malignant), pathology="MALIGNANT" if malignant else "BENIGN",
             abnormality=list(dict.fromkeys(c.abnormality_type for c in group)), source=source, rois=rois,
             split="test" if any(c.subset == "test" for c in group) else "train",
+            subgroups=subgroup_values(density=_image_density(group)),
         ))
     return records + _normal_records(src, index, report, set(by_image))

@@ -11,12 +11,14 @@
   Benign -> 0 (BENIGN). Images of a breast without a clinical row have no label and are
   excluded (reported).
 - No official split, no ROIs (the TCIA release has no lesion outlines).
+- ``Age`` fills the manifest's ``age`` / ``age_band``; the manufacturer comes from the DICOMs.
 """
 import glob
 import os
 
 from mammo_tf.datasets.convert import ImageRecord, safe_id
 from mammo_tf.datasets.report import PrepareReport
+from mammo_tf.datasets.subgroups import subgroup_values
 from mammo_tf.datasets.tables import read_table, side_view_of_header
 from mammo_tf.io import MammogramReadError, read_dicom_header
 
@@ -45,7 +47,7 @@ def load_cmmd(src, report=None):
             report.bad(f"{os.path.basename(clinical)} line {number}",
                        f"LeftRight {row['LeftRight']!r} / classification {row['classification']!r} not L|R / Benign|Malignant")
             continue
-        breasts[(row["ID1"], side)] = (kind, row["abnormality"].strip().lower())
+        breasts[(row["ID1"], side)] = (kind, row["abnormality"].strip().lower(), row.get("Age", ""))
     patients = {pid for pid, _ in breasts}
     records, seen = [], {}
     for path in sorted(glob.glob(os.path.join(src, "**", "*.dcm"), recursive=True)):
@@ -62,7 +64,7 @@ def load_cmmd(src, report=None):
         if (patient, side) not in breasts:
             report.exclude(path, f"breast {patient} {side or '?'} has no clinical row (no label)")
             continue
-        kind, abnormality = breasts[(patient, side)]
+        kind, abnormality, age = breasts[(patient, side)]
         label = int(kind == "malignant")
         stem = os.path.splitext(parts[-1])[0]
         image_id = safe_id(f"{patient}_{side}_{view}_{stem}")
@@ -73,6 +75,6 @@ def load_cmmd(src, report=None):
             image_id=image_id, patient_id=patient, side=side, view=view,
             label=label, pathology="MALIGNANT" if label else "BENIGN",
             abnormality=[a for a in ("calcification", "mass") if a in abnormality or abnormality == "both"],
-            source=path,
+            source=path, subgroups=subgroup_values(age=age),
         ))
     return records

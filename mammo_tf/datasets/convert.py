@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
+from mammo_tf.datasets import subgroups
 from mammo_tf.datasets.manifest import write_manifest
 from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.io import MammogramReadError, read_mammogram, to_uint16, write_mask_png, write_png16
@@ -55,6 +56,9 @@ class ImageRecord:
     source: str
     rois: list = dataclasses.field(default_factory=list)
     split: str = ""
+    # subgroup columns the dataset's tables give (density, age; mammo_tf.datasets.subgroups);
+    # the DICOM header's manufacturer, model and age are added while converting
+    subgroups: dict = dataclasses.field(default_factory=dict)
 
 
 def safe_id(text):
@@ -93,7 +97,7 @@ def _params(record, size, interpolation, crop="none", frame=None):
     return params
 
 
-def _row(record, image_path, mask_paths, classes, crop_box=""):
+def _row(record, image_path, mask_paths, classes, crop_box="", source_facts=None):
     row = {
         "image_id": record.image_id, "patient_id": record.patient_id, "side": record.side,
         "view": record.view, "label": int(record.label), "pathology": record.pathology,
@@ -102,7 +106,22 @@ def _row(record, image_path, mask_paths, classes, crop_box=""):
     }
     if crop_box:
         row["crop_box"] = crop_box
+    row.update(subgroups.merged(record.subgroups, subgroups.from_dicom_facts(source_facts)))
     return row
+
+
+def _source_facts(record, done):
+    """DICOM facts of a resumed image: from its sidecar, or (sidecars written before these
+    were recorded) from the DICOM header."""
+    facts = done.get("source_metadata") or {}
+    if facts.get("format") != "dicom" or "manufacturer" in facts:
+        return facts
+    from mammo_tf.io.dicom import header_facts, read_dicom_header
+
+    try:
+        return header_facts(read_dicom_header(record.source))
+    except MammogramReadError:
+        return {}
 
 
 def _load_done(out_dir, record, params):
@@ -139,7 +158,8 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
         # --split changed); only what the pixels decided (which ROIs survived) is reused.
         indices = done["roi_indices"]
         row = _row(record, done["row"]["image_path"], done["row"]["roi_mask_paths"],
-                   [record.rois[i].roi_class for i in indices], done["row"].get("crop_box", ""))
+                   [record.rois[i].roi_class for i in indices], done["row"].get("crop_box", ""),
+                   _source_facts(record, done))
         return row, [tuple(p) for p in done["roi_problems"]], True
     image, metadata = read_mammogram(record.source, frame=frame)
     full = to_uint16(image, metadata)
@@ -172,7 +192,7 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
         mask_paths.append(mask_path)
         classes.append(roi.roi_class)
         indices.append(index)
-    row = _row(record, image_path, mask_paths, classes, crop_box)
+    row = _row(record, image_path, mask_paths, classes, crop_box, metadata.to_dict())
     write_json_atomic(os.path.join(out_dir, "records", record.image_id + ".json"),
                       {"row": row, "roi_indices": indices, "roi_problems": problems, "params": params,
                        "source_metadata": metadata.to_dict()})

@@ -17,6 +17,8 @@
   or BENIGN); everything else (BI-RADS 0/3/4/5/6 without a pathology result) is excluded.
 - ``anon_dicom_path`` is a path on Emory's servers: it is resolved from its ``cohort_*``
   part onwards below ``<src>/images`` (or ``<src>``), or used as it is when it exists.
+- Optional clinical columns ``tissueden`` (density 1-4 -> A-D) and ``age_at_study`` fill the
+  manifest's subgroup columns; the manufacturer comes from the DICOMs.
 - ROI boxes become rectangular masks (calc_* when the finding has calcifications and no mass
   shape, else mass_*); images labelled NORMAL keep no ROI.
 """
@@ -24,6 +26,7 @@ import os
 
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError, safe_id
 from mammo_tf.datasets.report import PrepareReport, find_source_file
+from mammo_tf.datasets.subgroups import subgroup_values
 from mammo_tf.datasets.tables import TableFormatError, box_mask, parse_box_list, read_table
 
 METADATA_REQUIRED = ("empi_anon", "acc_anon", "anon_dicom_path", "FinalImageType", "ImageLateralityFinal",
@@ -115,9 +118,13 @@ def load_embed(src, report=None):
             report.bad(image_id, exc)
             boxes = []
         roi_class = f"{kind}_{'malignant' if label else 'benign'}"
+        exam = findings.get((row["empi_anon"], row["acc_anon"], side), [])
+        density = next((f.get("tissueden", "") for f in exam if f.get("tissueden")), "")
+        age = next((f.get("age_at_study", "") for f in exam if f.get("age_at_study")), "")
         records.append(ImageRecord(
             image_id=image_id, patient_id=row["empi_anon"], side=side, view=view, label=label,
             pathology=pathology, abnormality=[kind] if pathology != "NORMAL" else [], source=path,
             rois=[] if pathology == "NORMAL" else [_box_roi(b, roi_class) for b in boxes],
+            subgroups=subgroup_values(density=density, age=age),
         ))
     return records

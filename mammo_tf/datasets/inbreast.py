@@ -2,7 +2,8 @@
 """INbreast: ``INbreast.csv`` + ``AllDICOMs/*.dcm`` + ``AllXML/*.xml`` (OsiriX plists).
 
 - ``INbreast.csv``: ``;``-separated, CRLF; columns used: Laterality, View, File Name, Bi-Rads
-  (Patient ID is optional: the released file says "removed").
+  (Patient ID is optional: the released file says "removed"); ACR (breast density 1-4) and
+  Patient age, where given, fill the manifest's ``density`` (A-D) and ``age`` / ``age_band``.
 - DICOMs are named ``<File Name>_<patient hash>_MG_<L|R>_<CC|ML>_ANON.dcm``; the hash is the
   patient (case) id used for the patient-level split.
 - Labels (Shen et al.): BI-RADS 1, 2 -> 0 (negative); 4 (4a, 4b, 4c), 5, 6 -> 1 (positive);
@@ -31,6 +32,7 @@ from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport, find_source_file
 from mammo_tf.datasets.rois import polygon_mask
 from mammo_tf.datasets.splits import draw_patient_subset  # noqa: F401  (re-exported)
+from mammo_tf.datasets.subgroups import subgroup_values
 
 REQUIRED_COLUMNS = ("Laterality", "View", "File Name", "Bi-Rads")
 NEGATIVE_BIRADS = ("1", "2")
@@ -52,7 +54,8 @@ class InbreastRow:
     view: str
     birads: str
     patient_id: str = ""
-    acr: str = ""
+    acr: str = ""  # ACR breast density 1-4 -> manifest "density" A-D
+    age: str = ""  # "Patient age" (the released file may say "removed")
 
 
 @dataclasses.dataclass
@@ -104,7 +107,8 @@ def parse_inbreast_csv(text, name="INbreast.csv"):
             problems.append(f"{name} line {number}: Laterality {values.get('Laterality')!r}")
             continue
         rows.append(InbreastRow(file_name, side, values.get("View", "").upper(), values.get("Bi-Rads", ""),
-                                values.get("Patient ID", ""), values.get("ACR", "")))
+                                values.get("Patient ID", ""), values.get("ACR", ""),
+                                values.get("Patient age", "")))
     return rows, problems
 
 
@@ -241,5 +245,6 @@ def load_inbreast(src, report=None):
             pathology="MALIGNANT" if label else ("NORMAL" if row.birads == "1" else "BENIGN"),
             abnormality=list(dict.fromkeys(roi.name for roi in xml_rois if roi.name)),
             source=path, rois=_rois_for_image(xml_rois, label, row.file_name),
+            subgroups=subgroup_values(density=row.acr, age=row.age),
         ))
     return records

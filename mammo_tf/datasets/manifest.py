@@ -26,9 +26,12 @@ COLUMNS = (
     "split",
 )
 LIST_COLUMNS = ("abnormality", "roi_mask_paths", "roi_classes")
+# Subgroup columns (mammo_tf.datasets.subgroups) filled by the loaders where the data has them:
+# density (ACR BI-RADS A-D), age (years), age_band, manufacturer, manufacturer_model (DICOM).
+SUBGROUP_COLUMNS = ("density", "age", "age_band", "manufacturer", "manufacturer_model")
 # Written only when some row has it; kept by read_manifest when present.
 # crop_box: "top;bottom;left;right" of the breast crop in source pixels (prepare --crop breast).
-OPTIONAL_COLUMNS = ("crop_box",)
+OPTIONAL_COLUMNS = ("crop_box",) + SUBGROUP_COLUMNS
 PATHOLOGIES = ("NORMAL", "BENIGN", "MALIGNANT")
 SPLITS = ("train", "val", "test")
 
@@ -126,6 +129,13 @@ class ImageItem:
     image_id: str
     path: str
     label: int | None = None
+    # Manifest facts carried into prediction CSVs for the screening report (ITEM_INFO_COLUMNS).
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+# What a prediction CSV carries over from the manifest: the report's patients, breasts, exams
+# and subgroups (mammo_tf.screening.report reads them when no manifest is given).
+ITEM_INFO_COLUMNS = ("patient_id", "side", "view", "study_id", "study") + SUBGROUP_COLUMNS
 
 
 def items_from_manifest(manifest_csv, split=None):
@@ -155,5 +165,11 @@ def items_from_manifest(manifest_csv, split=None):
         if "split" not in columns:
             raise ManifestError(f"{manifest_csv}: --split given but the manifest has no 'split' column")
         rows = [row for row in rows if row["split"] == split]
-    return [ImageItem(row["image_id"], resolve_path(manifest_csv, row["image_path"]), row.get("label"))
+    carried = [c for c in ITEM_INFO_COLUMNS if c in columns]
+    raw = {}
+    if carried:  # read_manifest keeps only the documented columns: take the facts from the file
+        with open(manifest_csv, newline="", encoding="utf-8") as f:
+            raw = {r.get("image_id"): r for r in csv.DictReader(f)}
+    return [ImageItem(row["image_id"], resolve_path(manifest_csv, row["image_path"]), row.get("label"),
+                      {c: str(raw.get(row["image_id"], {}).get(c) or "").strip() for c in carried})
             for row in rows]

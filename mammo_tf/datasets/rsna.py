@@ -9,11 +9,13 @@ install dependencies).
   ``biopsy`` 1 -> 0 (BENIGN); otherwise 0 (NORMAL).
 - No official split (Kaggle's test set is hidden): the patient-level paper split is used.
 - No ROIs (the dataset has no lesion annotations).
+- ``density`` (A-D) and ``age`` fill the manifest's subgroup columns.
 """
 import os
 
 from mammo_tf.datasets.convert import ImageRecord
 from mammo_tf.datasets.report import PrepareReport, find_source_file
+from mammo_tf.datasets.subgroups import subgroup_values
 from mammo_tf.datasets.tables import read_table
 
 COLUMNS = ("site_id", "patient_id", "image_id", "laterality", "view", "age", "cancer", "biopsy", "invasive",
@@ -45,5 +47,6 @@ def load_rsna(src, report=None):
             image_id=image_id, patient_id=row["patient_id"], side=row["laterality"].upper()[:1],
             view=row["view"].upper(), label=label, pathology=pathology,
             abnormality=["invasive"] if row.get("invasive") == "1" else [], source=path,
+            subgroups=subgroup_values(density=row.get("density"), age=row.get("age")),
         ))
     return records

@@ -12,6 +12,8 @@
 - Label rule (there is no pathology): BI-RADS 4 or 5 of the breast -> 1 (MALIGNANT,
   i.e. suspicious); BI-RADS 1 -> 0 (NORMAL); 2 -> 0 (BENIGN); 3 -> excluded (reported),
   as the INbreast rule of Shen et al.
+- ``breast_density`` ("DENSITY A".."DENSITY D", optional) fills the manifest's ``density``;
+  age (PatientAge) and manufacturer come from the DICOM headers.
 - Boxes become rectangular ROI masks: "Suspicious Calcification" -> calc_*, every other
   category (Mass, asymmetries, architectural distortion, ...) -> mass_*; malignant when the
   finding's BI-RADS is 4 or 5, else benign.
@@ -21,6 +23,7 @@ import os
 
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError
 from mammo_tf.datasets.report import PrepareReport, find_source_file
+from mammo_tf.datasets.subgroups import subgroup_values
 from mammo_tf.datasets.tables import TableFormatError, box_mask, index_files, parse_number, read_table
 
 BREAST_COLUMNS = ("study_id", "series_id", "image_id", "laterality", "view_position", "breast_birads", "split")
@@ -124,5 +127,6 @@ def load_vindr_mammo(src, report=None):
             view=view, label=label, pathology=pathology,
             abnormality=list(dict.fromkeys(abnormalities.get(image_id, []))), source=dicoms[image_id],
             rois=rois.get(image_id, []) if label or pathology == "BENIGN" else [], split=split,
+            subgroups=subgroup_values(density=row.get("breast_density")),
         ))
     return records

@@ -186,8 +186,10 @@ def run(args):
                             args.gradient, class_names=_class_names(model_path, split),
                             progress=progress, strict=args.strict)
         path = write_rankings(result, args.out, model_path)
+        print(f"coverage: if the selected units were annotated, the share of the per-image top "
+              f"{args.top_per_image} units over all {result['num_images']} images they would label")
         for name, info in result["classes"].items():
-            print(f"{name:>16}: {len(info['selected'])} units cover {100 * info['coverage']:.1f}% of top-"
+            print(f"{name:>16}: {len(info['selected'])} units cover {100 * info['coverage']:.2f}% of top-"
                   f"{args.top_per_image} slots")
         print(f"wrote {path} and units.csv")
         _report_failures(probe)
@@ -223,6 +225,9 @@ def run(args):
         print(f"{record['units_shown']}:")
         for u in record["units"]:
             print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g})")
+        if record["benchmark_explanation"]:
+            print("benchmark explanation (3 most influential annotated units): "
+                  + "; ".join(record["benchmark_explanation"]))
         print(f"wrote {record['figure']}, {record['html']}")
     elif command == "evaluate":
         from mammo_tf.deepminer.evaluation import evaluate_maps, write_evaluation

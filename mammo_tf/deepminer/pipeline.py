@@ -5,7 +5,7 @@ import os
 
 from mammo_tf.deepminer.annotate import build_site
 from mammo_tf.deepminer.dissect import dissect
-from mammo_tf.deepminer.explanation import explain_to_files
+from mammo_tf.deepminer.explanation import explain_to_files, resolve_class
 from mammo_tf.deepminer.graph import split_model
 from mammo_tf.deepminer.probe import ImageListProbe, open_probe
 from mammo_tf.deepminer.rank import rank_units, write_rankings
@@ -39,14 +39,15 @@ def load_model(path, pixel_mean=None):
 
 
 def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=None, max_probe=48,
-                 select=4, top_k=8, progress=False):
+                 select=4, top_k=8, progress=False, explain_class=None):
     """Write an explanation of ``image_path`` and an annotation site for the model into ``out_dir``.
 
     ``run_dir_or_model``: a run folder, a ``.keras`` file or an in-memory model (then ``pixel_mean``
     is required). ``probe``: the probe set for ranking/dissection (patch HDF5, manifest or folder);
     default: the images in ``image_path``'s folder (at most ``max_probe``). Writes
     ``<image name>.png/.html/.json``, ``rank/``, ``dissection/`` and ``annotation_site/index.html``;
-    returns a dict of those paths.
+    returns a dict of those paths. ``explain_class``: the class to explain (name, index, or
+    several: the most probable of them); default the most probable class.
     """
     model, pixel_mean, model_path = load_model(run_dir_or_model, pixel_mean)
     split = split_model(model)
@@ -61,6 +62,10 @@ def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_me
     dissect(split, probe, dissection_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
             model_path=model_path)
     site = build_site(dissection_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
-    record = explain_to_files(split, image_path, pixel_mean, out_dir)
+    from mammo_tf.deepminer.cli import _class_names  # run.json's names when they fit the split
+
+    names = _class_names(model_path, split)
+    record = explain_to_files(split, image_path, pixel_mean, out_dir, class_names=names,
+                              class_index=resolve_class(explain_class, names))
     return {"figure": record["figure"], "html": record["html"], "record": os.path.splitext(record["html"])[0] + ".json",
             "rankings": rankings_path, "dissection": os.path.join(dissection_dir, "dissection.json"), "site": site}

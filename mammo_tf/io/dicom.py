@@ -46,6 +46,17 @@ def read_dicom_header(path, specific_tags=None):
         raise MammogramReadError(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
 
 
+def header_facts(ds):
+    """Acquisition facts of a DICOM header used for subgroups: ``manufacturer``,
+    ``manufacturer_model`` and ``patient_age`` (strings as stored, ``None`` where absent)."""
+    facts = {}
+    for key, tag in (("manufacturer", "Manufacturer"), ("manufacturer_model", "ManufacturerModelName"),
+                     ("patient_age", "PatientAge")):
+        value = str(ds.get(tag) or "").strip()
+        facts[key] = value or None
+    return facts
+
+
 def _install_hint(decoder):
     """'pip install a b | pip install c' from pydicom's ``missing_dependencies`` strings."""
     options = []
@@ -211,4 +222,5 @@ def read_dicom(path, apply_voi=True, frame=None):
         presentation_intent=ds.get("PresentationIntentType"),
         patient_id=ds.get("PatientID"),
         series_instance_uid=ds.get("SeriesInstanceUID"),
+        **header_facts(ds),
     )

@@ -39,6 +39,9 @@ class MammogramMetadata:
     presentation_intent: str | None = None
     patient_id: str | None = None
     series_instance_uid: str | None = None
+    manufacturer: str | None = None  # DICOM Manufacturer (0008,0070)
+    manufacturer_model: str | None = None  # DICOM ManufacturerModelName (0008,1090)
+    patient_age: str | None = None  # DICOM PatientAge (0010,1010), e.g. "055Y"
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -1,10 +1,18 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Benign / malignant heatmaps from any mammo_tf patch classifier, as extra input channels.
+"""Benign / malignant heatmaps from a patch classifier, as extra input channels.
 
-A patch classifier (softmax over ``mammo_tf.constants.PATCH_CLASSES``) slides over the CROPPED
-image (patch 256 or 224 px, stride 70 by default); each patch's benign probability (sum of
-``BENIGN_PATCH_CLASSES``) and malignant probability (sum of ``MALIGNANT_PATCH_CLASSES``) is
-added to every pixel it covers and divided by the number of patches covering the pixel.
+A patch classifier slides over the CROPPED image (patch 256 or 224 px, stride 70 by default);
+each patch's malignant and benign probabilities are added to every pixel it covers and divided
+by the number of patches covering the pixel. Two kinds of classifier:
+
+- the authors' DenseNet-121 (``mammo_tf.nyu.densenet``, told by its model name): output 0 is
+  the malignant probability, output 1 the benign one; the crop is standardised once (zero mean,
+  unit standard deviation) and stacked to 3 channels, as in the authors' ``run_producer.py``;
+  no pixel mean;
+- a mammo_tf Shen patch classifier (softmax over ``mammo_tf.constants.PATCH_CLASSES``):
+  benign = sum of ``BENIGN_PATCH_CLASSES``, malignant = sum of ``MALIGNANT_PATCH_CLASSES``,
+  patches through ``to_network_input`` with the classifier's pixel mean.
+
 Channel order in the model input follows the paper: [image, malignant, benign].
 
 Scale check (``check_heatmap_scale``): the classifier's recorded training pixel spacing
@@ -120,20 +128,32 @@ def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZ
 
     Args:
         image: 16-bit grey image (H, W) -- normally the cropped breast.
-        classifier: Keras patch classifier taking ``to_network_input`` patches; patches are
-            resized to its input size when ``patch_size`` differs.
-        pixel_mean: the classifier's training pixel mean (0-255 scale).
+        classifier: Keras patch classifier: the NYU DenseNet-121 (standardised 3-channel
+            patches, outputs 0 malignant / 1 benign) or a Shen patch classifier taking
+            ``to_network_input`` patches; patches are resized to its input size when
+            ``patch_size`` differs.
+        pixel_mean: a Shen classifier's training pixel mean (0-255 scale); unused for the
+            DenseNet.
         patch_size, stride: sliding window (paper: 256, 70).
         batch_size: patches per ``predict`` call.
         class_names: the classifier's classes, index = output unit.
     """
+    from mammo_tf.nyu import densenet
+
     image = np.asarray(image)
     h, w = image.shape[:2]
+    nyu = densenet.is_nyu_patch_classifier(classifier)
+    if nyu:  # the authors standardise the whole crop once, before cutting patches
+        image = densenet.standardise_image(image)
+        benign_idx, malignant_idx = [densenet.BENIGN_INDEX], [densenet.MALIGNANT_INDEX]
+    else:
+        if pixel_mean is None:
+            raise ValueError("a Shen patch classifier needs its training pixel_mean")
+        benign_idx, malignant_idx = _class_indices(list(class_names))
     if h < patch_size or w < patch_size:  # pad small crops so one patch fits
         image = C.extract_window(image, C.Box(0, max(h, patch_size), 0, max(w, patch_size)))
     ph, pw = image.shape[:2]
     origins = [(y, x) for y in _positions(ph, patch_size, stride) for x in _positions(pw, patch_size, stride)]
-    benign_idx, malignant_idx = _class_indices(list(class_names))
     in_size = tuple(classifier.input_shape[1:3])
     sums = np.zeros((ph, pw, 2), np.float64)
     counts = np.zeros((ph, pw), np.float64)
@@ -143,7 +163,8 @@ def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZ
         patches = np.stack([image[y:y + patch_size, x:x + patch_size] for y, x in chunk])
         if in_size != (patch_size, patch_size) and None not in in_size:
             patches = np.stack([C.resize(p.astype(np.float32), in_size) for p in patches])
-        probs = np.asarray(classifier.predict_on_batch(to_network_input(patches, pixel_mean)))
+        inputs = densenet.to_patch_input(patches) if nyu else to_network_input(patches, pixel_mean)
+        probs = np.asarray(classifier.predict_on_batch(inputs))
         malignant = probs[:, malignant_idx].sum(axis=1)
         benign = probs[:, benign_idx].sum(axis=1)
         for (y, x), m, b in zip(chunk, malignant, benign):

@@ -404,6 +404,13 @@ def train(config, resume=None, callbacks=()):
                 breast_auc_ci95={k: v["auc_ci95"] for k, v in report.items()},
                 ci_resamples="patients")
         write_predictions(run.file(f"predictions_{split}.csv"), splits[split], probs, names)
+    if config.task != "birads" and splits["test"]:
+        from mammo_tf.screening.runs import write_run_report
+
+        # breast-level malignancy, calibrated and thresholded on validation: <run>/report/
+        metrics["screening_report"] = write_run_report(
+            run.path, {"model": run.file("predictions_test.csv")},
+            {"model": run.file("predictions_val.csv")}, manifest=config.manifest, seed=config.seed)
     if config.export:
         common.export_model(run, run.best_model)
     metrics = _finite(metrics)

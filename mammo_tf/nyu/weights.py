@@ -29,6 +29,11 @@ loads into a model from ``build_resnet22``.
 Layout changes: conv OIHW -> HWIO; Linear (out, in) -> Dense (in, out); BatchNorm weight,
 bias, running_mean, running_var -> gamma, beta, moving_mean, moving_variance;
 ``num_batches_tracked`` is ignored.
+
+The heatmap patch classifier (DenseNet-121, ``mammo_tf.nyu.densenet``) takes the same route:
+convert the authors' patch-classifier file with the snippet above, then
+``load_pytorch_arrays(build_densenet121_patch_classifier(), "nyu_patch_densenet.npz")``
+(torchvision ``densenet121`` keys; the mapping is in ``mammo_tf.nyu.densenet``).
 """
 import os
 import re
@@ -126,7 +131,8 @@ def load_pytorch_arrays(model, npz_path):
 
     Args:
         model: a four-view model (``build_view_wise_model`` / ``build_image_wise_model`` /
-            ``build_birads_model``) or a single column from ``build_resnet22``.
+            ``build_birads_model``), a single column from ``build_resnet22``, or the heatmap
+            patch classifier from ``build_densenet121_patch_classifier``.
         npz_path: ``.npz`` written by the conversion snippet in this module's docstring.
 
     Returns:
@@ -136,6 +142,10 @@ def load_pytorch_arrays(model, npz_path):
     Raises:
         FileNotFoundError / ValueError naming the file and the missing or mismatched array.
     """
+    from mammo_tf.nyu.densenet import is_nyu_patch_classifier, load_densenet_arrays
+
+    if is_nyu_patch_classifier(model):
+        return load_densenet_arrays(model, npz_path)
     npz_path = os.fspath(npz_path)
     if not os.path.exists(npz_path):
         raise FileNotFoundError(f"{npz_path}: no such weight file")

@@ -61,6 +61,7 @@ class Calibration:
     x_thresholds: list | None = None  # isotonic
     y_thresholds: list | None = None
     fitted_on: dict = dataclasses.field(default_factory=dict)  # split, level, n, n_positive
+    at_bound: bool = False  # temperature: the fit stopped at TEMPERATURE_BOUNDS
 
     def __call__(self, p):
         p = np.asarray(p, dtype=np.float64)
@@ -74,6 +75,7 @@ class Calibration:
         record = {"format": FORMAT, "method": self.method, "fitted_on": self.fitted_on}
         if self.method == "temperature":
             record["temperature"] = self.temperature
+            record["at_bound"] = self.at_bound
         else:
             record["x_thresholds"] = list(map(float, self.x_thresholds))
             record["y_thresholds"] = list(map(float, self.y_thresholds))
@@ -87,7 +89,8 @@ class Calibration:
             t = record.get("temperature")
             if not isinstance(t, (int, float)) or not t > 0:
                 raise ValueError(f"{source}: temperature must be a positive number, got {t!r}")
-            return cls("temperature", temperature=float(t), fitted_on=record.get("fitted_on", {}))
+            return cls("temperature", temperature=float(t), fitted_on=record.get("fitted_on", {}),
+                       at_bound=bool(record.get("at_bound", False)))
         xs, ys = record.get("x_thresholds"), record.get("y_thresholds")
         if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys) or not xs:
             raise ValueError(f"{source}: isotonic calibration needs equal, non-empty x_thresholds / y_thresholds")
@@ -97,8 +100,17 @@ class Calibration:
                    fitted_on=record.get("fitted_on", {}))
 
 
-def fit_temperature(y, p):
-    """Temperature ``T`` minimising the log-loss of ``sigmoid(logit(p) / T)`` on (y, p)."""
+# Bounds of T. Below 0.5 a sharpened probability saturates to exactly 0 or 1 in float64 (the
+# logits of clipped probabilities reach +-16, sigmoid is 1.0 beyond ~37): cases would tie and the
+# AUC change. A small validation split that its model separates asks for T -> 0 (the log-loss
+# keeps falling); the fit then stops at the bound and says so.
+TEMPERATURE_BOUNDS = (0.5, 20.0)
+
+
+def fit_temperature(y, p, bounds=TEMPERATURE_BOUNDS):
+    """Temperature ``T`` in ``bounds`` minimising the log-loss of ``sigmoid(logit(p) / T)``."""
+    import logging
+
     from scipy.optimize import minimize_scalar
 
     y, p = _check(y, p)
@@ -108,8 +120,15 @@ def fit_temperature(y, p):
         q = np.clip(_sigmoid(z / np.exp(log_t)), 1e-12, 1 - 1e-12)
         return -float(np.mean(y * np.log(q) + (1 - y) * np.log1p(-q)))
 
-    best = minimize_scalar(nll, bounds=(-6.0, 6.0), method="bounded", options={"xatol": 1e-6})
-    return Calibration("temperature", temperature=float(np.exp(best.x)))
+    low, high = np.log(bounds[0]), np.log(bounds[1])
+    best = minimize_scalar(nll, bounds=(low, high), method="bounded", options={"xatol": 1e-6})
+    t = float(np.exp(best.x))
+    at_bound = bool(min(best.x - low, high - best.x) < 1e-3)
+    if at_bound:
+        logging.getLogger(__name__).warning(
+            "temperature fit stopped at its bound T=%.3g (allowed %g-%g): the validation split "
+            "(%d cases) asks for a more extreme temperature", t, bounds[0], bounds[1], len(y))
+    return Calibration("temperature", temperature=t, at_bound=at_bound)
 
 
 def fit_isotonic(y, p):

@@ -36,7 +36,8 @@ def add_report_options(parser, with_manifest=True, with_n_boot=True):
     group.add_argument("--calibration", choices=("temperature", "isotonic", "none"), default="temperature",
                        help="calibration fitted on the validation predictions (default: temperature)")
     group.add_argument("--subgroup", action="append", default=[], metavar="COLUMN",
-                       help="AUC by this manifest column (repeat): e.g. view, side, density, vendor")
+                       help="AUC by this manifest column (repeat): e.g. view, side, and the loaders' "
+                            "density, age_band, manufacturer")
     group.add_argument("--task", choices=("malignant", "benign"), default="malignant",
                        help="NYU exam predictions: which breast columns (default: malignant)")
     group.add_argument("--run", action="append", default=None, metavar="RUN_DIR",

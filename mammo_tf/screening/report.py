@@ -77,10 +77,12 @@ def _rows_of(source):
         return rows, columns, os.fspath(source)
     if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.predict.PredictionResult
         names = [f"prob_{c}" for c in source.class_names]
+        info = list(dict.fromkeys(k for it in source.items for k in (getattr(it, "info", None) or {})))
         rows = [dict({"image_id": it.image_id, "label": "" if it.label is None else it.label},
-                     **{n: float(p) for n, p in zip(names, probs)})
+                     **{n: float(p) for n, p in zip(names, probs)},
+                     **{k: (getattr(it, "info", None) or {}).get(k, "") for k in info})
                 for it, probs in zip(source.items, source.probabilities)]
-        return rows, ["image_id", "label"] + names, "predictions in memory"
+        return rows, ["image_id", "label"] + names + info, "predictions in memory"
     rows = [dict(r) for r in source]
     return rows, list(rows[0]) if rows else [], "predictions in memory"
 
@@ -507,8 +509,9 @@ def render_html(report):
     rows = []
     for name, model in report["models"].items():
         cal = model.get("calibration")
-        how = "none" if not cal else (f"temperature T = {cal['temperature']:.3f}" if cal["method"] == "temperature"
-                                      else f"isotonic ({len(cal['x_thresholds'])} points)")
+        how = "none" if not cal else (
+            f"temperature T = {cal['temperature']:.3f}" + (" (at its bound)" if cal.get("at_bound") else "")
+            if cal["method"] == "temperature" else f"isotonic ({len(cal['x_thresholds'])} points)")
         for level, e in model["levels"].items():
             before, after = e["calibration"]["before"], e["calibration"].get("after")
             rows.append([_fmt(name), level, how, _fmt(before["ece"]), _fmt(after and after["ece"]),

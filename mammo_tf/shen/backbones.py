@@ -6,12 +6,22 @@ v1 at width multiplier alpha = 0.25 (Howard et al. 2017; 218,544 parameters with
 CPU-sized backbone, and the one network whose real ImageNet weights are available offline here
 (``mobilenet_2_5_224_tf_no_top.h5``, a file saved by Keras 2.0.4, loaded layer by layer by name
 with ``load_legacy_h5_by_name``).
+
+``"resnet152"`` is DeepMiner's reference network (Wu et al., section 2.1: "We choose ResNet-152
+pretrained on ImageNet ... We replaced the final layer of the network with a 3-class
+classification layer"): Keras Applications' ResNet152, 58,370,944 parameters without the top,
+last convolutional output ``conv5_block3_out`` (2048 units, stride 32). It is not one of
+Shen's backbones (``BACKBONES``); ``ALL_BACKBONES`` lists every name the builders accept.
+
+``"densenet121"`` is the NYU authors' heatmap patch classifier backbone (``mammo_tf.nyu.densenet``:
+``keras.applications.DenseNet121`` with the authors' TensorFlow-"SAME" stem), 7,037,504
+parameters without the top, last output ``relu`` (1024 channels, stride 32).
 """
 import logging
 import os
 
 from mammo_tf.backend import require_keras3
-from mammo_tf.constants import SHEN_BACKBONES
+from mammo_tf.constants import PATCH_BACKBONES, SHEN_BACKBONES
 
 require_keras3()
 import keras  # noqa: E402
@@ -19,20 +29,27 @@ import numpy as np  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
+# Shen's backbones (the paper's three and MobileNet); ALL_BACKBONES adds DeepMiner's ResNet-152
+# and the NYU heatmap classifier's DenseNet-121.
 BACKBONES = SHEN_BACKBONES
+ALL_BACKBONES = PATCH_BACKBONES
 
 # Width multiplier of the "mobilenet" backbone (the offline ImageNet file is alpha 0.25).
 MOBILENET_ALPHA = 0.25
 
 # Where the whole-image classifier cuts the patch classifier (last convolutional output).
 CUT_LAYER = {"vgg16": "block5_pool", "vgg19": "block5_pool", "resnet50": "conv5_block3_out",
-             "mobilenet": "conv_pw_13_relu"}
+             "mobilenet": "conv_pw_13_relu", "resnet152": "conv5_block3_out", "densenet121": "relu"}
 
 # The paper's "unfreeze the top 46 layers of ResNet50, 11 of VGG16, 13 of VGG19", by NAME:
 # layer indices differ between Keras versions. MobileNet (not in the paper): from the stride-2
-# depthwise block that enters the 1/16 stage, as VGG's block4 does.
+# depthwise block that enters the 1/16 stage, as VGG's block4 does. ResNet-152 (DeepMiner
+# fine-tunes all layers; a 3-stage schedule is not the paper's): the last conv4 block, as for
+# ResNet50. DenseNet-121 (no schedule in the NYU paper): from the transition into the last
+# dense block.
 UNFREEZE_FROM = {"vgg16": "block4_conv1", "vgg19": "block4_conv1", "resnet50": "conv4_block6_1_conv",
-                 "mobilenet": "conv_dw_6"}
+                 "mobilenet": "conv_dw_6", "resnet152": "conv4_block36_1_conv",
+                 "densenet121": "pool4_bn"}
 
 # MobileNet's ImageNet weights expect inputs in [-1, 1] (x / 127.5 - 1); the network input here
 # is 0-255 minus the pixel mean (mammo_tf.preprocess), so this layer divides it by 127.5.
@@ -46,6 +63,7 @@ _APPLICATIONS = {
     "vgg19": keras.applications.VGG19,
     "resnet50": keras.applications.ResNet50,
     "mobilenet": keras.applications.MobileNet,
+    "resnet152": keras.applications.ResNet152,
 }
 
 # The no-top ImageNet weight files keras.applications downloads into <KERAS_HOME>/models/.
@@ -54,7 +72,11 @@ IMAGENET_NOTOP_FILES = {
     "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
     "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
     "mobilenet": "mobilenet_2_5_224_tf_no_top.h5",
+    "resnet152": "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "densenet121": "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
 }
+# Folder of each file under _IMAGENET_URL (default: the backbone's name).
+_IMAGENET_FOLDER = {"resnet50": "resnet", "resnet152": "resnet", "densenet121": "densenet"}
 _IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{folder}/{file}"
 
 
@@ -64,8 +86,8 @@ class WeightsUnavailableError(RuntimeError):
 
 def check_backbone_name(backbone):
     name = str(backbone).lower()
-    if name not in BACKBONES:
-        raise ValueError(f"Unknown backbone {backbone!r}; valid backbones are: {', '.join(BACKBONES)}.")
+    if name not in ALL_BACKBONES:
+        raise ValueError(f"Unknown backbone {backbone!r}; valid backbones are: {', '.join(ALL_BACKBONES)}.")
     return name
 
 
@@ -91,7 +113,7 @@ def resolve_weights(backbone, weights):
         cached = os.path.join(keras_cache_dir(), filename)
         if os.path.exists(cached):
             return cached
-        folder = {"resnet50": "resnet"}.get(backbone, backbone)
+        folder = _IMAGENET_FOLDER.get(backbone, backbone)
         try:
             return keras.utils.get_file(
                 filename, _IMAGENET_URL.format(folder=folder, file=filename), cache_subdir="models"
@@ -129,6 +151,10 @@ def build_backbone(backbone, inputs, weights=None):
     """The keras.applications backbone without its top, applied to ``inputs`` (layers flattened)."""
     backbone = check_backbone_name(backbone)
     path = resolve_weights(backbone, weights)
+    if backbone == "densenet121":
+        from mammo_tf.nyu.densenet import build_densenet121_backbone
+
+        return build_densenet121_backbone(inputs, weights=path)
     if backbone != "mobilenet":
         return _APPLICATIONS[backbone](include_top=False, weights=path, input_tensor=inputs)
     x = keras.layers.Rescaling(1.0 / 127.5, name=MOBILENET_RESCALE_LAYER)(inputs)
@@ -219,6 +245,10 @@ def backbone_of(model):
     names = {layer.name for layer in model.layers}
     if "conv_pw_13_relu" in names:
         return "mobilenet"
+    if "conv5_block16_concat" in names:
+        return "densenet121"
+    if "conv4_block36_out" in names:  # ResNet152 shares ResNet50's stage names: test it first
+        return "resnet152"
     if "conv5_block3_out" in names:
         return "resnet50"
     if "block5_conv4" in names:
@@ -226,6 +256,7 @@ def backbone_of(model):
     if "block5_pool" in names:
         return "vgg16"
     raise ValueError(
-        f"Model {model.name!r} has no VGG16/VGG19/ResNet50/MobileNet backbone layers "
+        f"Model {model.name!r} has no VGG16/VGG19/ResNet50/MobileNet backbone layers nor "
+        "ResNet152/DenseNet121 ones "
         f"(none of {sorted(set(CUT_LAYER.values()))} found)."
     )

@@ -170,6 +170,23 @@ def heatmap_to_pixels(heatmap, image_shape, window, stride):
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
+def most_probable_window_centre(cells, image_shape, window, stride):
+    """(y, x) pixel centre of the window with the highest value of a (rows, cols) map.
+
+    The point a patch classifier "points at": it was trained on patches centred on their lesion,
+    so its windows fire when the lesion lies near their centre. (The maximum of the pixel map of
+    ``heatmap_to_pixels`` is biased to the borders, where fewer windows are averaged.)"""
+    cells = np.asarray(cells)
+    height, width = int(image_shape[0]), int(image_shape[1])
+    wy, wx = _pair(window)
+    ys, xs = window_starts(height, wy, stride), window_starts(width, wx, stride)
+    if cells.shape[:2] != (len(ys), len(xs)):
+        raise ValueError(f"map {cells.shape[:2]} does not match {len(ys)}x{len(xs)} windows "
+                         f"of {wy}x{wx} at stride {stride} on a {height}x{width} image")
+    i, j = np.unravel_index(int(np.argmax(cells)), cells.shape[:2])
+    return int(ys[i] + wy // 2), int(xs[j] + wx // 2)
+
+
 def malignant_map(heatmap, class_names):
     """P(malignant) per cell of a (rows, cols, classes) heatmap."""
     malignant, _, _ = class_groups(class_names)

@@ -1,12 +1,14 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """The patch-classifier pipeline (paper section 2.2): patch HDF5 sets -> 3-stage training of
-VGG16 / VGG19 / ResNet50 -> test accuracy on the 5 classes, confusion matrix, ROC curves."""
+VGG16 / VGG19 / ResNet50 (also MobileNet, DeepMiner's ResNet152, the NYU heatmap DenseNet-121)
+-> test accuracy on the files' classes (Shen's 5, or DeepMiner's 3 of a sliding set),
+confusion matrix, ROC curves."""
 import dataclasses
 import logging
 
 import numpy as np
 
-from mammo_tf.constants import PATCH_CLASSES
+from mammo_tf.constants import PATCH_BACKBONES, PATCH_CLASSES
 from mammo_tf.runs import load_keras_model
 from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
 from mammo_tf.utils import lazy_module
@@ -16,7 +18,13 @@ from mammo_tf.utils import lazy_module
 data = lazy_module("mammo_tf.shen.data")
 common = lazy_module("mammo_tf.training.common")
 
-BACKBONES = ("vgg16", "vgg19", "resnet50", "mobilenet")
+# Shen's backbones and DeepMiner's ResNet-152 (mammo_tf.constants.PATCH_BACKBONES).
+BACKBONES = PATCH_BACKBONES
+
+# DeepMiner, section 2.1, for --backbone resnet152 with pretrained --weights: "fine-tuned all
+# network weights ... The network was trained for 5 epochs ... a batch size of 32 ... a learning
+# rate of 0.0001 ... momentum and weight decay ... 0.9 and 0.0001" (SGD: --optimizer sgd).
+DEEPMINER_STAGE = {"name": "all_layers", "trainable_from": "all", "learning_rate": 1e-4, "epochs": 5}
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +38,13 @@ class PatchConfig(CommonConfig):
     val_h5: list = option(REQUIRED, "validation patch HDF5 file(s)", nargs="+", type=str)
     test_h5: list | None = option(None, "test patch HDF5 file(s) (default: report on validation)",
                                   nargs="+", type=str)
-    backbone: str = option("resnet50", "patch classifier backbone", choices=BACKBONES)
+    backbone: str = option("resnet50", "patch classifier backbone (resnet152: DeepMiner's; with "
+                           "--weights its default schedule is the paper's one stage, all layers "
+                           "at 1e-4 for 5 epochs; add --optimizer sgd for its SGD)",
+                           choices=BACKBONES)
+    classes: int | None = option(None, "number of classes the patch files must hold: 5 (Shen's "
+                                 "sets) or 3 (DeepMiner's normal/benign/malignant, a --set "
+                                 "sliding set); default: whatever the files record")
     weights: str | None = option(None, "initial backbone weights: 'imagenet' or a .h5/.weights.h5 "
                                  "file (default: random init, which trains all layers at 1e-3 "
                                  "as the paper does for randomly initialized networks)")
@@ -89,8 +103,18 @@ def build_stages(config):
 
     pretrained = bool(config.weights)
     frozen = pretrained if config.schedule == "auto" else config.schedule == "pretrained"
-    default = None if config.stages else patch_stages(config.backbone, config.variant,
-                                                      pretrained=frozen)
+    if config.stages:
+        default = None
+    elif config.backbone == "resnet152" and frozen:
+        from mammo_tf.training.schedule import stages_from_records
+
+        default = stages_from_records([DEEPMINER_STAGE], "DeepMiner's schedule")
+    elif config.backbone == "densenet121" and frozen:
+        # The NYU paper gives no patch schedule: Shen's 3 stages, stage 2 from pool4_bn.
+        default = patch_stages("resnet50", config.variant, pretrained=True)
+        default[1] = dataclasses.replace(default[1], trainable_from=UNFREEZE_FROM["densenet121"])
+    else:
+        default = patch_stages(config.backbone, config.variant, pretrained=frozen)
     stages = resolve_stages(config, default, STAGE_FLAGS)
     if len(stages) not in (1, 3):
         raise UsageError(f"stages has {len(stages)} stage(s) but this pipeline needs 3 "
@@ -184,7 +208,12 @@ def validate(config):
     paths = list(config.train_h5) + list(config.val_h5) + list(config.test_h5 or [])
     for path in paths:
         data.patch_input_size(path)
-    patch_class_names(paths)
+    names = patch_class_names(paths)
+    if config.classes is not None and config.classes != len(names):
+        raise UsageError(f"--classes {config.classes}: the patch files hold {len(names)} classes "
+                         f"({', '.join(names)}); DeepMiner's 3 classes come from a sliding-window "
+                         "set (python -m mammo_tf.shen.patches --set sliding), Shen's 5 from "
+                         "--set s1/s10/s30")
     if config.pixel_mean_manifest:
         data.check_manifest(config.pixel_mean_manifest, splits=("train",))
     return stages

@@ -198,15 +198,27 @@ def find_patch_run(run_info, what="--model"):
     return None
 
 
-def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="test"):
-    """AUC (+95% cluster-bootstrap CI over patients) of the positive class, with and without
-    TTA; ROC PNG."""
-    from mammo_tf import evaluate
+def tta_probabilities(model, dataset):
+    """Softmax averaged over the 4 flips (``mammo_tf.tta``) of every image of ``dataset``."""
     from mammo_tf.tta import tta_predict
 
-    from mammo_tf.training.metrics import predict_dataset, predict_padded
+    from mammo_tf.training.metrics import predict_padded
+
+    forward = functools.partial(predict_padded, model, batch_size=4 * getattr(dataset, "batch_size", 1))
+    return np.concatenate([tta_predict(forward, dataset[i][0]) for i in range(len(dataset))])
+
+
+def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="test", predictions=None):
+    """AUC (+95% cluster-bootstrap CI over patients) of the positive class, with and without
+    TTA; ROC PNG. ``predictions`` (a dict) receives the labels and probabilities (``model``,
+    ``model + TTA``) for :func:`test_split_report`."""
+    from mammo_tf import evaluate
+
+    from mammo_tf.training.metrics import predict_dataset
 
     y, probs = predict_dataset(model, dataset)
+    if predictions is not None:
+        predictions.update(labels=y, model=probs)
     groups = patient_ids(dataset) if hasattr(dataset, "rows") else None
     out = {f"{prefix}_n": int(len(y)), f"{prefix}_n_positive": int(np.sum(y == 1)),
            f"{prefix}_accuracy": evaluate.accuracy(y, probs.argmax(axis=1))}
@@ -216,10 +228,9 @@ def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="t
                                                  groups=groups)
         out.update({f"{prefix}_auc": auc, f"{prefix}_auc_ci95": [lo, hi]})
         if tta:
-            forward = functools.partial(predict_padded, model,
-                                        batch_size=4 * getattr(dataset, "batch_size", 1))
-            tta_probs = np.concatenate([tta_predict(forward, dataset[i][0])
-                                        for i in range(len(dataset))])
+            tta_probs = tta_probabilities(model, dataset)
+            if predictions is not None:
+                predictions["model + TTA"] = tta_probs
             auc, lo, hi = evaluate.bootstrap_auc_ci(y, tta_probs[:, 1], n_boot=n_boot,
                                                      seed=seed, groups=groups)
             out.update({f"{prefix}_auc_tta": auc, f"{prefix}_auc_tta_ci95": [lo, hi]})
@@ -228,6 +239,27 @@ def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="t
     else:
         out[f"{prefix}_auc"] = None  # undefined: one class only
     return out
+
+
+def test_split_report(model, run, val, test, test_predictions, manifest, tta=True, seed=0, n_boot=1000):
+    """The screening report of the test split (``<run>/report/``, ``mammo_tf.screening``): the
+    model (and with ``tta`` the model + TTA, compared by DeLong's test), calibrated and
+    thresholded on the validation split ``val`` (``None``: neither). Returns its summary for
+    metrics.json."""
+    from mammo_tf.screening.runs import image_prediction_rows, write_run_report
+    from mammo_tf.training.metrics import predict_dataset
+
+    names = [n for n in ("model", "model + TTA") if n in test_predictions]
+    rows = {n: image_prediction_rows(test.image_ids, test_predictions["labels"], test_predictions[n])
+            for n in names}
+    val_rows = None
+    if val is not None:
+        y_val, p_val = predict_dataset(model, val)
+        val_probs = {"model": p_val}
+        if "model + TTA" in names:
+            val_probs["model + TTA"] = tta_probabilities(model, val)
+        val_rows = {n: image_prediction_rows(val.image_ids, y_val, val_probs[n]) for n in names}
+    return write_run_report(run.path, rows, val_rows, manifest=manifest, n_boot=n_boot, seed=seed)
 
 
 def train_whole_image_classifier(config, resume=None, callbacks=()):
@@ -295,7 +327,12 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
                "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
                "completed_epochs": result.completed_epochs,
                "initial_val_auc": (result.initial_val or {}).get("auc")}
-    metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed))
+    test_predictions = {}
+    metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed,
+                                  predictions=test_predictions))
+    if test_predictions:
+        metrics["screening_report"] = test_split_report(best, run, val, test, test_predictions,
+                                                        config.manifest, tta=config.tta, seed=config.seed)
     if config.patch_baseline:
         metrics["patch_baseline"] = patch_baseline(
             patch_model, patch_run.info.classes,

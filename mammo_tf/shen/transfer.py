@@ -11,7 +11,7 @@ import os
 from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
 from mammo_tf.runs import RunFolder, load_keras_model
 from mammo_tf.shen.train_whole import (baseline_datasets, compare_with_baseline, evaluate_whole,
-                                       find_patch_run, patch_baseline)
+                                       find_patch_run, patch_baseline, test_split_report)
 from mammo_tf.utils import atomic_path, lazy_module
 
 # Keras-heavy modules load on first use: the command line imports this module for its config
@@ -137,7 +137,13 @@ def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=(), 
                "pixel_mean": pixel_mean, "best_epoch": result.best_epoch,
                "best_val_auc": result.best_val_auc, "completed_epochs": result.completed_epochs,
                "initial_val_auc": (result.initial_val or {}).get("auc")}
-    metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed))
+    test_predictions = {}
+    metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed,
+                                  predictions=test_predictions))
+    if test_predictions:
+        metrics["screening_report"] = test_split_report(
+            best, run, val if val_split != test_split else None, test, test_predictions, manifest,
+            tta=config.tta, seed=config.seed)
     patch_run = find_patch_run(source) if config.patch_baseline else None
     if patch_run is not None:
         metrics["patch_baseline"] = patch_baseline(
@@ -194,8 +200,9 @@ def write_series(run, results):
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ns = [n for n, m in results if m.get("test_auc") is not None]
     aucs = [m["test_auc"] for _, m in results if m.get("test_auc") is not None]
-    lows = [m["test_auc"] - m["test_auc_ci95"][0] for _, m in results if m.get("test_auc") is not None]
-    highs = [m["test_auc_ci95"][1] - m["test_auc"] for _, m in results if m.get("test_auc") is not None]
+    # a percentile-bootstrap CI need not contain the point estimate (tiny test sets): clip at 0
+    lows = [max(0.0, m["test_auc"] - m["test_auc_ci95"][0]) for _, m in results if m.get("test_auc") is not None]
+    highs = [max(0.0, m["test_auc_ci95"][1] - m["test_auc"]) for _, m in results if m.get("test_auc") is not None]
     ax.errorbar(ns, aucs, yerr=[lows, highs], marker="o", capsize=3, label="test AUC (95% CI)")
     ax.set_xlabel("training patients")
     ax.set_ylabel("AUC")

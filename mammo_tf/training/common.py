@@ -12,7 +12,10 @@ import numpy as np
 
 from mammo_tf.training.config import UsageError
 from mammo_tf.training.environment import (
+    device_count,
     ensure_float32_output,
+    global_batch_size,
+    make_distribution,
     make_strategy,
     seed_everything,
     set_mixed_precision,
@@ -48,10 +51,25 @@ def open_run(config, prefix, resume=None, stages=()):
 
 
 def prepare_environment(config):
-    """Seeds/determinism, precision policy and distribution strategy (None = default)."""
+    """Seeds/determinism, precision policy and distribution: returns the tf.distribute
+    strategy (None = default). With ``distribution="data-parallel"`` (JAX) it sets the global
+    ``keras.distribution.DataParallel`` instead and makes ``config.batch_size`` the global batch
+    (per-device batch x devices; config.json keeps the per-device value)."""
     seed_everything(config.seed, deterministic=config.deterministic)
     set_mixed_precision(config.mixed_precision)
+    name = getattr(config, "distribution", "none")
     try:
+        if name not in (None, "none"):
+            if config.strategy not in (None, "none"):
+                raise ValueError(f"--strategy {config.strategy} (tf.distribute) and --distribution "
+                                 f"{name} (keras.distribution) exclude each other")
+            distribution = make_distribution(name)
+            if hasattr(config, "batch_size"):
+                per_device = config.batch_size
+                config.batch_size = global_batch_size(per_device, distribution)
+                logger.info("global batch %d = %d per device x %d devices", config.batch_size,
+                            per_device, device_count(distribution))
+            return None
         return make_strategy(config.strategy)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

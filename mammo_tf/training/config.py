@@ -45,8 +45,12 @@ class CommonConfig:
     pixel_mean: float | None = option(None, "scalar pixel mean on the 0-255 scale (default: "
                                       "computed on the training split)")
     workers: int = option(1, "data-loading worker threads")
-    strategy: str = option("none", "tf.distribute strategy (TensorFlow backend)",
+    strategy: str = option("none", "tf.distribute strategy (TensorFlow backend; multiworker is "
+                           "reported broken upstream, keras-team/keras#20585)",
                            choices=("none", "mirrored", "multiworker"))
+    distribution: str = option("none", "keras.distribution over every device (JAX backend); "
+                               "with data-parallel --batch-size is per device",
+                               choices=("none", "data-parallel"))
     mixed_precision: bool = option(False, "train with the mixed_float16 policy (float32 output)")
     deterministic: bool = option(True, "deterministic TensorFlow ops (slower on GPU)")
     export: bool = option(True, "export the best model as a SavedModel into the run folder")

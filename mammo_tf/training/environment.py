@@ -1,9 +1,29 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Process-wide training setup: seeds and deterministic ops, distribution strategy, mixed
-precision. The TensorFlow-only parts import TensorFlow lazily and refuse other backends."""
+"""Process-wide training setup: seeds and deterministic ops, distribution (tf.distribute
+strategy or keras.distribution), mixed precision. The backend-specific parts import their
+framework lazily and refuse other backends.
+
+Two ways to train on several devices:
+
+- ``--distribution data-parallel`` (JAX backend, the maintained path): Keras'
+  ``keras.distribution.DataParallel`` over every device of every process; the batch a pipeline
+  reads is ``--batch-size`` (per device) x the number of devices (``global_batch_size``).
+  The commands run one process; several hosts (``jax.distributed.initialize``, one process per
+  host) also need each process to read its share of the manifest and only process 0 to write
+  checkpoints, which the training loop does not do yet.
+- ``--strategy mirrored`` (TensorFlow backend): ``tf.distribute.MirroredStrategy`` on one host.
+  ``--strategy multiworker`` (MultiWorkerMirroredStrategy) is what upstream Keras 3 reports
+  broken (keras-team/keras#20585); it is kept for TensorFlow users who can make it work, and
+  untested here: use ``--distribution data-parallel`` on JAX for several GPUs.
+"""
+import logging
+
 import keras
 
+logger = logging.getLogger(__name__)
+
 STRATEGIES = ("none", "mirrored", "multiworker")
+DISTRIBUTIONS = ("none", "data-parallel")
 
 
 def seed_everything(seed, deterministic=True):
@@ -34,7 +54,49 @@ def make_strategy(name):
             return tf.distribute.MirroredStrategy()
         # No GPU: mirror over the (logical) CPU devices, e.g. for testing on one machine.
         return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    logger.warning("--strategy multiworker: upstream Keras 3 reports MultiWorkerMirroredStrategy "
+                   "broken (keras-team/keras#20585) and mammo_tf does not test it; the maintained "
+                   "path is the JAX backend with --distribution data-parallel")
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def make_distribution(name):
+    """``"none"`` -> None; ``"data-parallel"`` -> a ``keras.distribution.DataParallel`` over all
+    devices (``keras.distribution.list_devices()``), set as the global distribution
+    so that models built afterwards are replicated and ``fit`` shards each batch."""
+    if name in (None, "none"):
+        return None
+    if name not in DISTRIBUTIONS:
+        raise ValueError(f"unknown distribution {name!r}; choose one of {', '.join(DISTRIBUTIONS)}")
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"--distribution {name} needs the JAX backend (KERAS_BACKEND=jax; "
+                         f"now {keras.backend.backend()}); on TensorFlow use --strategy mirrored")
+    devices = keras.distribution.list_devices()
+    distribution = keras.distribution.DataParallel(devices=devices)
+    keras.distribution.set_distribution(distribution)
+    logger.info("data-parallel over %d device(s) (%d process(es))", len(devices), process_count())
+    return distribution
+
+
+def device_count(distribution):
+    """Devices a batch is split over (1 without a distribution)."""
+    if distribution is None:
+        return 1
+    return int(distribution.device_mesh.devices.size)
+
+
+def global_batch_size(per_device, distribution):
+    """The batch one training step reads in all: per-device batch x devices."""
+    return int(per_device) * device_count(distribution)
+
+
+def process_count():
+    """Processes of this JAX job (1 unless ``jax.distributed`` joined several)."""
+    if keras.backend.backend() != "jax":
+        return 1
+    import jax
+
+    return int(jax.process_count())
 
 
 def set_mixed_precision(enabled):
