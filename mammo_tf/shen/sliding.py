@@ -151,16 +151,24 @@ def baseline_on_dataset(patch_model, dataset, stride, class_names, groups=None, 
     return report
 
 
+def _window_grid(map_shape, image_shape, window, stride):
+    """((wy, wx), row starts, col starts) of the windows a (rows, cols) map was computed on;
+    ValueError when the map does not match them."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    wy, wx = _pair(window)
+    ys, xs = window_starts(height, wy, stride), window_starts(width, wx, stride)
+    if tuple(map_shape[:2]) != (len(ys), len(xs)):
+        raise ValueError(f"heatmap {tuple(map_shape[:2])} does not match {len(ys)}x{len(xs)} windows "
+                         f"of {wy}x{wx} at stride {stride} on a {height}x{width} image")
+    return (wy, wx), ys, xs
+
+
 def heatmap_to_pixels(heatmap, image_shape, window, stride):
     """A (rows, cols) window map back on the (H, W) image: every pixel gets the mean of the
     windows that cover it (0 where none does), as the NYU heatmaps average overlapping windows."""
     heatmap = np.asarray(heatmap, dtype=np.float64)
     height, width = int(image_shape[0]), int(image_shape[1])
-    wy, wx = _pair(window)
-    ys, xs = window_starts(height, wy, stride), window_starts(width, wx, stride)
-    if heatmap.shape[:2] != (len(ys), len(xs)):
-        raise ValueError(f"heatmap {heatmap.shape[:2]} does not match {len(ys)}x{len(xs)} windows "
-                         f"of {wy}x{wx} at stride {stride} on a {height}x{width} image")
+    (wy, wx), ys, xs = _window_grid(heatmap.shape, image_shape, window, stride)
     total = np.zeros((height, width), np.float64)
     count = np.zeros((height, width), np.float64)
     for i, y in enumerate(ys):
@@ -177,12 +185,7 @@ def most_probable_window_centre(cells, image_shape, window, stride):
     so its windows fire when the lesion lies near their centre. (The maximum of the pixel map of
     ``heatmap_to_pixels`` is biased to the borders, where fewer windows are averaged.)"""
     cells = np.asarray(cells)
-    height, width = int(image_shape[0]), int(image_shape[1])
-    wy, wx = _pair(window)
-    ys, xs = window_starts(height, wy, stride), window_starts(width, wx, stride)
-    if cells.shape[:2] != (len(ys), len(xs)):
-        raise ValueError(f"map {cells.shape[:2]} does not match {len(ys)}x{len(xs)} windows "
-                         f"of {wy}x{wx} at stride {stride} on a {height}x{width} image")
+    (wy, wx), ys, xs = _window_grid(cells.shape, image_shape, window, stride)
     i, j = np.unravel_index(int(np.argmax(cells)), cells.shape[:2])
     return int(ys[i] + wy // 2), int(xs[j] + wx // 2)
 

@@ -170,11 +170,18 @@ def export_model(run, model_path, pixel_mean=None):
     from mammo_tf.export import export_saved_model
     from mammo_tf.runs import load_keras_model
 
+    from mammo_tf.screening.calibration import CALIBRATION_FILE, load_calibration
+
     info = run.read_info()
     if pixel_mean is None and not info.is_nyu:
         pixel_mean = info.pixel_mean
+    # the calibration the run's test report fitted on validation -> the serve_calibrated endpoint
+    calibration_path = os.path.join(run.path, CALIBRATION_FILE)
+    calibration = (load_calibration(calibration_path)
+                   if not info.is_nyu and os.path.isfile(calibration_path) else None)
     export_saved_model(load_keras_model(model_path), run.saved_model,
-                       pixel_mean=None if info.is_nyu else pixel_mean, info=info)
+                       pixel_mean=None if info.is_nyu else pixel_mean, info=info,
+                       calibration=calibration)
     return run.saved_model
 
 
