@@ -51,8 +51,8 @@ BLOCKS = (6, 12, 24, 16)  # dense layers per block of DenseNet-121
 PADDINGS = ("tf_same", "symmetric")
 BN_EPSILON = 1e-5  # PyTorch's default
 # ImageNet weights of keras.applications.DenseNet121 without the top (Keras cache folder).
+# (resolved, downloaded or explained offline by mammo_tf.shen.backbones.resolve_weights)
 IMAGENET_NOTOP_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
-_IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/" + IMAGENET_NOTOP_FILE
 _BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
 
 
@@ -75,34 +75,6 @@ def layer_map():
     return mapping
 
 
-def _resolve_weights(weights):
-    """None / "imagenet" (Keras cache, else download, else a clear error) / a file path."""
-    if weights is None:
-        return None
-    import keras
-
-    from mammo_tf.shen.backbones import WeightsUnavailableError, keras_cache_dir
-
-    if weights == "imagenet":
-        cached = os.path.join(keras_cache_dir(), IMAGENET_NOTOP_FILE)
-        if os.path.exists(cached):
-            return cached
-        try:
-            return keras.utils.get_file(IMAGENET_NOTOP_FILE, _IMAGENET_URL, cache_subdir="models")
-        except Exception as exc:  # urllib raises several kinds; all mean "not available"
-            raise WeightsUnavailableError(
-                f"ImageNet weights for DenseNet-121 could not be downloaded ({type(exc).__name__}: "
-                f"{exc}). Keras expects the file {IMAGENET_NOTOP_FILE!r}. Either place it at "
-                f"{cached} (the Keras cache folder; set KERAS_HOME to move it), or pass its path: "
-                f"build_densenet121_patch_classifier(weights='/path/to/{IMAGENET_NOTOP_FILE}')."
-            ) from exc
-    path = os.fspath(weights)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Weights file not found: {path!r} (expected a .h5 or .weights.h5 "
-                                "file of DenseNet-121 weights without the top)")
-    return path
-
-
 def build_densenet121_backbone(inputs, weights=None, padding="tf_same"):
     """``keras.applications.DenseNet121`` without the top applied to ``inputs`` (a Keras
     tensor of shape (H, W, 3)), its layers flattened into the caller's graph and named as in
@@ -115,7 +87,9 @@ def build_densenet121_backbone(inputs, weights=None, padding="tf_same"):
     shape = tuple(inputs.shape[1:])
     if len(shape) != 3 or shape[-1] != 3:
         raise ValueError(f"input_shape must be (height, width, 3), got {shape}")
-    path = _resolve_weights(weights)
+    from mammo_tf.shen.backbones import resolve_weights
+
+    path = resolve_weights("densenet121", weights)
     base = keras.applications.DenseNet121(include_top=False, weights=path, input_shape=shape)
 
     def clone(layer):
