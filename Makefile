@@ -41,7 +41,8 @@ test-jax: venv-jax
 # does not fit next to `make test` in CI's 30 minutes; run `make test-jax` before a release.
 JAX_CI_TESTS := tests/test_explain_maps.py tests/test_distribution.py tests/test_training_core.py \
 	tests/test_bench_gpu.py tests/test_export.py tests/test_screening_export.py \
-	tests/test_serving_outputs.py tests/test_training_distribute.py tests/test_onnx_export.py
+	tests/test_serving_outputs.py tests/test_training_distribute.py tests/test_onnx_export.py \
+	tests/test_multihost.py
 test-jax-ci: venv-jax
 	KERAS_BACKEND=jax $(PY_JAX) -m pytest -m "not slow" $(PYTEST_ARGS) $(JAX_CI_TESTS)
 

@@ -5,8 +5,6 @@ Batches: ``({"l_cc", "r_cc", "l_mlo", "r_mlo"}: float32 (B, h, w, C), {"cc": y, 
 with ``y`` (B, 4) int labels in ``OUTPUT_NAMES`` order (the same targets for both heads), or
 with ``task="birads"`` ``y`` (B,) the BI-RADS class 0/1/2.
 """
-import math
-
 import keras
 import numpy as np
 
@@ -14,6 +12,7 @@ from mammo_tf.nyu.four_view import VIEWS
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.nyu.exams import exam_labels, is_positive
 from mammo_tf.nyu.views import PreprocessConfig, prepare_view, view_geometry
+from mammo_tf.training.environment import local_part, sharded_batch_count
 
 
 def read_view_image(path):
@@ -46,13 +45,15 @@ class ExamDataset(keras.utils.PyDataset):
             class are an error when ``require_labels``, else labelled -1 for prediction).
         geometry_cache: a dict shared between datasets over the same images (crop boxes and
             windows are deterministic), e.g. across test-time augmentation draws and epochs.
+        shard: ``(index, count)``: read only this process's slice of every global batch
+            (several processes, ``mammo_tf.training.environment.process_shard``).
     """
 
     def __init__(self, rows, config=PreprocessConfig(), batch_size=4, channels=1, augment=False,
                  balanced=False, shuffle=False, seed=0, draw=0,
                  heatmap_patch_size=H.HEATMAP_PATCH_SIZE, heatmap_stride=H.HEATMAP_STRIDE,
                  cache_images=False, geometry_cache=None, task="cancer",
-                 require_labels=True, **kwargs):
+                 require_labels=True, shard=None, **kwargs):
         super().__init__(**kwargs)
         if not rows:
             raise ValueError("ExamDataset: no exams")
@@ -79,6 +80,8 @@ class ExamDataset(keras.utils.PyDataset):
         self.cache_images = cache_images
         self._images = {}
         self._geometry = {} if geometry_cache is None else geometry_cache
+        self.shard = tuple(shard) if shard else None
+        local_part(self.batch_size, self.shard)  # the batch must split over the processes
         self._epoch = 0
         self._order = self._epoch_order()
 
@@ -101,7 +104,7 @@ class ExamDataset(keras.utils.PyDataset):
         return list(self._order)
 
     def __len__(self):
-        return math.ceil(len(self._order) / self.batch_size)
+        return sharded_batch_count(len(self._order), self.batch_size, self.shard)
 
     def set_epoch(self, epoch):
         """Produce epoch ``epoch``'s exams, order and windows: a pure function of (seed, epoch),
@@ -143,9 +146,10 @@ class ExamDataset(keras.utils.PyDataset):
         return prepare_view(image, view_type, self.config, heatmaps=maps, rng=rng, geometry=geometry)
 
     def __getitem__(self, index):
-        chosen = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        if not chosen:
+        if not 0 <= index < len(self):
             raise IndexError(index)
+        chosen = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        chosen = chosen[local_part(len(chosen), self.shard)]  # augmentation keys on the exam
         x = {view: np.stack([self.view_input(i, view) for i in chosen]) for view in VIEWS}
         if self.task == "birads":
             y = np.array([-1 if self.rows[i].get("birads") is None else self.rows[i]["birads"]

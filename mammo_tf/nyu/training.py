@@ -38,6 +38,7 @@ from mammo_tf.nyu.weights import load_pytorch_arrays
 from mammo_tf.runs import load_keras_model
 from mammo_tf.training import common
 from mammo_tf.training.config import UsageError
+from mammo_tf.training.environment import end_processes, process_shard
 from mammo_tf.training.runner import Monitor, StageRunner, TrainingOptions
 from mammo_tf.utils import write_text_atomic
 
@@ -371,9 +372,12 @@ def train(config, resume=None, callbacks=()):
                              heatmap_patch_size=config.heatmap_patch_size,
                              heatmap_stride=config.heatmap_stride,
                              cache_images=config.cache_images, task=config.task,
-                             geometry_cache=geometry, workers=config.workers)
+                             geometry_cache=geometry, workers=config.workers,
+                             shard=process_shard())
     result = StageRunner(run, stages, train_data, splits["val"], training_options(config),
                          strategy, callbacks, exam_evaluator(config, geometry)).train(model)
+    if not end_processes():  # several processes: process 0 evaluates and exports alone
+        return None
 
     best = load_keras_model(run.best_model)
     if config.run_eagerly:

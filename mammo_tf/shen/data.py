@@ -13,7 +13,6 @@ on how many worker threads produce them. ``labels`` holds the labels in file ord
 order when ``shuffle=False``), for computing AUC on a validation set.
 """
 import json
-import math
 import os
 import threading
 
@@ -26,6 +25,7 @@ from mammo_tf.shen.augment import AugmentConfig, channel_shift, draw_channel_shi
 from mammo_tf.constants import PATCH_CLASSES, PIXEL_SCALE, WHOLE_IMAGE_CLASSES
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.training.config import UsageError
+from mammo_tf.training.environment import local_part, sharded_batch_count
 
 
 def class_balanced_weights(labels):
@@ -42,7 +42,7 @@ class _ImageBatches(keras.utils.PyDataset):
     """Shared batching, shuffling, augmentation and weighting; subclasses load raw images."""
 
     def __init__(self, labels, batch_size, pixel_mean, augment, class_balanced, shuffle, seed,
-                 workers, max_queue_size, num_classes):
+                 workers, max_queue_size, num_classes, shard=None):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -56,6 +56,10 @@ class _ImageBatches(keras.utils.PyDataset):
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.num_classes = int(num_classes)
+        # (index, count): this process reads its slice of every global batch of batch_size
+        # (several processes, see mammo_tf.training.environment.process_shard)
+        self.shard = tuple(shard) if shard else None
+        local_part(self.batch_size, self.shard)  # the batch must split over the processes
         self.epoch = 0
         self._order = self._epoch_order(0)
 
@@ -65,7 +69,7 @@ class _ImageBatches(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.labels))
 
     def __len__(self):
-        return math.ceil(len(self.labels) / self.batch_size)
+        return sharded_batch_count(len(self.labels), self.batch_size, self.shard)
 
     def set_epoch(self, epoch):
         """Produce epoch ``epoch``'s order and augmentation (a resumed run continues exactly)."""
@@ -97,12 +101,18 @@ class _ImageBatches(keras.utils.PyDataset):
             raise IndexError(f"batch {index} out of range (dataset has {len(self)} batches)")
         start = index * self.batch_size
         indices = self._order[start:start + self.batch_size]
+        # weights and augmentation draws belong to the global batch, so that several processes
+        # reading their slices train exactly like one process reading it whole
+        weights = class_balanced_weights(self.labels[indices])
+        positions = start + np.arange(len(indices))
+        part = local_part(len(indices), self.shard)
+        indices, weights, positions = indices[part], weights[part], positions[part]
         images = self._load(indices)
-        x = np.stack([self._prepare(img, start + k) for k, img in enumerate(images)]).astype(np.float32)
+        x = np.stack([self._prepare(img, int(p)) for p, img in zip(positions, images)]).astype(np.float32)
         y = self.labels[indices]
         if not self.class_balanced:
             return x, y
-        return x, y, class_balanced_weights(y)
+        return x, y, weights
 
 
 class PatchDataset(_ImageBatches):
@@ -112,11 +122,12 @@ class PatchDataset(_ImageBatches):
       h5_path: patch file (datasets ``patches`` (N, P, P) uint16 and ``labels``).
       batch_size, pixel_mean (0-255 scale, from ``compute_pixel_mean``), augment (None,
       True for the paper's ranges, or an ``AugmentConfig``), class_balanced, shuffle, seed,
-      workers (threads), max_queue_size.
+      workers (threads), max_queue_size, shard ((index, count): read only this process's
+      slice of every global batch of ``batch_size``; see ``environment.process_shard``).
     """
 
     def __init__(self, h5_path, batch_size=32, pixel_mean=None, augment=None, class_balanced=True,
-                 shuffle=True, seed=0, workers=1, max_queue_size=10):
+                 shuffle=True, seed=0, workers=1, max_queue_size=10, shard=None):
         self.h5_path = str(h5_path)
         with h5py.File(self.h5_path, "r") as f:
             for name in ("patches", "labels"):
@@ -129,7 +140,7 @@ class PatchDataset(_ImageBatches):
         self._file = None
         self._open_lock = threading.Lock()
         super().__init__(labels, batch_size, pixel_mean, augment, class_balanced, shuffle, seed,
-                         workers, max_queue_size, num_classes=len(self.class_names))
+                         workers, max_queue_size, num_classes=len(self.class_names), shard=shard)
 
     def _load(self, indices):
         with self._open_lock:  # worker threads share one handle (h5py serialises reads)
@@ -155,12 +166,12 @@ class WholeImageDataset(_ImageBatches):
       manifest_csv, split ("train" | "val" | "test"), batch_size, pixel_mean, image_size
       ((height, width) to resize to with cubic interpolation; None keeps the stored size, which
       must then be the same for all images of a batch), augment, class_balanced, shuffle,
-      seed, workers, max_queue_size.
+      seed, workers, max_queue_size, shard (as for ``PatchDataset``).
     """
 
     def __init__(self, manifest_csv, split, batch_size=2, pixel_mean=None, image_size=None,
                  augment=None, class_balanced=True, shuffle=True, seed=0, workers=1,
-                 max_queue_size=10):
+                 max_queue_size=10, shard=None):
         from mammo_tf.datasets.manifest import read_manifest, resolve_path
 
         self.manifest_csv = str(manifest_csv)
@@ -174,7 +185,8 @@ class WholeImageDataset(_ImageBatches):
         self.image_size = tuple(int(s) for s in image_size) if image_size else None
         self.class_names = WHOLE_IMAGE_CLASSES
         super().__init__([r["label"] for r in rows], batch_size, pixel_mean, augment, class_balanced,
-                         shuffle, seed, workers, max_queue_size, num_classes=len(WHOLE_IMAGE_CLASSES))
+                         shuffle, seed, workers, max_queue_size, num_classes=len(WHOLE_IMAGE_CLASSES),
+                         shard=shard)
 
     def _load(self, indices):
         images = [load_whole_image(self.image_paths[i], self.image_size) for i in indices]
@@ -267,6 +279,14 @@ class ConcatDataset(keras.utils.PyDataset):
         return self.datasets[d][j]
 
 
+def _training_shard(training):
+    """Training batches are split over the processes of a multi-process job; evaluation batches
+    are read whole by every process (each predicts them on its own devices)."""
+    from mammo_tf.training.environment import process_shard
+
+    return process_shard() if training else None
+
+
 def _augment_config(enabled):
     if not enabled:
         return None
@@ -286,7 +306,8 @@ def patch_dataset(paths, pixel_mean, batch_size, training, seed=0, augment=True,
     datasets = [PatchDataset(path, batch_size=batch_size, pixel_mean=pixel_mean,
                              augment=_augment_config(augment and training),
                              class_balanced=class_balanced and training, shuffle=training,
-                             seed=seed + k, workers=workers) for k, path in enumerate(paths)]
+                             seed=seed + k, workers=workers, shard=_training_shard(training))
+                for k, path in enumerate(paths)]
     return datasets[0] if len(datasets) == 1 else ConcatDataset(datasets, seed, shuffle=training)
 
 
@@ -298,7 +319,7 @@ def whole_image_dataset(manifest, split, pixel_mean, batch_size, image_size, tra
                              image_size=tuple(image_size) if image_size else None,
                              augment=_augment_config(augment and training),
                              class_balanced=class_balanced and training, shuffle=training,
-                             seed=seed, workers=workers)
+                             seed=seed, workers=workers, shard=_training_shard(training))
 
 
 def patch_input_size(path):

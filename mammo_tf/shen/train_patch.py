@@ -283,6 +283,10 @@ def train_patch_classifier(config, resume=None, callbacks=()):
 
     result = StageRunner(run, stages, train, val, training_options(config), strategy,
                          callbacks).train(model)
+    from mammo_tf.training.environment import end_processes
+
+    if not end_processes():  # several processes: process 0 evaluates and exports alone
+        return None
 
     best = load_keras_model(run.best_model)
     test = data.patch_dataset(config.test_h5 or config.val_h5, pixel_mean, config.batch_size,

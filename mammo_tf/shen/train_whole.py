@@ -318,6 +318,10 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
     options = dataclasses.replace(common.training_options(config),
                                   validate_initial=config.validate_initial)
     result = StageRunner(run, stages, train, val, options, strategy, callbacks).train(model)
+    from mammo_tf.training.environment import end_processes
+
+    if not end_processes():  # several processes: process 0 evaluates and exports alone
+        return None
 
     best = load_keras_model(run.best_model)
     test = data.whole_image_dataset(config.manifest, "test", pixel_mean, config.batch_size,

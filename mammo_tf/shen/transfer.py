@@ -128,6 +128,10 @@ def finetune(config, run, manifest, pixel_mean, strategy, resume, callbacks=(), 
                                   validate_initial=config.validate_initial)
     result = StageRunner(run, transfer_stages(config), train, val, options, strategy,
                          callbacks).train(model)
+    from mammo_tf.training.environment import end_processes
+
+    if not end_processes():  # several processes: process 0 evaluates and exports alone
+        return None
     best = load_keras_model(run.best_model)
     test = data.whole_image_dataset(manifest, test_split, pixel_mean, config.batch_size, size,
                                     training=False, workers=config.workers)
@@ -223,6 +227,11 @@ def transfer(config, resume=None, callbacks=()):
     if run.is_finished() and not config.patients:
         logger.info("%s: run already finished; nothing to do", run.path)
         return run.read_metrics()
+    from mammo_tf.training.environment import process_count
+
+    if config.patients and process_count() > 1:
+        raise UsageError("--patients (a series of finetunings) runs in one process; train each "
+                         "subset with several processes as its own run")
     strategy = common.prepare_environment(config)
     # a series folder has no state.json of its own: its run.json marks it as started
     pixel_mean, pixel_mean_source = common.resolve_pixel_mean(

@@ -10,13 +10,17 @@ import sys
 import keras
 import numpy as np
 
-from mammo_tf.training.config import UsageError
+from mammo_tf.training.config import LAUNCH_OPTIONS, UsageError
 from mammo_tf.training.environment import (
+    broadcast_text,
     device_count,
     ensure_float32_output,
     global_batch_size,
+    is_chief,
+    join_processes,
     make_distribution,
     make_strategy,
+    process_group_requested,
     seed_everything,
     set_mixed_precision,
 )
@@ -27,27 +31,50 @@ logger = logging.getLogger(__name__)
 
 
 def open_run(config, prefix, resume=None, stages=()):
-    """Create (or reopen with ``resume``) the run folder and write ``config.json``."""
+    """Create (or reopen with ``resume``) the run folder and write ``config.json``.
+
+    First joins the multi-process job when one is asked for (``join_processes``): every
+    process then opens the same folder (process 0's run name) and only process 0 writes."""
+    join_processes_for(config)
     if resume:
         run = RunFolder(resume)
         if not os.path.isfile(run.config):
             raise UsageError(f"--resume {resume}: no config.json there (not a run folder)")
         return run
-    name = config.name or new_run_name(prefix)
+    name = broadcast_text(config.name or new_run_name(prefix))
     run = RunFolder(os.path.join(config.runs_dir, name))
     if os.path.exists(run.state):
         raise UsageError(f"run folder {run.path} already holds a run; use --resume {run.path} "
                          "or another --name")
     config.name = name
-    run.write_config({
-        "pipeline": prefix,
-        "config": dataclasses.asdict(config),
-        "stages": [stage_to_dict(s) for s in stages],
-        "command": [os.path.basename(sys.argv[0])] + sys.argv[1:],
-        "versions": {"python": platform.python_version(), "keras": keras.__version__,
-                     "backend": keras.backend.backend(), "numpy": np.__version__},
-    })
+    if is_chief():
+        saved = dataclasses.asdict(config)
+        saved.update({key: None for key in LAUNCH_OPTIONS if key in saved})
+        run.write_config({
+            "pipeline": prefix,
+            "config": saved,
+            "stages": [stage_to_dict(s) for s in stages],
+            "command": [os.path.basename(sys.argv[0])] + sys.argv[1:],
+            "versions": {"python": platform.python_version(), "keras": keras.__version__,
+                         "backend": keras.backend.backend(), "numpy": np.__version__},
+        })
     return run
+
+
+def join_processes_for(config):
+    """Join the multi-process JAX job the config's launch options or the environment ask for
+    (UsageError without ``--distribution data-parallel`` or on another backend)."""
+    launch = {key: getattr(config, key, None) for key in LAUNCH_OPTIONS}
+    if not process_group_requested(**launch):
+        return 1
+    if getattr(config, "distribution", "none") in (None, "none"):
+        raise UsageError("several processes (--coordinator-address/--num-processes/--process-id, "
+                         "KERAS_DISTRIBUTION_* or a Slurm step of several tasks) train with "
+                         "--distribution data-parallel; add it (or run one task)")
+    try:
+        return join_processes(**launch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def prepare_environment(config):
@@ -157,7 +184,8 @@ def write_run_info(run, model, kind, **fields):
     from mammo_tf.runs import RunInfo
 
     info = RunInfo.for_model(kind, model, **fields)
-    run.write_info(info)
+    if is_chief():
+        run.write_info(info)
     return info
 
 

@@ -20,6 +20,10 @@ class UsageError(Exception):
     """A bad argument or input file; the CLI prints the message as one line and exits 2."""
 
 
+# Per-launch options (a process's place in a multi-process job), not part of a run's config.
+LAUNCH_OPTIONS = ("coordinator_address", "num_processes", "process_id")
+
+
 def option(default=REQUIRED, help="", *, choices=None, nargs=None, type=None, cli=True):
     """A config field: ``default`` (``REQUIRED`` for mandatory), help text, argparse details."""
     meta = {"help": help, "choices": choices, "nargs": nargs, "type": type, "cli": cli}
@@ -51,6 +55,15 @@ class CommonConfig:
     distribution: str = option("none", "keras.distribution over every device (JAX backend); "
                                "with data-parallel --batch-size is per device",
                                choices=("none", "data-parallel"))
+    # Where this process sits in a multi-process job: given per launch, never saved in
+    # config.json (see LAUNCH_OPTIONS); unset, they come from the environment.
+    coordinator_address: str | None = option(
+        None, "several processes (JAX, --distribution data-parallel): host:port of process 0 "
+        "(default: KERAS_DISTRIBUTION_JOB_ADDRESSES, or Slurm's first node)")
+    num_processes: int | None = option(None, "several processes: how many (default: "
+                                       "KERAS_DISTRIBUTION_NUM_PROCESSES or SLURM_NTASKS)")
+    process_id: int | None = option(None, "several processes: this one, 0..N-1 (default: "
+                                    "KERAS_DISTRIBUTION_PROCESS_ID or SLURM_PROCID)")
     mixed_precision: bool = option(False, "train with the mixed_float16 policy (float32 output)")
     deterministic: bool = option(True, "deterministic TensorFlow ops (slower on GPU)")
     export: bool = option(True, "export the best model as a SavedModel into the run folder")
@@ -179,8 +192,8 @@ def parse_config(config_cls, argv, prog, description, epilog=None):
             raise UsageError(f"--resume {resume}: no config.json there (not a run folder)")
         with open(saved, encoding="utf-8") as f:
             values = json.load(f)["config"]
-        # Only presentation options may change on resume; the rest must match the run.
-        for key in ("verbose", "workers"):
+        # Only presentation and launch options may change on resume; the rest must match.
+        for key in ("verbose", "workers") + LAUNCH_OPTIONS:
             if key in args:
                 values[key] = args[key]
         return config_from_dict(config_cls, values, saved), resume

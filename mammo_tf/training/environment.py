@@ -6,17 +6,24 @@ framework lazily and refuse other backends.
 Two ways to train on several devices:
 
 - ``--distribution data-parallel`` (JAX backend, the maintained path): Keras'
-  ``keras.distribution.DataParallel`` over every device of every process; the batch a pipeline
+  ``keras.distribution.DataParallel`` over every device of every process; the batch one step
   reads is ``--batch-size`` (per device) x the number of devices (``global_batch_size``).
-  The commands run one process; several hosts (``jax.distributed.initialize``, one process per
-  host) also need each process to read its share of the manifest and only process 0 to write
-  checkpoints, which the training loop does not do yet.
+  Several processes (one per GPU or per host) join one job with ``join_processes``
+  (``keras.distribution.initialize`` -> ``jax.distributed.initialize``): from
+  ``--coordinator-address/--num-processes/--process-id``, else Keras' environment variables
+  ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` / ``_NUM_PROCESSES`` / ``_PROCESS_ID``, else a Slurm step
+  of several tasks (JAX reads ``SLURM_*``). Each process then reads its slice of every global
+  batch (``process_shard``; the training datasets' ``shard``), every process runs the same
+  saves (they hold collectives) but only process 0's land in the run folder
+  (``is_chief``), and after training the other processes stop (``end_processes``).
 - ``--strategy mirrored`` (TensorFlow backend): ``tf.distribute.MirroredStrategy`` on one host.
   ``--strategy multiworker`` (MultiWorkerMirroredStrategy) is what upstream Keras 3 reports
   broken (keras-team/keras#20585); it is kept for TensorFlow users who can make it work, and
-  untested here: use ``--distribution data-parallel`` on JAX for several GPUs.
+  untested here: use ``--distribution data-parallel`` on JAX for several GPUs or hosts.
 """
 import logging
+import math
+import os
 
 import keras
 
@@ -62,8 +69,10 @@ def make_strategy(name):
 
 def make_distribution(name):
     """``"none"`` -> None; ``"data-parallel"`` -> a ``keras.distribution.DataParallel`` over all
-    devices (``keras.distribution.list_devices()``), set as the global distribution
-    so that models built afterwards are replicated and ``fit`` shards each batch."""
+    devices of all processes (``keras.distribution.list_devices()``), set as the global
+    distribution so that models built afterwards are replicated and ``fit`` shards each batch.
+    With several processes each one feeds its own slice of the batch (``process_shard``), so
+    Keras' automatic sharding (tf.data only) is off."""
     if name in (None, "none"):
         return None
     if name not in DISTRIBUTIONS:
@@ -73,6 +82,7 @@ def make_distribution(name):
                          f"now {keras.backend.backend()}); on TensorFlow use --strategy mirrored")
     devices = keras.distribution.list_devices()
     distribution = keras.distribution.DataParallel(devices=devices)
+    distribution.auto_shard_dataset = False
     keras.distribution.set_distribution(distribution)
     logger.info("data-parallel over %d device(s) (%d process(es))", len(devices), process_count())
     return distribution
@@ -90,13 +100,128 @@ def global_batch_size(per_device, distribution):
     return int(per_device) * device_count(distribution)
 
 
-def process_count():
-    """Processes of this JAX job (1 unless ``jax.distributed`` joined several)."""
+# ----------------------------------------------------------------------------- several processes
+_ENV_PROCESS_GROUP = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                      "KERAS_DISTRIBUTION_PROCESS_ID")
+_joined = {"processes": 1, "chief": True, "ended": False}
+
+
+def process_group_requested(coordinator_address=None, num_processes=None, process_id=None,
+                            environ=None):
+    """Whether a multi-process job is asked for: by the flags, by Keras' environment variables
+    or by a Slurm step of several tasks."""
+    environ = os.environ if environ is None else environ
+    if coordinator_address or (num_processes or 1) > 1 or process_id:
+        return True
+    if any(environ.get(k) for k in _ENV_PROCESS_GROUP):
+        return True
+    return int(environ.get("SLURM_NTASKS", "1") or 1) > 1 and "SLURM_PROCID" in environ
+
+
+def join_processes(coordinator_address=None, num_processes=None, process_id=None):
+    """Join the multi-process JAX job (``keras.distribution.initialize``, i.e.
+    ``jax.distributed.initialize``; arguments left None come from the environment variables or
+    Slurm). Call before any JAX computation; returns the number of processes."""
+    if _joined["processes"] > 1:
+        return _joined["processes"]
+    if _joined["ended"]:
+        raise RuntimeError("this process already left its multi-process job")
     if keras.backend.backend() != "jax":
-        return 1
+        raise ValueError("several processes (--coordinator-address/--num-processes/--process-id, "
+                         "KERAS_DISTRIBUTION_* or Slurm) need the JAX backend (KERAS_BACKEND=jax; "
+                         f"now {keras.backend.backend()})")
+    if num_processes is not None and process_id is not None \
+            and not 0 <= int(process_id) < int(num_processes):
+        raise ValueError(f"--process-id {process_id} is not in 0..{int(num_processes) - 1}")
+    keras.distribution.initialize(coordinator_address, None if num_processes is None else
+                                  int(num_processes),
+                                  None if process_id is None else int(process_id))
     import jax
 
-    return int(jax.process_count())
+    _joined.update(processes=int(jax.process_count()), chief=jax.process_index() == 0)
+    logger.info("process %d of %d joined (coordinator %s)", jax.process_index(),
+                jax.process_count(), coordinator_address or "from the environment")
+    return _joined["processes"]
+
+
+def process_count():
+    """Processes of this job (1 unless ``join_processes`` joined several)."""
+    return _joined["processes"]
+
+
+def process_index():
+    if _joined["processes"] == 1:
+        return 0
+    import jax
+
+    return int(jax.process_index())
+
+
+def is_chief():
+    """Process 0 (or the only process): the one that writes the run folder."""
+    return _joined["chief"]
+
+
+def process_shard():
+    """``(index, count)`` of this process among several, None for a single process: the
+    slice of every global batch this process reads (``ShardedBatches``)."""
+    return (process_index(), _joined["processes"]) if _joined["processes"] > 1 else None
+
+
+def local_part(batch_size, shard):
+    """The slice of a global batch of ``batch_size`` samples that process ``shard = (index,
+    count)`` reads (the whole batch when ``shard`` is None)."""
+    if shard is None:
+        return slice(0, batch_size)
+    index, count = shard
+    if batch_size % count:
+        raise ValueError(f"global batch {batch_size} does not split over {count} processes")
+    size = batch_size // count
+    return slice(index * size, (index + 1) * size)
+
+
+def sharded_batch_count(samples, batch_size, shard):
+    """Batches per epoch: all of them for one process; with several, whole global batches
+    only (a short last batch would not split evenly over the processes' devices)."""
+    if shard is None:
+        return math.ceil(samples / batch_size)
+    if samples < batch_size:
+        raise ValueError(f"{samples} samples: fewer than one global batch of {batch_size}")
+    if samples % batch_size:
+        logger.warning("several processes: the last %d of %d samples of every epoch (a short "
+                       "global batch) are left out", samples % batch_size, samples)
+    return samples // batch_size
+
+
+def broadcast_text(text):
+    """Process 0's ``text`` on every process (e.g. a run name drawn from the clock)."""
+    if _joined["processes"] == 1:
+        return text
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    raw = np.zeros(1024, np.uint8)
+    encoded = text.encode("utf-8")[:1024]
+    raw[:len(encoded)] = np.frombuffer(encoded, np.uint8)
+    raw = np.asarray(multihost_utils.broadcast_one_to_all(raw), np.uint8)
+    return bytes(raw).rstrip(b"\0").decode("utf-8")
+
+
+def end_processes():
+    """After multi-process training: wait for every process, lift the global distribution and
+    leave the job, so process 0 evaluates and exports alone on its own devices (a model built
+    under the job's distribution would need every process for each computation). Returns
+    whether this process goes on (process 0, or the only process)."""
+    if _joined["processes"] == 1 or _joined["ended"]:
+        return _joined["chief"]
+    import jax
+    from jax.experimental import multihost_utils
+
+    multihost_utils.sync_global_devices("mammo_tf training finished")
+    keras.distribution.set_distribution(None)
+    jax.distributed.shutdown()
+    _joined.update(processes=1, ended=True)
+    return _joined["chief"]
 
 
 def set_mixed_precision(enabled):

@@ -18,6 +18,11 @@ Determinism: every epoch reseeds Python/NumPy/backend RNGs and the model's dropo
 generators from ``(seed, epoch)`` and calls ``train_data.set_epoch(epoch)`` when the dataset
 has it, so a resumed run sees the same batches, augmentations and dropout masks as an
 uninterrupted one.
+
+Several processes (``--distribution data-parallel`` over a multi-process JAX job): every
+process runs the same loop (saving a model holds collectives, so every process saves), but
+only process 0 writes the run folder (checkpoints, log.csv, state.json); the others save to a
+scratch file. Every process reads the run folder on resume (it must be on a shared file system).
 """
 import contextlib
 import csv
@@ -28,6 +33,7 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import time
 
 from mammo_tf.backend import require_keras3
@@ -37,6 +43,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mammo_tf.runs import RunFolder  # noqa: E402
+from mammo_tf.training.environment import is_chief  # noqa: E402
 from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset  # noqa: E402
 from mammo_tf.training.schedule import stage_to_dict  # noqa: E402,F401  (re-exported)
 from mammo_tf.utils import atomic_path, write_json_atomic  # noqa: E402
@@ -252,6 +259,24 @@ def set_dataset_epoch(dataset, epoch):
         dataset.set_epoch(epoch)
 
 
+@contextlib.contextmanager
+def checkpoint_target(path):
+    """Where this process saves ``path``: process 0 (or the only process) atomically into the
+    run folder; the other processes of a multi-process job to a scratch file, deleted after
+    (they must still save: Keras' saving gathers the replicated state with collectives)."""
+    if is_chief():
+        with atomic_path(path) as tmp:
+            yield tmp
+        return
+    handle, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], prefix="mammo_tf_worker_")
+    os.close(handle)
+    try:
+        yield tmp
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def load_checkpoint(path, compile=True):
     """Load a ``.keras`` file with safe_mode on (optimizer state restored when compiled)."""
     from mammo_tf.runs import load_keras_model
@@ -398,7 +423,7 @@ class StageRunner:
         if improved:
             if fallback is not None:
                 state.best_fallback = val.get(fallback.metric)
-            with atomic_path(self.run.best_model) as tmp:
+            with checkpoint_target(self.run.best_model) as tmp:
                 keras.saving.save_model(model, tmp, include_optimizer=False)
             state.best_value = value if _defined(value) else None
             state.best_epoch = completed
@@ -408,8 +433,9 @@ class StageRunner:
         """Model + optimizer after epoch ``completed`` (the previous one is removed after the
         commit)."""
         checkpoint = self.run.resume_checkpoint(completed)
-        os.makedirs(self.run.resume_dir, exist_ok=True)
-        with atomic_path(checkpoint) as tmp:
+        if is_chief():
+            os.makedirs(self.run.resume_dir, exist_ok=True)
+        with checkpoint_target(checkpoint) as tmp:
             model.save(tmp)
         self.state.checkpoint = os.path.relpath(checkpoint, self.run.path)
         return checkpoint
@@ -428,6 +454,8 @@ class StageRunner:
 
     def commit(self, checkpoint):
         """Write state.json (the commit point), then drop older resume checkpoints."""
+        if not is_chief():
+            return
         self._write_state()
         for old in glob.glob(os.path.join(self.run.resume_dir, "epoch_*.keras")):
             if os.path.abspath(old) != os.path.abspath(checkpoint):
@@ -435,6 +463,8 @@ class StageRunner:
 
     # ----- CSV ---------------------------------------------------------------------------
     def _append_csv(self, row):
+        if not is_chief():
+            return
         new = not os.path.exists(self.run.log_csv)
         with open(self.run.log_csv, "a", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=self.state.csv_columns)
@@ -446,7 +476,7 @@ class StageRunner:
 
     def _truncate_csv(self, completed):
         """Drop rows of epochs that were not committed (killed after the row, before state)."""
-        if not os.path.exists(self.run.log_csv) or not self.state.csv_columns:
+        if not is_chief() or not os.path.exists(self.run.log_csv) or not self.state.csv_columns:
             return
         with open(self.run.log_csv, newline="", encoding="utf-8") as f:
             rows = [r for r in csv.DictReader(f) if r.get("epoch") and int(r["epoch"]) <= completed]
@@ -459,6 +489,8 @@ class StageRunner:
     # ----- main loop ---------------------------------------------------------------------
     def _callbacks(self):
         callbacks = [_EpochEnd(self)]
+        if not is_chief():  # one TensorBoard log per run
+            return callbacks + self.extra_callbacks
         try:
             import tensorboard  # noqa: F401  (the Keras callback needs it)
             callbacks.append(keras.callbacks.TensorBoard(log_dir=self.run.tensorboard))
@@ -533,15 +565,16 @@ class StageRunner:
     def _finish(self, model, resumed):
         final = self.run.last_model
         previous = self.run.file(self.state.checkpoint) if self.state.checkpoint else None
-        with atomic_path(final) as tmp:  # copy, so the committed checkpoint stays valid
-            if previous:
-                shutil.copyfile(previous, tmp)
-            else:  # zero epochs in every stage
+        with checkpoint_target(final) as tmp:  # copy, so the committed checkpoint stays valid
+            if not previous:  # zero epochs in every stage
                 model.save(tmp)
+            elif is_chief():
+                shutil.copyfile(previous, tmp)
         self.state.checkpoint = os.path.relpath(final, self.run.path)
         self.state.finished = True
-        self._write_state()
-        shutil.rmtree(self.run.resume_dir, ignore_errors=True)
+        if is_chief():
+            self._write_state()
+            shutil.rmtree(self.run.resume_dir, ignore_errors=True)
         return self._result(model, resumed=resumed)
 
     def _advance_stage(self):
