@@ -28,16 +28,21 @@ from mammo_tf.utils import write_json_atomic
 METHODS = ("temperature", "isotonic")
 CALIBRATION_FILE = "calibration.json"
 FORMAT = "mammo_tf.calibration/1"
-_EPS = 1e-7
+# Probabilities are clipped only where float64 runs out (not at e.g. 1e-7): a float32 model's
+# probabilities within 1e-7 of 0 or 1 are still distinct, and clipping them would tie cases
+# (and change the AUC) that the uncalibrated model ranks apart.
+_LOW, _HIGH = 1e-300, 1.0 - 2.0 ** -53
 
 
 def _logit(p):
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
+    p = np.clip(np.asarray(p, dtype=np.float64), _LOW, _HIGH)
     return np.log(p) - np.log1p(-p)
 
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    from scipy.special import expit  # no overflow for large |z|
+
+    return expit(z)
 
 
 def _check(y, p):
@@ -100,9 +105,9 @@ class Calibration:
                    fitted_on=record.get("fitted_on", {}))
 
 
-# Bounds of T. Below 0.5 a sharpened probability saturates to exactly 0 or 1 in float64 (the
-# logits of clipped probabilities reach +-16, sigmoid is 1.0 beyond ~37): cases would tie and the
-# AUC change. A small validation split that its model separates asks for T -> 0 (the log-loss
+# Bounds of T. Below 0.5 a sharpened probability saturates to exactly 0 or 1 in float64 (a
+# float32 probability's logit reaches ~17 below 1, and the sigmoid is 1.0 beyond ~37): cases
+# would tie and the AUC change. A small validation split that its model separates asks for T -> 0 (the log-loss
 # keeps falling); the fit then stops at the bound and says so.
 TEMPERATURE_BOUNDS = (0.5, 20.0)
 
