@@ -97,3 +97,85 @@ def test_training_flag_reports_a_bad_distribution_as_a_usage_error():
     if keras.backend.backend() != "jax":  # on JAX it would set the process-wide distribution
         with pytest.raises(UsageError, match="needs the JAX backend"):
             prepare_environment(config("none"))
+
+
+# ----------------------------------------------------------------------------- several processes
+def _patch_file(path, n):
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    with h5py.File(path, "w") as f:
+        f["patches"] = rng.integers(0, 60000, (n, 12, 12)).astype(np.uint16)
+        f["labels"] = (np.arange(n) % 3 == 0).astype(np.int64) * 2  # unbalanced: 0 and 2
+
+
+def test_process_shards_of_a_global_batch_are_the_batch_of_one_process(tmp_path):
+    """Each process reads its slice; together the slices are exactly one process's batch --
+    the same images, augmentation draws and class-balanced weights (over the global batch)."""
+    import numpy as np
+
+    from mammo_tf.shen.augment import AugmentConfig
+    from mammo_tf.shen.data import PatchDataset
+
+    _patch_file(tmp_path / "p.h5", 20)
+    kwargs = dict(batch_size=8, pixel_mean=90.0, augment=AugmentConfig(), class_balanced=True,
+                  shuffle=True, seed=5)
+    whole = PatchDataset(tmp_path / "p.h5", **kwargs)
+    shards = [PatchDataset(tmp_path / "p.h5", shard=(i, 2), **kwargs) for i in range(2)]
+    for ds in [whole] + shards:
+        ds.set_epoch(1)
+    assert len(whole) == 3 and [len(s) for s in shards] == [2, 2]  # the short batch is left out
+    for b in range(2):
+        parts = [s[b] for s in shards]
+        for k in range(3):  # x, y, sample weights
+            np.testing.assert_array_equal(np.concatenate([p[k] for p in parts]), whole[b][k])
+    assert {len(p[0]) for p in parts} == {4}
+    with pytest.raises(ValueError, match="does not split over 3 processes"):
+        PatchDataset(tmp_path / "p.h5", shard=(0, 3), **kwargs)
+
+
+def test_sharded_batch_count():
+    from mammo_tf.training.environment import local_part, sharded_batch_count
+
+    assert sharded_batch_count(20, 8, None) == 3
+    assert sharded_batch_count(20, 8, (1, 2)) == 2
+    assert local_part(8, (1, 2)) == slice(4, 8) and local_part(8, None) == slice(0, 8)
+    with pytest.raises(ValueError, match="fewer than one global batch"):
+        sharded_batch_count(5, 8, (0, 2))
+
+
+def test_a_process_group_is_asked_for_by_flags_keras_variables_or_slurm():
+    from mammo_tf.training.environment import process_group_requested
+
+    assert not process_group_requested(environ={})
+    assert process_group_requested(num_processes=2, environ={})
+    assert process_group_requested(coordinator_address="10.0.0.1:1234", environ={})
+    assert process_group_requested(environ={"KERAS_DISTRIBUTION_NUM_PROCESSES": "4"})
+    assert process_group_requested(environ={"SLURM_NTASKS": "8", "SLURM_PROCID": "3"})
+    assert not process_group_requested(environ={"SLURM_NTASKS": "1", "SLURM_PROCID": "0"})
+
+
+def test_several_processes_need_data_parallel_and_launch_options_stay_out_of_the_run(tmp_path):
+    import json
+    import types
+
+    from mammo_tf.shen.train_patch import PatchConfig
+    from mammo_tf.training.common import join_processes_for, open_run
+    from mammo_tf.training.config import UsageError, parse_config
+
+    with pytest.raises(UsageError, match="--distribution data-parallel"):
+        join_processes_for(types.SimpleNamespace(distribution="none", num_processes=2,
+                                                 coordinator_address="127.0.0.1:1",
+                                                 process_id=1))
+    config, _ = parse_config(PatchConfig, ["--train-h5", "a.h5", "--val-h5", "b.h5",
+                                           "--runs-dir", str(tmp_path), "--name", "r"],
+                             "train_patch.py", "")
+    config.process_id = 0  # as if given on the command line of a one-process launch
+    config.num_processes = 1
+    run = open_run(config, "patch")
+    saved = json.loads(open(run.config).read())["config"]
+    assert saved["process_id"] is None and saved["num_processes"] is None
+    resumed, _ = parse_config(PatchConfig, ["--resume", run.path, "--process-id", "0"],
+                              "train_patch.py", "")
+    assert resumed.process_id == 0
