@@ -68,6 +68,7 @@ def _toy_args(manifest, runs):
             "--verbose", "0"]
 
 
+@pytest.mark.end_to_end
 def test_train_multiview_end_to_end(phantom_manifest, tmp_path):
     """BI-RADS pretraining (1 epoch), then the cancer model from its columns (2 epochs), in
     the run-folder format of every pipeline; then --predict with the recorded settings."""

@@ -11,6 +11,9 @@ import pytest
 from mammo_tf.cli import main_patch, main_transfer, main_whole
 from training_helpers import CrashAfterEpoch
 
+# CI's JAX leg leaves these out (9 minutes there); `make test` and `make test-jax` run them
+pytestmark = pytest.mark.end_to_end
+
 IMAGE_SIZE = ("64", "64")
 
 
