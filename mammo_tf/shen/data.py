@@ -25,7 +25,7 @@ from mammo_tf.shen.augment import AugmentConfig, channel_shift, draw_channel_shi
 from mammo_tf.constants import PATCH_CLASSES, PIXEL_SCALE, WHOLE_IMAGE_CLASSES
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.training.config import UsageError
-from mammo_tf.training.environment import local_part, sharded_batch_count
+from mammo_tf.training.environment import local_part, process_shard, sharded_batch_count
 
 
 def class_balanced_weights(labels):
@@ -282,8 +282,6 @@ class ConcatDataset(keras.utils.PyDataset):
 def _training_shard(training):
     """Training batches are split over the processes of a multi-process job; evaluation batches
     are read whole by every process (each predicts them on its own devices)."""
-    from mammo_tf.training.environment import process_shard
-
     return process_shard() if training else None
 
 

@@ -164,7 +164,7 @@ def is_chief():
 
 def process_shard():
     """``(index, count)`` of this process among several, None for a single process: the
-    slice of every global batch this process reads (``ShardedBatches``)."""
+    slice of every global batch this process reads (the training datasets' ``shard``)."""
     return (process_index(), _joined["processes"]) if _joined["processes"] > 1 else None
 
 
@@ -180,6 +180,9 @@ def local_part(batch_size, shard):
     return slice(index * size, (index + 1) * size)
 
 
+_warned_short_batch = set()
+
+
 def sharded_batch_count(samples, batch_size, shard):
     """Batches per epoch: all of them for one process; with several, whole global batches
     only (a short last batch would not split evenly over the processes' devices)."""
@@ -187,7 +190,8 @@ def sharded_batch_count(samples, batch_size, shard):
         return math.ceil(samples / batch_size)
     if samples < batch_size:
         raise ValueError(f"{samples} samples: fewer than one global batch of {batch_size}")
-    if samples % batch_size:
+    if samples % batch_size and (samples, batch_size) not in _warned_short_batch:
+        _warned_short_batch.add((samples, batch_size))
         logger.warning("several processes: the last %d of %d samples of every epoch (a short "
                        "global batch) are left out", samples % batch_size, samples)
     return samples // batch_size
