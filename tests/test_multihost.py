@@ -28,13 +28,15 @@ SCRIPT = textwrap.dedent("""
     from mammo_tf.shen.augment import AugmentConfig
     from mammo_tf.shen.data import PatchDataset
     from mammo_tf.training import StageRunner, TrainingOptions
-    from mammo_tf.training.environment import (end_processes, is_chief, join_processes,
+    from mammo_tf.training.environment import (broadcast_text, end_processes, join_processes,
                                                make_distribution, process_shard, seed_everything)
     from mammo_tf.training.schedule import Stage
 
     if processes > 1:
         join_processes(f"127.0.0.1:{port}", processes, process_id)
         make_distribution("data-parallel")
+    # a run name drawn by each process (e.g. from its clock): all use process 0's
+    print("RUN_NAME", broadcast_text(f"name_of_process_{process_id}"), flush=True)
     seed_everything(0)
     GLOBAL_BATCH = 8
     train = PatchDataset(h5, batch_size=GLOBAL_BATCH, pixel_mean=100.0, augment=AugmentConfig(),
@@ -132,6 +134,7 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
     second = _launch(h5, two, 2)                     # --resume: both read the run folder
     assert [rc for rc, _ in second] == [0, 0], [out[-2000:] for _, out in second]
     assert "MULTIHOST_OK 0 chief" in second[0][1] and "MULTIHOST_OK 1 worker" in second[1][1]
+    assert all("RUN_NAME name_of_process_0" in out for _, out in first + second)
 
     single = np.load(one / "final_weights.npz")
     double = np.load(two / "final_weights.npz")
