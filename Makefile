@@ -36,7 +36,7 @@ test-jax: venv-jax
 	KERAS_BACKEND=jax $(PY_JAX) -m pytest -m "not slow" $(PYTEST_ARGS) tests
 
 # What CI runs on JAX: the whole fast suite except the entry scripts' end-to-end runs (marker
-# end_to_end: 11 of the 21 minutes the fast suite takes on JAX on 2 cores, which would push CI
+# end_to_end: 10 of the 21 minutes the fast suite takes on JAX on 2 cores, which would push CI
 # past its 30 minutes next to `make test`); those run in `make test` and `make test-jax`.
 test-jax-ci: venv-jax
 	KERAS_BACKEND=jax $(PY_JAX) -m pytest -m "not slow and not end_to_end" $(PYTEST_ARGS) tests
