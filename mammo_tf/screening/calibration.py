@@ -107,8 +107,8 @@ class Calibration:
 
 # Bounds of T. Below 0.5 a sharpened probability saturates to exactly 0 or 1 in float64 (a
 # float32 probability's logit reaches ~17 below 1, and the sigmoid is 1.0 beyond ~37): cases
-# would tie and the AUC change. A small validation split that its model separates asks for T -> 0 (the log-loss
-# keeps falling); the fit then stops at the bound and says so.
+# would tie and the AUC change. A small validation split that its model separates asks for
+# T -> 0 (the log-loss keeps falling); the fit then stops at the bound and says so.
 TEMPERATURE_BOUNDS = (0.5, 20.0)
 
 

@@ -103,12 +103,14 @@ class _ImageBatches(keras.utils.PyDataset):
         indices = self._order[start:start + self.batch_size]
         # weights and augmentation draws belong to the global batch, so that several processes
         # reading their slices train exactly like one process reading it whole
-        weights = class_balanced_weights(self.labels[indices])
-        positions = start + np.arange(len(indices))
         part = local_part(len(indices), self.shard)
-        indices, weights, positions = indices[part], weights[part], positions[part]
+        positions = (start + np.arange(len(indices)))[part]
+        weights = class_balanced_weights(self.labels[indices])[part] if self.class_balanced \
+            else None
+        indices = indices[part]
         images = self._load(indices)
-        x = np.stack([self._prepare(img, int(p)) for p, img in zip(positions, images)]).astype(np.float32)
+        x = np.stack([self._prepare(img, int(p))
+                      for p, img in zip(positions, images)]).astype(np.float32)
         y = self.labels[indices]
         if not self.class_balanced:
             return x, y

@@ -103,7 +103,7 @@ def global_batch_size(per_device, distribution):
 # ----------------------------------------------------------------------------- several processes
 _ENV_PROCESS_GROUP = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
                       "KERAS_DISTRIBUTION_PROCESS_ID")
-_joined = {"processes": 1, "chief": True, "ended": False}
+_joined = {"processes": 1, "index": 0, "ended": False}
 
 
 def process_group_requested(coordinator_address=None, num_processes=None, process_id=None,
@@ -138,7 +138,7 @@ def join_processes(coordinator_address=None, num_processes=None, process_id=None
                                   None if process_id is None else int(process_id))
     import jax
 
-    _joined.update(processes=int(jax.process_count()), chief=jax.process_index() == 0)
+    _joined.update(processes=int(jax.process_count()), index=int(jax.process_index()))
     logger.info("process %d of %d joined (coordinator %s)", jax.process_index(),
                 jax.process_count(), coordinator_address or "from the environment")
     return _joined["processes"]
@@ -150,16 +150,13 @@ def process_count():
 
 
 def process_index():
-    if _joined["processes"] == 1:
-        return 0
-    import jax
-
-    return int(jax.process_index())
+    """This process's index in its job (0 for a single process; kept after ``end_processes``)."""
+    return _joined["index"]
 
 
 def is_chief():
     """Process 0 (or the only process): the one that writes the run folder."""
-    return _joined["chief"]
+    return _joined["index"] == 0
 
 
 def process_shard():
@@ -217,7 +214,7 @@ def end_processes():
     under the job's distribution would need every process for each computation). Returns
     whether this process goes on (process 0, or the only process)."""
     if _joined["processes"] == 1 or _joined["ended"]:
-        return _joined["chief"]
+        return is_chief()
     import jax
     from jax.experimental import multihost_utils
 
@@ -225,7 +222,7 @@ def end_processes():
     keras.distribution.set_distribution(None)
     jax.distributed.shutdown()
     _joined.update(processes=1, ended=True)
-    return _joined["chief"]
+    return is_chief()
 
 
 def set_mixed_precision(enabled):
