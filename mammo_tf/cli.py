@@ -74,15 +74,14 @@ def report_error(prog, message):
 
 @contextlib.contextmanager
 def exit_on_bad_input(prog):
-    """A ``UsageError`` (bad option value, missing file, wrong schedule length...) or a
-    ``RunError`` (a model or run folder that cannot be used) raised inside becomes one error
-    line and exit code 2."""
-    from mammo_tf.runs import RunError
-    from mammo_tf.training.config import UsageError
+    """An error of the library's family (``mammo_tf.errors.MammoTfError``: a bad option value,
+    a missing file, a run folder that cannot be used...) raised inside becomes one error line
+    and exit code 2; anything else is a bug and keeps its traceback."""
+    from mammo_tf.errors import MammoTfError
 
     try:
         yield
-    except (UsageError, RunError) as exc:
+    except MammoTfError as exc:
         report_error(prog, exc)
         sys.exit(2)
 
@@ -152,7 +151,8 @@ def main_multiview(argv=None, prog="train_multiview.py"):
     """Train the NYU four-view model (``MultiviewConfig``), or predict with one
     (``--predict MODEL --output CSV``, ``PredictConfig``)."""
     from mammo_tf.nyu.config import MultiviewConfig, PredictConfig
-    from mammo_tf.training.config import UsageError, parse_config
+    from mammo_tf.training.config import parse_config
+    from mammo_tf.errors import UsageError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     predicting = _is_predict(argv)

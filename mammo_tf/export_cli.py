@@ -51,7 +51,8 @@ def main(argv=None, prog="mammo-tf export"):
     setup_command()
     import os
 
-    from mammo_tf.runs import RunError, locate_run
+    from mammo_tf.runs import locate_run
+    from mammo_tf.errors import RunError
 
     with exit_on_bad_input(prog):
         try:

@@ -36,6 +36,7 @@ import tempfile
 
 import numpy as np
 
+from mammo_tf.errors import MammoTfError
 from mammo_tf.utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ METADATA_KEY = "mammo_tf_run"
 REQUIRED = ("torch", "onnx")
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(MammoTfError, RuntimeError):
     """The ONNX export could not be written (missing packages, exporter failure, parity)."""
 
 

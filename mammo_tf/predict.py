@@ -14,12 +14,13 @@ import os
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.constants import WHOLE_IMAGE_SIZE, default_class_names
 from mammo_tf.datasets.manifest import ImageItem, items_from_manifest
 from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
 from mammo_tf.tta import tta_predict
 
-class PredictionError(ValueError):
+class PredictionError(DataError):
     """A bad input to prediction (model, pixel mean, size); the message names the cause."""
 
 
@@ -97,7 +98,8 @@ class Predictor:
         metadata; ``pixel_mean`` overrides the recorded one (SavedModels with embedded
         preprocessing need none). Only the Shen image classifiers predict single images.
         """
-        from mammo_tf.runs import SHEN_KINDS, RunError, RunFormatError, load_keras_model, load_run
+        from mammo_tf.runs import SHEN_KINDS, RunFormatError, load_keras_model, load_run
+        from mammo_tf.errors import RunError
 
         path = os.fspath(path)
         name = os.path.relpath(path) if not os.path.isabs(path) else path

@@ -34,6 +34,7 @@ import logging
 import os
 import sys
 
+from mammo_tf.errors import RunError
 from mammo_tf.utils import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -46,10 +47,6 @@ RUN_INFO_FORMAT = "mammo_tf.run"
 RUN_INFO_VERSION = 1
 SAVED_MODEL_INFO = "mammo_tf_run.json"  # inside an exported SavedModel folder
 UPGRADE_COMMAND = "python -m mammo_tf.runs upgrade"
-
-
-class RunError(ValueError):
-    """A run folder, model file or SavedModel that cannot be used; the message names it."""
 
 
 class RunFormatError(RunError):

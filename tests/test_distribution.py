@@ -84,7 +84,7 @@ def test_training_flag_reports_a_bad_distribution_as_a_usage_error():
     import keras
 
     from mammo_tf.training.common import prepare_environment
-    from mammo_tf.training.config import UsageError
+    from mammo_tf.errors import UsageError
 
     def config(strategy):
         return types.SimpleNamespace(seed=0, deterministic=False, mixed_precision=False,
@@ -162,7 +162,8 @@ def test_several_processes_need_data_parallel_and_launch_options_stay_out_of_the
 
     from mammo_tf.shen.train_patch import PatchConfig
     from mammo_tf.training.common import join_processes_for, open_run
-    from mammo_tf.training.config import UsageError, parse_config
+    from mammo_tf.training.config import parse_config
+    from mammo_tf.errors import UsageError
 
     with pytest.raises(UsageError, match="--distribution data-parallel"):
         join_processes_for(types.SimpleNamespace(distribution="none", num_processes=2,

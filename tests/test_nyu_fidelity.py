@@ -99,7 +99,7 @@ def test_scale_check_reads_the_run_and_the_dicom_header(tmp_path):
     from mammo_tf.nyu.heatmaps import classifier_pixel_spacing, image_pixel_spacing
     from mammo_tf.nyu.training import check_scale
     from mammo_tf.runs import RunFolder, RunInfo
-    from mammo_tf.training.config import UsageError
+    from mammo_tf.errors import UsageError
 
     run = RunFolder(tmp_path / "patch")
     run.write_info(RunInfo(kind="patch", classes=["a", "b"], input_size=[256, 256], channels=3,

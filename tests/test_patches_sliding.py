@@ -112,7 +112,7 @@ def test_train_patch_takes_its_classes_from_the_patch_files(tmp_path):
     """A 3-class sliding set trains a 3-class patch classifier (DeepMiner's "3-class
     classification layer"); files with different classes are refused."""
     from mammo_tf.shen.train_patch import patch_class_names
-    from mammo_tf.training.config import UsageError
+    from mammo_tf.errors import UsageError
 
     manifest = write_phantom_manifest(tmp_path / "data", n_patients=3, seed=2, size=(96, 72),
                                       abnormal_fraction=1.0)

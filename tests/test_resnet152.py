@@ -126,7 +126,7 @@ def test_classes_must_match_the_patch_files(sliding_set):
     """``--classes 3`` (DeepMiner's "three class labels (normal, benign, malignant)") accepts a
     sliding-window set and refuses Shen's 5-class set with a one-line reason."""
     from mammo_tf.shen.train_patch import validate
-    from mammo_tf.training.config import UsageError
+    from mammo_tf.errors import UsageError
 
     ok = _config(["--train-h5", sliding_set["sliding"], "--val-h5", sliding_set["sliding"],
                   "--backbone", "resnet152", "--classes", "3"])

@@ -21,7 +21,7 @@ from mammo_tf.runs import (
     resolve_pixel_mean,
 )
 from mammo_tf.training import common
-from mammo_tf.training.config import UsageError
+from mammo_tf.errors import UsageError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

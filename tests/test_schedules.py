@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from mammo_tf.training.config import REQUIRED, UsageError, config_from_dict, load_config_file, parse_config
+from mammo_tf.training.config import REQUIRED, config_from_dict, load_config_file, parse_config
+from mammo_tf.errors import UsageError
 from mammo_tf.training.schedule import (
     EXPERIMENTS_DIR,
     Stage,

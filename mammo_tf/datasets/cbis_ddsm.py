@@ -23,6 +23,7 @@ import re
 
 import pydicom
 
+from mammo_tf.errors import DataError
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError
 from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport
@@ -46,7 +47,7 @@ NORMALS_CSV = "normals.csv"
 NORMALS_COLUMNS = ("patient_id", "side", "view", "path", "split")
 
 
-class CbisCsvError(ValueError):
+class CbisCsvError(DataError):
     """A case-description CSV cannot be used (missing columns are all listed)."""
 
 

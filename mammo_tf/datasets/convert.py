@@ -17,6 +17,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
 from mammo_tf.datasets import subgroups
 from mammo_tf.datasets.manifest import write_manifest
@@ -28,7 +29,7 @@ from mammo_tf.utils import write_json_atomic
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-class RoiError(ValueError):
+class RoiError(DataError):
     """An ROI cannot be turned into a usable mask (empty, wrong size, unreadable, ...)."""
 
 

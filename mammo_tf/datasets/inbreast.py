@@ -27,6 +27,7 @@ import xml.parsers.expat
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.datasets.convert import ImageRecord, Roi
 from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport, find_source_file
@@ -43,7 +44,7 @@ POINT_TYPE = 19
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-class InbreastFormatError(ValueError):
+class InbreastFormatError(DataError):
     """INbreast.csv or an XML file does not have the documented format (names the file)."""
 
 

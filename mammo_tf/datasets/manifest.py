@@ -9,6 +9,7 @@ import dataclasses
 import io
 import os
 
+from mammo_tf.errors import DataError
 from mammo_tf.constants import PATCH_CLASSES
 from mammo_tf.utils import write_text_atomic
 
@@ -36,7 +37,7 @@ PATHOLOGIES = ("NORMAL", "BENIGN", "MALIGNANT")
 SPLITS = ("train", "val", "test")
 
 
-class ManifestError(ValueError):
+class ManifestError(DataError):
     """A manifest file is missing columns or holds an invalid value (message names the file)."""
 
 

@@ -4,8 +4,10 @@ import dataclasses
 import glob
 import os
 
+from mammo_tf.errors import DataError
 
-class PrepareError(RuntimeError):
+
+class PrepareError(DataError, RuntimeError):
     """Raised at the first problem when a dataset is prepared with ``strict=True``."""
 
 

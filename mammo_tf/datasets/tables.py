@@ -7,10 +7,11 @@ import os
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.datasets.manifest import missing_columns
 
 
-class TableFormatError(ValueError):
+class TableFormatError(DataError):
     """A dataset table lacks documented columns or holds a malformed value (names the file)."""
 
 

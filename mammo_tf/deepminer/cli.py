@@ -134,7 +134,8 @@ def _class_names(model_path, split):
     from mammo_tf.constants import default_class_names
 
     if model_path:
-        from mammo_tf.runs import RunError, locate_run
+        from mammo_tf.runs import locate_run
+        from mammo_tf.errors import RunError
 
         try:
             classes = list(locate_run(model_path)[0].classes or [])

@@ -2,8 +2,10 @@
 """Errors raised by the image readers; each names the file and the problem."""
 import os
 
+from mammo_tf.errors import DataError
 
-class MammogramReadError(ValueError):
+
+class MammogramReadError(DataError):
     """An image file could not be read; ``path`` and ``reason`` are kept as attributes."""
 
     def __init__(self, path, reason):

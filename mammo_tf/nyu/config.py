@@ -13,7 +13,8 @@ import dataclasses
 import os
 
 from mammo_tf.nyu.constants import CC_INPUT_SIZE, HEATMAP_PATCH_SIZE, HEATMAP_STRIDE, MLO_INPUT_SIZE
-from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
+from mammo_tf.training.config import REQUIRED, CommonConfig, option
+from mammo_tf.errors import UsageError
 
 TASKS = ("cancer", "birads")
 MODELS = ("view-wise", "image-wise")

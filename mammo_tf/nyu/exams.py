@@ -22,6 +22,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES
 from mammo_tf.datasets.manifest import read_csv_checked
 from mammo_tf.nyu.constants import OUTPUT_NAMES, VIEWS
@@ -33,7 +34,7 @@ STUDY_COLUMNS = ("study_id", "study_date", "study")
 _VIEW_ALIASES = {"CC": "cc", "MLO": "mlo", "ML": "mlo"}
 
 
-class ExamManifestError(ValueError):
+class ExamManifestError(DataError):
     """An exam manifest is missing columns or holds an invalid value (message names the file)."""
 
 

@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from mammo_tf.errors import RunError, UsageError
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES, PATCH_CLASSES
 from mammo_tf.nyu import crop as C
 from mammo_tf.nyu.constants import HEATMAP_PATCH_SIZE, HEATMAP_STRIDE
@@ -42,7 +43,7 @@ HEATMAP_CHANNELS = ("malignant", "benign")
 SCALE_TOLERANCE = 0.10
 
 
-class HeatmapScaleError(ValueError):
+class HeatmapScaleError(UsageError):
     """The patch classifier was trained at another pixel spacing than the image's."""
 
 
@@ -50,7 +51,7 @@ def classifier_pixel_spacing(model_path):
     """The pixel spacing (mm) recorded in the patch classifier's run.json (``details``
     ``pixel_spacing_mm``, written by train_patch.py from --pixel-spacing or the patch files),
     or None when the run records none / the model has no run folder."""
-    from mammo_tf.runs import RunError, RunFolder, run_folder_of
+    from mammo_tf.runs import RunFolder, run_folder_of
 
     path = os.fspath(model_path)
     run = RunFolder(path, create=False) if os.path.isdir(path) else run_folder_of(path)

@@ -37,7 +37,7 @@ from mammo_tf.nyu.views import view_geometry
 from mammo_tf.nyu.weights import load_pytorch_arrays
 from mammo_tf.runs import load_keras_model
 from mammo_tf.training import common
-from mammo_tf.training.config import UsageError
+from mammo_tf.errors import RunError, UsageError
 from mammo_tf.training.environment import end_processes, process_shard
 from mammo_tf.training.runner import Monitor, StageRunner, TrainingOptions
 from mammo_tf.utils import write_text_atomic
@@ -470,7 +470,7 @@ def predict_to_csv(config):
     """Predict the manifest's exams (one split or ``"all"``) with a trained four-view model
     (``config``: a PredictConfig) and write the exam prediction CSV. Returns the predicted
     rows."""
-    from mammo_tf.runs import RunError, load_run
+    from mammo_tf.runs import load_run
 
     check_prediction(config)
     try:

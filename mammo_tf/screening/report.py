@@ -31,6 +31,7 @@ import re
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf import evaluate
 from mammo_tf.screening import calibration as C
 from mammo_tf.screening import operating as O
@@ -48,7 +49,7 @@ _SKIP_COLUMNS = {"image_path", "roi_mask_paths", "roi_classes", "image_id", "pat
 _EXAM_KEYS = ("study_id", "study", "exam_id")
 
 
-class ReportError(ValueError):
+class ReportError(DataError):
     """A prediction CSV or manifest that cannot be evaluated (the message names the file)."""
 
 

@@ -20,6 +20,7 @@ parameters without the top, last output ``relu`` (1024 channels, stride 32).
 import logging
 import os
 
+from mammo_tf.errors import UsageError
 from mammo_tf.backend import require_keras3
 from mammo_tf.constants import PATCH_BACKBONES, SHEN_BACKBONES
 
@@ -80,7 +81,7 @@ _IMAGENET_FOLDER = {"resnet50": "resnet", "resnet152": "resnet", "densenet121": 
 _IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{folder}/{file}"
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(UsageError, RuntimeError):
     """ImageNet weights could not be found locally nor downloaded."""
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from mammo_tf.shen.augment import AugmentConfig, channel_shift, draw_channel_shifts, draw_params, warp
 from mammo_tf.constants import PATCH_CLASSES, PIXEL_SCALE, WHOLE_IMAGE_CLASSES
 from mammo_tf.preprocess import to_network_input
-from mammo_tf.training.config import UsageError
+from mammo_tf.errors import UsageError
 from mammo_tf.training.environment import local_part, process_shard, sharded_batch_count
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from mammo_tf.constants import PATCH_BACKBONES, PATCH_CLASSES
 from mammo_tf.runs import load_keras_model
-from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
+from mammo_tf.training.config import REQUIRED, CommonConfig, option
+from mammo_tf.errors import UsageError
 from mammo_tf.utils import lazy_module
 
 # Keras-heavy modules load on first use: the command line imports this module for its config

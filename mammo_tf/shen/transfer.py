@@ -8,7 +8,8 @@ import dataclasses
 import logging
 import os
 
-from mammo_tf.training.config import REQUIRED, CommonConfig, UsageError, option
+from mammo_tf.training.config import REQUIRED, CommonConfig, option
+from mammo_tf.errors import UsageError
 from mammo_tf.runs import RunFolder, load_keras_model
 from mammo_tf.shen.train_whole import (baseline_datasets, compare_with_baseline, evaluate_whole,
                                        find_patch_run, patch_baseline, test_split_report)

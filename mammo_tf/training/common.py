@@ -10,7 +10,8 @@ import sys
 import keras
 import numpy as np
 
-from mammo_tf.training.config import LAUNCH_OPTIONS, UsageError
+from mammo_tf.training.config import LAUNCH_OPTIONS
+from mammo_tf.errors import RunError, UsageError
 from mammo_tf.training.environment import (
     broadcast_text,
     device_count,
@@ -145,7 +146,7 @@ def set_bn_momentum(model, momentum):
 def load_run(path, what, checkpoint="best"):
     """``mammo_tf.runs.load_run`` for a model the user named (``--patch-model``, ``--model``):
     a bad path or a folder without run.json becomes a UsageError naming ``what`` (exit 2)."""
-    from mammo_tf.runs import RunError, load_run as _load_run
+    from mammo_tf.runs import load_run as _load_run
 
     if not path:
         raise UsageError(f"{what}: no model given")
@@ -160,7 +161,7 @@ def load_run(path, what, checkpoint="best"):
 def resolve_pixel_mean(**kwargs):
     """``mammo_tf.runs.resolve_pixel_mean`` (the one precedence) with a RunError as a
     UsageError (exit 2)."""
-    from mammo_tf.runs import RunError, resolve_pixel_mean as _resolve
+    from mammo_tf.runs import resolve_pixel_mean as _resolve
 
     try:
         return _resolve(**kwargs)

@@ -13,11 +13,9 @@ import json
 import os
 import sys
 
+from mammo_tf.errors import UsageError
+
 REQUIRED = object()
-
-
-class UsageError(Exception):
-    """A bad argument or input file; the CLI prints the message as one line and exits 2."""
 
 
 # Per-launch options (a process's place in a multi-process job), not part of a run's config.

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 
-from mammo_tf.training.config import UsageError
+from mammo_tf.errors import UsageError
 
 EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "experiments")
