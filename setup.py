@@ -36,7 +36,7 @@ setup(
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6", "selenium>=4"],
         "tensorboard": ["tensorboard>=2.16"],
-        # ONNX export (mammo_tf.onnx_export: Keras' exporter on the torch backend) + its check
+        # ONNX export (mammo_tf.serving.onnx: Keras' exporter on the torch backend) + its check
         "onnx": ["torch>=2.3", "onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
     },
     classifiers=[

@@ -68,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (TF and torch)")
     args = parser.parse_args(argv)
 
-    from mammo_tf import perf
+    from mammo_tf.training import perf
 
     perf.configure_threads(intra_op=args.threads)
     sizes = QUICK_MATMUL_SIZES if args.quick else MATMUL_SIZES

@@ -59,7 +59,7 @@ def _num_classes(arch):
 
 def tf_child(cfg):
     """Build, compile and time the Keras model described by ``cfg`` (runs in a child process)."""
-    from mammo_tf import perf
+    from mammo_tf.training import perf
 
     perf.configure_threads(intra_op=cfg.get("intra"), inter_op=cfg.get("inter"))
     import keras

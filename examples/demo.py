@@ -135,7 +135,7 @@ def finetune(whole_run, manifest, runs_dir, seed, overrides):
 def predict_with_tta(model_dir, manifest, out_dir):
     """Predict the validation and test splits with the exported model (raw 16-bit input) and
     4-flip TTA; returns (test metrics, test result, validation result)."""
-    from mammo_tf.predict import (Predictor, evaluate_result, items_from_manifest, predict_items,
+    from mammo_tf.inference.predict import (Predictor, evaluate_result, items_from_manifest, predict_items,
                                   write_predictions_csv)
 
     predictor = Predictor.load(model_dir)

@@ -66,7 +66,7 @@ def pretrained_stages(total_epochs):
     """The paper's frozen 3-stage schedule for pretrained backbones (head at 1e-3, from the
     unfreezing boundary at 1e-4, all layers at 1e-5), at this run's length: epochs 1 : 2 : 3
     (the paper's 3 + 10 + 37 ends longer; on validation the all-layer stage overfit first)."""
-    from mammo_tf.shen.backbones import UNFREEZE_FROM
+    from mammo_tf.models.backbones import UNFREEZE_FROM
 
     head = max(1, total_epochs // 6)
     top = max(1, total_epochs // 3)
@@ -206,7 +206,7 @@ def train_stages(model, stages, x, y, val_score, *, batch_size, num_classes, see
     """
     import keras
 
-    from mammo_tf.shen.stages import set_l2, set_trainable
+    from mammo_tf.models.trainability import set_l2, set_trainable
 
     rng = np.random.default_rng(seed)
     sample_weight = _class_weights(y, num_classes) if class_balanced else np.ones(len(y))

@@ -26,6 +26,12 @@ MALIGNANT_PATCH_CLASSES = ("calc_malignant", "mass_malignant")
 # Whole-image classes: index 1 is the positive (malignant) class.
 WHOLE_IMAGE_CLASSES = ("negative", "positive")
 
+# NYU four-view outputs (column order of the cancer heads) and BI-RADS pretraining classes:
+# here so that run.json handling (mammo_tf.runs) needs no method package; mammo_tf.nyu.constants
+# re-exports them as OUTPUT_NAMES / BIRADS_CLASSES.
+NYU_OUTPUT_NAMES = ("left_benign", "right_benign", "left_malignant", "right_malignant")
+NYU_BIRADS_CLASSES = ("birads_0", "birads_1", "birads_2")
+
 
 def default_class_names(num_classes):
     """Class names of a classifier with ``num_classes`` outputs (whole-image, patch, or generic)."""

@@ -33,7 +33,8 @@ def _binary_labels(y_true):
     return y.astype(np.int64)
 
 
-def _binary_inputs(y_true, scores):
+def binary_inputs(y_true, scores):
+    """(labels as int64 0/1, scores as a flat float64 array) after checking they fit."""
     y = _binary_labels(y_true)
     s = np.asarray(scores, dtype=np.float64).ravel()
     if len(s) != len(y):
@@ -52,7 +53,7 @@ def roc_auc(y_true, scores):
     """
     from sklearn.metrics import roc_auc_score
 
-    y, s = _binary_inputs(y_true, scores)
+    y, s = binary_inputs(y_true, scores)
     return float(roc_auc_score(y, s))
 
 
@@ -126,7 +127,7 @@ def classification_auc(y_true, probabilities):
         return float("nan")
 
 
-def _weighted_auc(code, y, weights, k):
+def weighted_auc(code, y, weights, k):
     """AUC of scores given as codes into their sorted distinct values, each image counted
     ``weights`` times: P(pos > neg) + 0.5 P(pos == neg) over all weighted pairs."""
     pos_counts = np.bincount(code[y == 1], weights=weights[y == 1], minlength=k)
@@ -181,11 +182,11 @@ def bootstrap_weights(y_true, n_boot=1000, seed=0, groups=None):
 def bootstrap_aucs(y_true, scores, n_boot=1000, seed=0, groups=None):
     """AUCs of ``n_boot`` bootstrap resamples (deterministic for a given ``seed``); the
     resamples are those of :func:`bootstrap_weights` (cluster bootstrap with ``groups``)."""
-    y, s = _binary_inputs(y_true, scores)
+    y, s = binary_inputs(y_true, scores)
     distinct, code = np.unique(s, return_inverse=True)
     code = code.ravel()
     k = len(distinct)
-    return np.array([_weighted_auc(code, y, w, k)
+    return np.array([weighted_auc(code, y, w, k)
                      for w in bootstrap_weights(y, n_boot, seed, groups=groups)], dtype=np.float64)
 
 
@@ -262,7 +263,8 @@ def confusion_matrix_report(y_true, pred, class_names, png_path=None):
     return report
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -271,8 +273,9 @@ def _pyplot():
     return plt
 
 
-def _save_figure(fig, path):
-    plt = _pyplot()
+def save_figure(fig, path):
+    """Write ``fig`` as a PNG atomically and close it."""
+    plt = pyplot()
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
@@ -282,7 +285,7 @@ def _save_figure(fig, path):
 
 def plot_confusion_matrix(path, matrix, class_names):
     """Draw a confusion matrix (counts annotated in each cell) to a PNG file."""
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.asarray(matrix)
     n = len(class_names)
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.1 * n + 2))
@@ -296,7 +299,7 @@ def plot_confusion_matrix(path, matrix, class_names):
         for j in range(n):
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
                     color="white" if matrix[i, j] > threshold else "black")
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def plot_roc(path, curves, title="ROC curve"):
@@ -309,7 +312,7 @@ def plot_roc(path, curves, title="ROC curve"):
 
     if not curves:
         raise ValueError("plot_roc needs at least one curve")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     aucs = {}
     try:
@@ -329,5 +332,5 @@ def plot_roc(path, curves, title="ROC curve"):
     ax.set_ylabel("true positive rate (sensitivity)")
     ax.set_title(title)
     ax.legend(loc="lower right")
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return aucs

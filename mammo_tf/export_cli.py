@@ -1,6 +1,6 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """The export command (``mammo-tf export RUN``): a run's model as a TensorFlow SavedModel
-(``mammo_tf.export``, TensorFlow backend) or an ONNX file (``mammo_tf.onnx_export``, any
+(``mammo_tf.serving.savedmodel``, TensorFlow backend) or an ONNX file (``mammo_tf.serving.onnx``, any
 backend; the ``onnx`` extra). Exit codes: 0 written, 2 bad input or a failed export."""
 import argparse
 import sys
@@ -82,7 +82,7 @@ def _saved_model(prog, args, info, model_path, pixel_mean, base):
     if keras.backend.backend() != "tensorflow":
         return report_error(prog, f"SavedModel export needs the TensorFlow backend (KERAS_BACKEND="
                                   f"{keras.backend.backend()}); use --format onnx")
-    from mammo_tf.export import export_saved_model
+    from mammo_tf.serving.savedmodel import export_saved_model
     from mammo_tf.runs import load_keras_model
 
     out = args.out or os.path.join(base, "saved_model")
@@ -94,7 +94,7 @@ def _saved_model(prog, args, info, model_path, pixel_mean, base):
 def _onnx(prog, args, info, model_path, pixel_mean, base):
     import os
 
-    from mammo_tf.onnx_export import OnnxExportError, export_onnx
+    from mammo_tf.serving.onnx import OnnxExportError, export_onnx
 
     size = tuple(args.size) if args.size else None
     if size is None and not info.is_nyu and info.input_size is not None \

@@ -1,6 +1,6 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """The prediction command (``predict.py`` / ``mammo-tf predict``): argument parsing, cheap
-checks before TensorFlow is imported, then ``mammo_tf.predict``. Like ``mammo_tf.cli`` it is the
+checks before TensorFlow is imported, then ``mammo_tf.inference.predict``. Like ``mammo_tf.cli`` it is the
 end of the chain: nothing in the library imports it.
 
 Exit codes: 0 done (unreadable images skipped and listed); 2 bad input: a bad argument, a
@@ -113,7 +113,7 @@ def main(argv=None, prog="predict.py"):
     args = parser.parse_args(argv)
     check_arguments(parser, args)
     setup_command()
-    from mammo_tf import predict as lib
+    from mammo_tf.inference import predict as lib
     from mammo_tf.datasets.manifest import ManifestError
     from mammo_tf.io import MammogramReadError
     from mammo_tf.utils import write_json_atomic

@@ -1,10 +1,10 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""The speed/memory options of mammo_tf.perf: rematerialised training twin, float32 outputs."""
+"""The speed/memory options of mammo_tf.training.perf: rematerialised training twin, float32 outputs."""
 import keras
 import numpy as np
 import pytest
 
-from mammo_tf import perf
+from mammo_tf.training import perf
 from mammo_tf.shen import build_patch_classifier
 
 

@@ -9,7 +9,7 @@ pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow (on
                                          "ONNX export, tests/test_onnx_export.py)")
 
 from mammo_tf import shen as models  # noqa: E402
-from mammo_tf.export import export_saved_model, load_exported  # noqa: E402
+from mammo_tf.serving.savedmodel import export_saved_model, load_exported  # noqa: E402
 from mammo_tf.preprocess import to_network_input  # noqa: E402
 
 

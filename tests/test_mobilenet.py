@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mammo_tf import shen as models
-from mammo_tf.shen import backbones
+from mammo_tf.models import backbones
 
 WEIGHTS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "pretrained",
                        "mobilenet_2_5_224_tf_no_top.h5")

@@ -335,7 +335,7 @@ def test_densenet121_is_a_patch_backbone_of_the_training_stack():
     full-resolution 256 px patches, ``--pixel-spacing`` recorded for the heatmap scale check)
     with the same stack; with pretrained weights Shen's 3 stages, stage 2 from ``pool4_bn``."""
     from mammo_tf.shen import build_patch_classifier
-    from mammo_tf.shen.backbones import CUT_LAYER, UNFREEZE_FROM, backbone_of
+    from mammo_tf.models.backbones import CUT_LAYER, UNFREEZE_FROM, backbone_of
     from mammo_tf.shen.train_patch import PatchConfig, build_stages
     from mammo_tf.training.config import parse_config
 
@@ -355,7 +355,7 @@ def test_imagenet_offline_error_names_the_densenet_file(tmp_path, monkeypatch):
     import keras
 
     from mammo_tf.nyu.densenet import IMAGENET_NOTOP_FILE
-    from mammo_tf.shen.backbones import WeightsUnavailableError
+    from mammo_tf.models.backbones import WeightsUnavailableError
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
 

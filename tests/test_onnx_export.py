@@ -16,7 +16,7 @@ for _name in ("torch", "onnx", "onnxruntime"):
 import onnxruntime as ort  # noqa: E402
 
 from mammo_tf import shen as models  # noqa: E402
-from mammo_tf.onnx_export import OnnxExportError, export_onnx, read_metadata  # noqa: E402
+from mammo_tf.serving.onnx import OnnxExportError, export_onnx, read_metadata  # noqa: E402
 from mammo_tf.preprocess import to_network_input  # noqa: E402
 from mammo_tf.runs import RunFolder, RunInfo  # noqa: E402
 

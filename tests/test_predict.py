@@ -1,4 +1,4 @@
-"""Tests for mammo_tf.predict and the predict.py script: preprocessing, TTA, averaging, CLI."""
+"""Tests for mammo_tf.inference.predict and the predict.py script: preprocessing, TTA, averaging, CLI."""
 import csv
 import importlib.util
 import json
@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from mammo_tf import predict as lib
+from mammo_tf.inference import predict as lib
 from mammo_tf.io import write_png16
 from mammo_tf.io.images import load_image
-from mammo_tf.tta import flip_batch
+from mammo_tf.inference.tta import flip_batch
 from mammo_tf.preprocess import to_network_input
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -280,7 +280,7 @@ def test_script_subprocess_exit_code_and_help(tmp_path):
 
 def test_saved_model_with_embedded_preprocessing_matches_keras_model(image_folder, tmp_path):
     pytest.importorskip("tensorflow")
-    from mammo_tf.export import export_saved_model
+    from mammo_tf.serving.savedmodel import export_saved_model
 
     model = flip_invariant_model()
     run = tmp_path / "run"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mammo_tf.shen import build_patch_classifier
-from mammo_tf.shen.backbones import (ALL_BACKBONES, BACKBONES, CUT_LAYER, IMAGENET_NOTOP_FILES,
+from mammo_tf.models.backbones import (ALL_BACKBONES, BACKBONES, CUT_LAYER, IMAGENET_NOTOP_FILES,
                                      UNFREEZE_FROM, WeightsUnavailableError, backbone_of)
 
 DEEPMINER_NETWORK = (

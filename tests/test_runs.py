@@ -106,7 +106,7 @@ def test_load_run_returns_recorded_kind_and_preprocessing(kind, patch_model, tmp
 
 def test_load_run_of_a_copied_saved_model_keeps_kind_and_preprocessing(patch_model, tmp_path):
     pytest.importorskip("tensorflow")
-    from mammo_tf.export import export_saved_model
+    from mammo_tf.serving.savedmodel import export_saved_model
     from mammo_tf.preprocess import to_network_input
 
     run = _run_with(tmp_path, "p", patch_model, "patch", classes=list("abcde"), pixel_mean=47.5,
@@ -159,7 +159,7 @@ def test_old_run_folder_says_how_to_upgrade_and_the_upgrade_command_works(patch_
 
 def test_upgrade_tells_heatmap_from_top_by_config_and_refuses_what_it_cannot_tell(
         patch_model, tmp_path, capsys):
-    from mammo_tf.runs import main
+    from mammo_tf.commands.runs import main
 
     heatmap = _old_run(tmp_path / "old_heatmap", patch_model,
                        {"pipeline": "whole", "config": {"top": "heatmap", "manifest": "m.csv"}}, 50.0)

@@ -407,7 +407,7 @@ def test_evaluate_command_writes_the_report_and_refuses_missing_files(tmp_path, 
 
 
 def test_prediction_result_in_memory_and_duplicate_file_names(tmp_path):
-    """write_report takes mammo_tf.predict's PredictionResult as it is (the demo's path)."""
+    """write_report takes mammo_tf.inference.predict's PredictionResult as it is (the demo's path)."""
     import dataclasses
     import types
 

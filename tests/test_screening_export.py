@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow")
 
-from mammo_tf.export import export_saved_model, load_exported  # noqa: E402
+from mammo_tf.serving.savedmodel import export_saved_model, load_exported  # noqa: E402
 from mammo_tf.screening.calibration import Calibration, fit_calibration  # noqa: E402
 
 

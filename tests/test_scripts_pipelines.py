@@ -131,8 +131,8 @@ def test_exported_saved_model_matches_predict(patch_run, toy_data):
     pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow")
     import h5py
 
-    from mammo_tf.export import load_exported
-    from mammo_tf.predict import Predictor
+    from mammo_tf.serving.savedmodel import load_exported
+    from mammo_tf.inference.predict import Predictor
 
     with h5py.File(toy_data["test_h5"], "r") as f:
         raw = f["patches"][:3]  # uint16 patches as stored, the client's input

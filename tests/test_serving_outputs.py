@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow")
 
 from mammo_tf import shen as models  # noqa: E402
-from mammo_tf.export import export_saved_model, load_exported  # noqa: E402
+from mammo_tf.serving.savedmodel import export_saved_model, load_exported  # noqa: E402
 
 
 def _output_names(signature):

@@ -4,7 +4,7 @@
 Rule: foreground by threshold (``image > 0`` when the background is truly black, as on
 digital detectors; otherwise 5% of the image maximum, for the grey film base of digitised
 film), then the breast = the foreground connected to the largest component left after an
-erosion (:func:`mammo_tf.nyu.crop.breast_mask`). The erosion detaches labels, markers and
+erosion (:func:`mammo_tf.imaging.breast.breast_mask`). The erosion detaches labels, markers and
 film-edge strips, which are therefore left out of the box; the skin line and nipple are
 taken back from the un-eroded foreground, so the box holds the whole breast. The pectoral
 muscle (MLO) is breast tissue joined to the breast at the chest wall: it stays inside the
@@ -22,7 +22,7 @@ import math
 import cv2
 import numpy as np
 
-from mammo_tf.nyu.crop import Box, breast_mask
+from mammo_tf.imaging.breast import Box, breast_mask
 
 WORK_HEIGHT = 1024
 CROPS = ("none", "breast")

@@ -129,21 +129,9 @@ def _load(args):
 
 
 def _class_names(model_path, split):
-    """The explained model's class names: its run.json's when they fit the split's outputs (a
-    heatmap classifier is explained through its patch classifier: the patch classes)."""
-    from mammo_tf.constants import default_class_names
+    from mammo_tf.deepminer.pipeline import class_names_of
 
-    if model_path:
-        from mammo_tf.runs import locate_run
-        from mammo_tf.errors import RunError
-
-        try:
-            classes = list(locate_run(model_path)[0].classes or [])
-        except RunError:
-            classes = []
-        if len(classes) == split.num_classes:
-            return classes
-    return default_class_names(split.num_classes)
+    return class_names_of(model_path, split)
 
 
 def _probe(args):

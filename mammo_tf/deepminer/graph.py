@@ -70,10 +70,11 @@ def _get_layer(model, name):
 def feature_layer_name(model):
     """Name of the layer feeding ``global_pool`` (or the first global average pooling layer).
 
-    Uses ``mammo_tf.shen.feature_layer_name`` when it knows the model, else reads the graph.
+    Uses ``mammo_tf.models.trainability.feature_layer_name`` when it knows the model, else reads
+    the graph.
     """
     try:
-        from mammo_tf.shen import feature_layer_name as models_feature_layer_name
+        from mammo_tf.models.trainability import feature_layer_name as models_feature_layer_name
 
         return models_feature_layer_name(model)
     except (ImportError, AttributeError, ValueError, KeyError):

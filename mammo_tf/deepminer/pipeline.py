@@ -11,6 +11,24 @@ from mammo_tf.deepminer.probe import ImageListProbe, open_probe
 from mammo_tf.deepminer.rank import rank_units, write_rankings
 
 
+def class_names_of(model_path, split):
+    """The explained model's class names: its run.json's when they fit the split's outputs (a
+    heatmap classifier is explained through its patch classifier: the patch classes)."""
+    from mammo_tf.constants import default_class_names
+
+    if model_path:
+        from mammo_tf.runs import locate_run
+        from mammo_tf.errors import RunError
+
+        try:
+            classes = list(locate_run(model_path)[0].classes or [])
+        except RunError:
+            classes = []
+        if len(classes) == split.num_classes:
+            return classes
+    return default_class_names(split.num_classes)
+
+
 def load_model(path, pixel_mean=None):
     """(model, pixel_mean, model_path) of the model to explain: a run folder or a ``.keras``
     file inside one (``mammo_tf.runs.load_run``: the pixel mean comes from its run.json unless
@@ -62,9 +80,7 @@ def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_me
     dissect(split, probe, dissection_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
             model_path=model_path)
     site = build_site(dissection_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
-    from mammo_tf.deepminer.cli import _class_names  # run.json's names when they fit the split
-
-    names = _class_names(model_path, split)
+    names = class_names_of(model_path, split)  # run.json's names when they fit the split
     record = explain_to_files(split, image_path, pixel_mean, out_dir, class_names=names,
                               class_index=resolve_class(explain_class, names))
     return {"figure": record["figure"], "html": record["html"], "record": os.path.splitext(record["html"])[0] + ".json",

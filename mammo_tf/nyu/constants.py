@@ -2,12 +2,12 @@
 """Plain constants of the NYU four-view model, free of Keras so that manifests, views and the
 command lines (``--help``) can use them without importing TensorFlow; ``four_view`` re-exports
 them."""
+from mammo_tf.constants import NYU_BIRADS_CLASSES as BIRADS_CLASSES  # noqa: F401
+from mammo_tf.constants import NYU_OUTPUT_NAMES as OUTPUT_NAMES  # noqa: F401
 
 # Input names: Keras-legal spellings of L-CC, R-CC, L-MLO, R-MLO.
 VIEWS = ("l_cc", "r_cc", "l_mlo", "r_mlo")
 VIEW_LABELS = {"l_cc": "L-CC", "r_cc": "R-CC", "l_mlo": "L-MLO", "r_mlo": "R-MLO"}
-OUTPUT_NAMES = ("left_benign", "right_benign", "left_malignant", "right_malignant")
-BIRADS_CLASSES = ("birads_0", "birads_1", "birads_2")
 
 # Paper's crop sizes (height, width).
 CC_INPUT_SIZE = (2677, 1942)

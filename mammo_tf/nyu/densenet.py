@@ -3,9 +3,10 @@
 patches at full resolution (Wu et al., section III-B: "an auxiliary model to classify 256×256
 -pixel patches of mammograms, predicting presence or absence of malignant and benign findings").
 
-The network is ``keras.applications.DenseNet121`` (no top) -> global average pooling ->
-Dense(4, softmax) named ``predictions``; output 0 is the malignant probability, output 1 the
-benign one (the authors' ``heatmap_type=[0, 1]``; they do not name outputs 2 and 3).
+The network is ``keras.applications.DenseNet121`` (no top; its builder,
+``build_densenet121_backbone``, is in the shared registry ``mammo_tf.models.backbones``) ->
+global average pooling -> Dense(4, softmax) named ``predictions``; output 0 is the malignant
+probability, output 1 the benign one (the authors' ``heatmap_type=[0, 1]``; they do not name outputs 2 and 3).
 
 Padding. The authors' PyTorch model (``src/heatmaps/models.py``) wraps every Conv2d and
 MaxPool2d of torchvision's ``densenet121`` in TensorFlow-style "SAME" padding before use; only
@@ -48,10 +49,8 @@ MALIGNANT_INDEX = 0
 BENIGN_INDEX = 1
 PATCH_SIZE = 256
 BLOCKS = (6, 12, 24, 16)  # dense layers per block of DenseNet-121
-PADDINGS = ("tf_same", "symmetric")
-BN_EPSILON = 1e-5  # PyTorch's default
 # ImageNet weights of keras.applications.DenseNet121 without the top (Keras cache folder).
-# (resolved, downloaded or explained offline by mammo_tf.shen.backbones.resolve_weights)
+# (resolved, downloaded or explained offline by mammo_tf.models.backbones.resolve_weights)
 IMAGENET_NOTOP_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
 
@@ -75,41 +74,6 @@ def layer_map():
     return mapping
 
 
-def build_densenet121_backbone(inputs, weights=None, padding="tf_same"):
-    """``keras.applications.DenseNet121`` without the top applied to ``inputs`` (a Keras
-    tensor of shape (H, W, 3)), its layers flattened into the caller's graph and named as in
-    Keras Applications; ``padding`` as in the module docstring. Returns the features Model
-    (output: the final ``relu``, 1024 channels, stride 32)."""
-    import keras
-
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    shape = tuple(inputs.shape[1:])
-    if len(shape) != 3 or shape[-1] != 3:
-        raise ValueError(f"input_shape must be (height, width, 3), got {shape}")
-    from mammo_tf.shen.backbones import resolve_weights
-
-    path = resolve_weights("densenet121", weights)
-    base = keras.applications.DenseNet121(include_top=False, weights=path, input_shape=shape)
-
-    def clone(layer):
-        config = layer.get_config()
-        if isinstance(layer, keras.layers.BatchNormalization):
-            config["epsilon"] = BN_EPSILON
-        if padding == "tf_same":
-            if isinstance(layer, keras.layers.ZeroPadding2D):
-                return keras.layers.Identity(name=config["name"])
-            if layer.name in ("conv1_conv", "pool1"):
-                config["padding"] = "same"
-        return type(layer).from_config(config)
-
-    features = keras.models.clone_model(base, input_tensors=inputs, clone_function=clone)
-    for old in base.layers:
-        if old.weights:
-            features.get_layer(old.name).set_weights(old.get_weights())
-    return features
-
-
 def build_densenet121_patch_classifier(input_shape=(PATCH_SIZE, PATCH_SIZE, 3),
                                        num_classes=len(NYU_PATCH_CLASSES), weights=None,
                                        padding="tf_same"):
@@ -124,6 +88,8 @@ def build_densenet121_patch_classifier(input_shape=(PATCH_SIZE, PATCH_SIZE, 3),
       padding: "tf_same" (the authors' model) or "symmetric" (plain torchvision / Keras).
     """
     import keras
+
+    from mammo_tf.models.backbones import build_densenet121_backbone
 
     if len(input_shape) != 3 or input_shape[-1] != 3:
         raise ValueError(f"input_shape must be (height, width, 3), got {tuple(input_shape)}")

@@ -17,20 +17,10 @@ import numpy as np
 
 from mammo_tf.nyu.constants import (  # noqa: F401  (re-exported: the model's public names)
     BIRADS_CLASSES, CC_INPUT_SIZE, MLO_INPUT_SIZE, OUTPUT_NAMES, VIEW_LABELS, VIEWS)
+from mammo_tf.models.layers import HorizontalFlip, InterleaveBreasts, SummedBinaryCrossentropy  # noqa: F401  (re-exported)
 from mammo_tf.nyu.resnet22 import FEATURES, build_resnet22
 
 COLUMN_NAMES = {"cc": "cc_column", "mlo": "mlo_column"}
-
-
-@keras.saving.register_keras_serializable(package="mammo_tf")
-class HorizontalFlip(keras.layers.Layer):
-    """Mirror an (N, H, W, C) batch on the width axis (right views -> left orientation)."""
-
-    def call(self, x):
-        return keras.ops.flip(x, axis=2)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def _reg(l2):
@@ -122,22 +112,6 @@ def build_image_wise_model(cc_size=CC_INPUT_SIZE, mlo_size=MLO_INPUT_SIZE, chann
     return keras.Model(inputs, outputs, name=name)
 
 
-@keras.saving.register_keras_serializable(package="mammo_tf")
-class InterleaveBreasts(keras.layers.Layer):
-    """[left (N,2,2), right (N,2,2)] with rows (benign, malignant) -> (N, 4, 2) in OUTPUT_NAMES order."""
-
-    def call(self, inputs):
-        return _interleave_breasts(inputs)
-
-    def compute_output_shape(self, input_shapes):
-        return (input_shapes[0][0], 4, 2)
-
-
-def _interleave_breasts(inputs):
-    left, right = inputs
-    return keras.ops.stack([left[:, 0], right[:, 0], left[:, 1], right[:, 1]], axis=1)
-
-
 def build_birads_model(cc_size=CC_INPUT_SIZE, mlo_size=MLO_INPUT_SIZE, channels=1, l2=0.0,
                        name="nyu_birads"):
     """BI-RADS pretraining model (paper Fig. 7): view-wise structure, 3-class softmax per head.
@@ -197,22 +171,3 @@ def exam_probabilities(outputs):
     cc = np.asarray(outputs["cc"])[..., 1]
     mlo = np.asarray(outputs["mlo"])[..., 1]
     return (cc + mlo) / 2.0
-
-
-@keras.saving.register_keras_serializable(package="mammo_tf")
-class SummedBinaryCrossentropy(keras.losses.Loss):
-    """Sum over the four tasks of the binary cross-entropy of one (N, 4, 2) softmax head.
-
-    ``y_true``: (N, 4) in {0, 1} (``OUTPUT_NAMES`` order). Summed over tasks (the paper's
-    loss), averaged over the batch; put one on each head so the total is the sum of both heads.
-    """
-
-    def __init__(self, name="summed_bce", reduction="sum_over_batch_size", **kwargs):
-        super().__init__(name=name, reduction=reduction, **kwargs)
-
-    def call(self, y_true, y_pred):
-        y = keras.ops.cast(y_true, y_pred.dtype)
-        eps = keras.config.epsilon()
-        p = keras.ops.clip(y_pred, eps, 1.0 - eps)
-        ll = y * keras.ops.log(p[..., 1]) + (1.0 - y) * keras.ops.log(p[..., 0])
-        return -keras.ops.sum(ll, axis=-1)

@@ -99,7 +99,7 @@ def training_stages(config):
 def apply_stage(model, stage):
     """Trainability and L2 of ``stage`` on a four-view model (every conv/dense kernel, inside
     the ResNet-22 columns too); the runner recompiles afterwards."""
-    from mammo_tf.shen.stages import set_trainable
+    from mammo_tf.models.trainability import set_trainable
 
     set_trainable(model, stage.trainable_from)
     if stage.l2 is None:

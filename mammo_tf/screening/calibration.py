@@ -11,7 +11,7 @@ fitted on the validation split only; ECE, Brier score and reliability diagrams.
   between them (what scikit-learn's ``predict`` does), so the stored form needs no pickle.
 
 A calibration is a JSON-ready dict (``Calibration.to_dict``) saved as ``calibration.json``
-in the run folder (:func:`save_calibration`); ``mammo_tf.export.export_saved_model(...,
+in the run folder (:func:`save_calibration`); ``mammo_tf.serving.savedmodel.export_saved_model(...,
 calibration=...)`` embeds it as the optional ``serve_calibrated`` endpoint.
 
 ECE here is the binary expected calibration error of the positive-class probability:
@@ -196,9 +196,9 @@ def calibration_metrics(y, p, n_bins=15):
 def plot_reliability(path, y, curves, n_bins=15, title="Reliability diagram"):
     """Reliability diagram PNG: observed positive fraction against mean probability per bin,
     one line per entry of ``curves`` (name -> probabilities), with the ECE in the legend."""
-    from mammo_tf.evaluate import _pyplot, _save_figure
+    from mammo_tf.evaluate import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
     for name, p in curves.items():
@@ -212,7 +212,7 @@ def plot_reliability(path, y, curves, n_bins=15, title="Reliability diagram"):
     ax.set_ylabel("observed fraction positive")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return path
 
 

@@ -16,7 +16,7 @@ it at the exam level (one case per exam) or use the cluster-bootstrap CI of the 
 """
 import numpy as np
 
-from mammo_tf.evaluate import _binary_inputs, _weighted_auc, bootstrap_weights
+from mammo_tf.evaluate import binary_inputs, weighted_auc, bootstrap_weights
 
 
 def _midrank(x):
@@ -28,9 +28,9 @@ def _midrank(x):
 def delong_covariance(y, scores):
     """``(aucs (K,), covariance (K, K))`` for ``scores`` of shape (K, N) against 0/1 ``y``."""
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
-    y, _ = _binary_inputs(y, scores[0])
+    y, _ = binary_inputs(y, scores[0])
     for row in scores[1:]:
-        _binary_inputs(y, row)
+        binary_inputs(y, row)
     pos, neg = scores[:, y == 1], scores[:, y == 0]
     m, n = pos.shape[1], neg.shape[1]
     k = len(scores)
@@ -69,12 +69,12 @@ def delong_test(y, scores_1, scores_2, alpha=0.05):
 def paired_bootstrap(y, scores_1, scores_2, groups=None, n_boot=1000, seed=0, alpha=0.05):
     """Percentile bootstrap CI of AUC_1 - AUC_2, both curves on the same resamples (whole
     patients with ``groups``)."""
-    y, s1 = _binary_inputs(y, scores_1)
-    _, s2 = _binary_inputs(y, scores_2)
+    y, s1 = binary_inputs(y, scores_1)
+    _, s2 = binary_inputs(y, scores_2)
     d1, c1 = np.unique(s1, return_inverse=True)
     d2, c2 = np.unique(s2, return_inverse=True)
     c1, c2 = c1.ravel(), c2.ravel()
-    diffs = np.array([_weighted_auc(c1, y, w, len(d1)) - _weighted_auc(c2, y, w, len(d2))
+    diffs = np.array([weighted_auc(c1, y, w, len(d1)) - weighted_auc(c2, y, w, len(d2))
                       for w in bootstrap_weights(y, n_boot, seed, groups=groups)])
     lo, hi = np.quantile(diffs, [alpha / 2.0, 1.0 - alpha / 2.0])
     return {"difference_ci95": [float(lo), float(hi)], "n_boot": int(n_boot),

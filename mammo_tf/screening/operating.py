@@ -11,7 +11,7 @@ is given), computed from weighted counts, so 1000 resamples take milliseconds.
 """
 import numpy as np
 
-from mammo_tf.evaluate import _binary_inputs, bootstrap_weights
+from mammo_tf.evaluate import binary_inputs, bootstrap_weights
 
 SPECIFICITIES = (0.90, 0.95)
 SENSITIVITIES = (0.90, 0.95)
@@ -44,7 +44,7 @@ def _spec_at_sens(tpr, fpr, sensitivity):
 
 def sensitivity_at_specificity(y, scores, specificity):
     """Highest sensitivity at a threshold with specificity >= ``specificity``."""
-    y, s = _binary_inputs(y, scores)
+    y, s = binary_inputs(y, scores)
     _, code = _codes(s)
     tpr, fpr = _weighted_roc(code, y, np.ones(len(y)), code.max() + 1)
     return _sens_at_spec(tpr, fpr, specificity)
@@ -52,7 +52,7 @@ def sensitivity_at_specificity(y, scores, specificity):
 
 def specificity_at_sensitivity(y, scores, sensitivity):
     """Highest specificity at a threshold with sensitivity >= ``sensitivity``."""
-    y, s = _binary_inputs(y, scores)
+    y, s = binary_inputs(y, scores)
     _, code = _codes(s)
     tpr, fpr = _weighted_roc(code, y, np.ones(len(y)), code.max() + 1)
     return _spec_at_sens(tpr, fpr, sensitivity)
@@ -67,7 +67,7 @@ def operating_points(y, scores, groups=None, specificities=SPECIFICITIES, sensit
                      n_boot=1000, seed=0, alpha=0.05):
     """Sensitivity at each specificity and specificity at each sensitivity, with bootstrap
     CIs: ``{"sensitivity_at_specificity": {"0.90": {"value", "ci95"}}, ...}``."""
-    y, s = _binary_inputs(y, scores)
+    y, s = binary_inputs(y, scores)
     _, code = _codes(s)
     k = int(code.max()) + 1
     tpr, fpr = _weighted_roc(code, y, np.ones(len(y)), k)
@@ -96,7 +96,7 @@ def choose_threshold(y_val, scores_val, target="specificity", value=0.90):
     one with sensitivity >= value (most specific). Test data never enter."""
     if target not in ("specificity", "sensitivity"):
         raise ValueError(f"target must be 'specificity' or 'sensitivity', got {target!r}")
-    y, s = _binary_inputs(y_val, scores_val)
+    y, s = binary_inputs(y_val, scores_val)
     thresholds, code = _codes(s)
     tpr, fpr = _weighted_roc(code, y, np.ones(len(y)), len(thresholds))
     # point j >= 1 calls positive every score >= thresholds[j - 1]; point 0 calls nobody positive
@@ -117,7 +117,7 @@ def _sens_spec(y, positive, weights):
 def at_threshold(y, scores, threshold, groups=None, n_boot=1000, seed=0, alpha=0.05):
     """Sensitivity, specificity (with bootstrap CIs) and the confusion matrix at a fixed
     threshold (positive: score >= threshold)."""
-    y, s = _binary_inputs(y, scores)
+    y, s = binary_inputs(y, scores)
     positive = s >= threshold
     sens, spec = _sens_spec(y, positive, np.ones(len(y)))
     boot = np.array([_sens_spec(y, positive, w) for w in bootstrap_weights(y, n_boot, seed, groups=groups)])

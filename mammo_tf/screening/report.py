@@ -76,7 +76,7 @@ def _rows_of(source):
     if isinstance(source, (str, os.PathLike)):
         rows, columns = _read_csv(os.fspath(source), "prediction CSV")
         return rows, columns, os.fspath(source)
-    if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.predict.PredictionResult
+    if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.inference.predict.PredictionResult
         names = [f"prob_{c}" for c in source.class_names]
         info = list(dict.fromkeys(k for it in source.items for k in (getattr(it, "info", None) or {})))
         rows = [dict({"image_id": it.image_id, "label": "" if it.label is None else it.label},
@@ -260,7 +260,7 @@ def _slug(text):
 
 def plot_subgroups(path, tables, title):
     """Forest plot: AUC and 95% CI per subgroup (``tables``: column -> rows)."""
-    plt = evaluate._pyplot()
+    plt = evaluate.pyplot()
     entries = [(f"{col} = {r['value']} (n={r['n']})", r) for col, rows in tables.items() if rows
                for r in rows if r["auc"] is not None]
     fig, ax = plt.subplots(figsize=(6.5, 0.4 * max(len(entries), 1) + 1.5))
@@ -274,7 +274,7 @@ def plot_subgroups(path, tables, title):
     ax.set_xlabel("AUC (95% CI, patients resampled)")
     ax.set_title(title)
     ax.invert_yaxis()
-    evaluate._save_figure(fig, path)
+    evaluate.save_figure(fig, path)
     return path
 
 
@@ -306,7 +306,7 @@ def write_report(predictions, out_dir, val=None, manifest=None, names=None, redu
     ``out_dir/report.json`` + ``out_dir/report.html`` (+ PNGs). Returns the report dict.
 
     ``predictions``: a prediction CSV path, a list of rows (dicts) or a
-    ``mammo_tf.predict.PredictionResult``, or a list of those (one per model). ``val``: the
+    ``mammo_tf.inference.predict.PredictionResult``, or a list of those (one per model). ``val``: the
     same for the validation split, one per model (calibration and thresholds are fitted on it
     only; without it neither is fitted). ``manifest``: the image or exam manifest (patients,
     sides, views, labels, subgroup columns). ``reducer``: breast-level rule (mean, max, nyu);

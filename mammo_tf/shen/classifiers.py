@@ -7,14 +7,14 @@ Layer names are part of the API: the backbone keeps keras.applications' names
 """
 import keras
 
-from mammo_tf.shen.backbones import (
+from mammo_tf.models.backbones import (
     CUT_LAYER,
     backbone_of,
     build_backbone,
     check_backbone_name,
     check_input_shape,
 )
-from mammo_tf.shen.layers import AdjustableDropout
+from mammo_tf.models.layers import AdjustableDropout
 
 TOPS = ("resnet", "vgg")
 
@@ -175,7 +175,7 @@ def _patch_heatmap_sliding(patch_model, input_shape, stride):
     """The patch classifier applied to every window of the image (exactly the patch baseline):
     image -> ``windows`` -> the patch backbone -> ``patch_pool`` -> ``heatmap`` (the patch
     softmax Dense) -> ``heatmap_grid`` (B, rows, cols, classes)."""
-    from mammo_tf.shen.layers import SlidingWindows, WindowGrid
+    from mammo_tf.models.layers import SlidingWindows, WindowGrid
     from mammo_tf.shen.sliding import patch_window_size
 
     backbone = _check_patch_classifier(patch_model)
@@ -284,7 +284,7 @@ def build_heatmap_classifier(
     else:
         backbone, inputs, heatmap = _patch_heatmap_fcn(patch_model, input_shape)
     if init_from_baseline:
-        from mammo_tf.shen.layers import AppendChannelSum
+        from mammo_tf.models.layers import AppendChannelSum
         from mammo_tf.shen.sliding import class_groups
 
         malignant, _, _ = class_groups(class_names or PATCH_CLASSES)

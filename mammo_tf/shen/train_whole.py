@@ -200,8 +200,8 @@ def find_patch_run(run_info, what="--model"):
 
 
 def tta_probabilities(model, dataset):
-    """Softmax averaged over the 4 flips (``mammo_tf.tta``) of every image of ``dataset``."""
-    from mammo_tf.tta import tta_predict
+    """Softmax averaged over the 4 flips (``mammo_tf.inference.tta``) of every image of ``dataset``."""
+    from mammo_tf.inference.tta import tta_predict
 
     from mammo_tf.training.metrics import predict_padded
 

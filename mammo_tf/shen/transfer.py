@@ -188,7 +188,7 @@ def write_transfer_info(run, model, source, pixel_mean, pixel_mean_source, manif
 
 def write_series(run, results):
     """AUC table CSV and AUC-vs-patients plot of the transfer-efficiency series."""
-    from mammo_tf.evaluate import _pyplot, _save_figure
+    from mammo_tf.evaluate import pyplot, save_figure
 
     table = run.file("transfer_efficiency.csv")
     with atomic_path(table) as tmp:
@@ -201,7 +201,7 @@ def write_series(run, results):
                                  "best_epoch": m["best_epoch"], "val_auc": m["best_val_auc"],
                                  "test_auc": m.get("test_auc"), "test_auc_ci_low": ci[0],
                                  "test_auc_ci_high": ci[1], "test_auc_tta": m.get("test_auc_tta")})
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ns = [n for n, m in results if m.get("test_auc") is not None]
     aucs = [m["test_auc"] for _, m in results if m.get("test_auc") is not None]
@@ -214,7 +214,7 @@ def write_series(run, results):
     ax.set_ylim(0, 1.02)
     ax.set_title("transfer efficiency")
     ax.legend(loc="lower right")
-    _save_figure(fig, run.file("transfer_efficiency.png"))
+    save_figure(fig, run.file("transfer_efficiency.png"))
     return table
 
 

@@ -15,7 +15,6 @@ from mammo_tf.errors import RunError, UsageError
 from mammo_tf.training.environment import (
     broadcast_text,
     device_count,
-    ensure_float32_output,
     global_batch_size,
     is_chief,
     join_processes,
@@ -25,6 +24,7 @@ from mammo_tf.training.environment import (
     seed_everything,
     set_mixed_precision,
 )
+from mammo_tf.models.trainability import float32_output, set_bn_momentum  # noqa: F401  (re-exported)
 from mammo_tf.runs import RunFolder, new_run_name
 from mammo_tf.training.runner import TrainingOptions, stage_to_dict
 
@@ -115,34 +115,6 @@ def scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def float32_output(model):
-    """Under mixed precision make sure the probabilities come out in float32."""
-    if keras.mixed_precision.global_policy().name != "mixed_float16":
-        return model
-    try:
-        ensure_float32_output(model)
-        return model
-    except ValueError:
-        # The builder's softmax ran in float16: cast once at the end (name kept for the API).
-        out = keras.layers.Activation("linear", dtype="float32", name="predictions_float32")(
-            model.output)
-        return keras.Model(model.inputs, out, name=model.name)
-
-
-def set_bn_momentum(model, momentum):
-    """Set the moving-average momentum of every BatchNormalization layer (None: keep).
-
-    Keras' default 0.99 needs hundreds of steps before the moving statistics used at inference
-    match the data; short runs (the demo, small datasets) need a lower value such as 0.9.
-    """
-    if momentum is None:
-        return model
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = float(momentum)
-    return model
-
-
 def load_run(path, what, checkpoint="best"):
     """``mammo_tf.runs.load_run`` for a model the user named (``--patch-model``, ``--model``):
     a bad path or a folder without run.json becomes a UsageError naming ``what`` (exit 2)."""
@@ -196,7 +168,7 @@ def export_model(run, model_path, pixel_mean=None):
     if keras.backend.backend() != "tensorflow":
         logger.warning("skipping SavedModel export: needs the TensorFlow backend")
         return None
-    from mammo_tf.export import export_saved_model
+    from mammo_tf.serving.savedmodel import export_saved_model
     from mammo_tf.runs import load_keras_model
 
     from mammo_tf.screening.calibration import CALIBRATION_FILE, load_calibration

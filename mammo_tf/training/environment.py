@@ -229,16 +229,7 @@ def set_mixed_precision(enabled):
     """Set the global dtype policy (``mixed_float16`` or ``float32``) before building models.
 
     Models built under ``mixed_float16`` compute in float16; their ``predictions`` layer keeps a
-    float32 output (see ``ensure_float32_output``) and Keras wraps the optimizer in a
-    LossScaleOptimizer when compiling.
+    float32 output (see ``mammo_tf.models.trainability.ensure_float32_output``) and Keras
+    wraps the optimizer in a LossScaleOptimizer when compiling.
     """
     keras.mixed_precision.set_global_policy("mixed_float16" if enabled else "float32")
-
-
-def ensure_float32_output(model):
-    """Raise if a mixed-precision model's output is not float32 (softmax in float16 loses
-    precision near 0/1 and breaks the loss)."""
-    dtype = keras.backend.standardize_dtype(model.outputs[0].dtype)
-    if dtype != "float32":
-        raise ValueError(f"model output dtype is {dtype}; the 'predictions' layer must use "
-                         "dtype='float32' under mixed precision")

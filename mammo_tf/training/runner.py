@@ -200,7 +200,7 @@ def _legacy_state(values):
 
 def apply_stage(model, stage):
     """Set trainability, L2 and dropout of ``stage`` on ``model`` (recompile afterwards)."""
-    from mammo_tf.shen import set_dropout, set_l2, set_trainable
+    from mammo_tf.models.trainability import set_dropout, set_l2, set_trainable
 
     set_trainable(model, stage.trainable_from)
     if stage.l2 is not None:

@@ -13,9 +13,14 @@ classification layer"): Keras Applications' ResNet152, 58,370,944 parameters wit
 last convolutional output ``conv5_block3_out`` (2048 units, stride 32). It is not one of
 Shen's backbones (``BACKBONES``); ``ALL_BACKBONES`` lists every name the builders accept.
 
-``"densenet121"`` is the NYU authors' heatmap patch classifier backbone (``mammo_tf.nyu.densenet``:
-``keras.applications.DenseNet121`` with the authors' TensorFlow-"SAME" stem), 7,037,504
-parameters without the top, last output ``relu`` (1024 channels, stride 32).
+``"densenet121"`` is the NYU authors' heatmap patch classifier backbone
+(``build_densenet121_backbone``: ``keras.applications.DenseNet121`` with the authors'
+TensorFlow-"SAME" stem; their patch-classifier head and weights are in ``mammo_tf.nyu.densenet``),
+7,037,504 parameters without the top, last output ``relu`` (1024 channels, stride 32).
+
+This is the backbone registry every method builds on (layer 4 of docs/DESIGN.md): builders by
+name, cut layers, unfreezing boundaries, ImageNet weights resolution, legacy ``.h5`` loading and
+``backbone_of``.
 """
 import logging
 import os
@@ -55,6 +60,11 @@ UNFREEZE_FROM = {"vgg16": "block4_conv1", "vgg19": "block4_conv1", "resnet50": "
 # MobileNet's ImageNet weights expect inputs in [-1, 1] (x / 127.5 - 1); the network input here
 # is 0-255 minus the pixel mean (mammo_tf.preprocess), so this layer divides it by 127.5.
 MOBILENET_RESCALE_LAYER = "mobilenet_rescale"
+
+# DenseNet-121 (NYU): stem padding choices and PyTorch's BatchNormalization epsilon (Keras'
+# DenseNet uses 1.001e-5).
+PADDINGS = ("tf_same", "symmetric")
+BN_EPSILON = 1e-5
 
 # keras.applications refuses inputs below 32 px (five stride-2 stages).
 MIN_INPUT_SIZE = 32
@@ -153,8 +163,6 @@ def build_backbone(backbone, inputs, weights=None):
     backbone = check_backbone_name(backbone)
     path = resolve_weights(backbone, weights)
     if backbone == "densenet121":
-        from mammo_tf.nyu.densenet import build_densenet121_backbone
-
         return build_densenet121_backbone(inputs, weights=path)
     if backbone != "mobilenet":
         return _APPLICATIONS[backbone](include_top=False, weights=path, input_tensor=inputs)
@@ -164,6 +172,38 @@ def build_backbone(backbone, inputs, weights=None):
     if path is not None:
         load_backbone_weights(base, path)
     return base
+
+
+def build_densenet121_backbone(inputs, weights=None, padding="tf_same"):
+    """``keras.applications.DenseNet121`` without the top applied to ``inputs`` (a Keras
+    tensor of shape (H, W, 3)), its layers flattened into the caller's graph and named as in
+    Keras Applications; ``padding``: "tf_same" (the NYU authors' model, see
+    ``mammo_tf.nyu.densenet``) or "symmetric" (plain Keras Applications = torchvision).
+    Returns the features Model (output: the final ``relu``, 1024 channels, stride 32)."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    shape = tuple(inputs.shape[1:])
+    if len(shape) != 3 or shape[-1] != 3:
+        raise ValueError(f"input_shape must be (height, width, 3), got {shape}")
+    path = resolve_weights("densenet121", weights)
+    base = keras.applications.DenseNet121(include_top=False, weights=path, input_shape=shape)
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            config["epsilon"] = BN_EPSILON
+        if padding == "tf_same":
+            if isinstance(layer, keras.layers.ZeroPadding2D):
+                return keras.layers.Identity(name=config["name"])
+            if layer.name in ("conv1_conv", "pool1"):
+                config["padding"] = "same"
+        return type(layer).from_config(config)
+
+    features = keras.models.clone_model(base, input_tensors=inputs, clone_function=clone)
+    for old in base.layers:
+        if old.weights:
+            features.get_layer(old.name).set_weights(old.get_weights())
+    return features
 
 
 # Keras 2 weight names that Keras 3 calls otherwise (the variable's name inside its layer).

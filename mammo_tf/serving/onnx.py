@@ -229,7 +229,7 @@ def export_onnx(model, path, pixel_mean=None, info=None, input_size=None, opset=
             json.dump(job, f)
         env = dict(os.environ, KERAS_BACKEND="torch")
         try:
-            proc = subprocess.run([sys.executable, "-m", "mammo_tf.onnx_export", job_file],
+            proc = subprocess.run([sys.executable, "-m", "mammo_tf.serving.onnx", job_file],
                                   env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise OnnxExportError(f"ONNX export of {model_path} took over {timeout} s") from None
@@ -270,9 +270,9 @@ def read_metadata(path):
 
 
 def _worker(argv=None):
-    """``python -m mammo_tf.onnx_export JOB.json`` (KERAS_BACKEND=torch): run one export job."""
-    parser = argparse.ArgumentParser(prog="python -m mammo_tf.onnx_export")
-    parser.add_argument("job", help="job file written by mammo_tf.onnx_export.export_onnx")
+    """``python -m mammo_tf.serving.onnx JOB.json`` (KERAS_BACKEND=torch): run one export job."""
+    parser = argparse.ArgumentParser(prog="python -m mammo_tf.serving.onnx")
+    parser.add_argument("job", help="job file written by mammo_tf.serving.onnx.export_onnx")
     args = parser.parse_args(argv)
     with open(args.job, encoding="utf-8") as f:
         job = json.load(f)

@@ -4,7 +4,7 @@
 Which of these pay off was measured by ``make bench`` (numbers in bench/README.md); all are
 off by default. Typical use::
 
-    from mammo_tf import perf
+    from mammo_tf.training import perf
     perf.configure_threads(intra_op=2, inter_op=1)       # before TensorFlow runs anything
     policy = perf.use_mixed_precision()                   # before building the model
     model = build_whole_image_classifier(patch_model, top="resnet")
@@ -15,6 +15,8 @@ import contextlib
 import re
 
 import keras
+
+from mammo_tf.models.layers import RematSegment  # noqa: F401  (re-exported)
 
 
 def configure_threads(intra_op=None, inter_op=None):
@@ -78,25 +80,6 @@ def use_mixed_precision(enabled=True, device=None):
 # Layers whose output is the only tensor passed on to the rest of the network: the allconv
 # ResNet unit outputs, VGG block pools, the stem pool and the whole-image top blocks.
 SEGMENT_BOUNDARY = re.compile(r"^(pool1_pool|conv\d_block\d+_out|block\d_pool|top\d_unit\d+_out|top\d_pool)$")
-
-
-@keras.saving.register_keras_serializable(package="mammo_tf")
-class RematSegment(keras.layers.Layer):
-    """Runs a sub-model whose forward pass is recomputed during backprop (gradient checkpointing).
-
-    Only the segment's input is kept for the backward pass; its inner activations are
-    recomputed. ``training`` is bound in a closure because TensorFlow's ``recompute_grad``
-    rejects keyword arguments in graph mode (which is why ``keras.RematScope`` fails on any
-    model with BatchNormalization under the TensorFlow backend).
-    """
-
-    def __init__(self, segment, **kwargs):
-        kwargs.setdefault("name", segment.name)
-        super().__init__(**kwargs)
-        self.segment = segment
-
-    def call(self, inputs, training=None):
-        return keras.remat(lambda x: self.segment(x, training=training))(inputs)
 
 
 def remat_boundaries(model):

@@ -23,7 +23,7 @@ already standardised view tensors.
 Every endpoint's outputs are named (``saved_model_cli show --all`` lists ``probabilities``, or
 ``cc`` / ``mlo``, never ``output_0``), so a serving client reads the same key from each.
 SavedModel export needs TensorFlow; on the JAX (or torch) backend save the ``.keras`` file and
-export ONNX instead (``mammo_tf.onnx_export``, ``mammo-tf export RUN --format onnx``).
+export ONNX instead (``mammo_tf.serving.onnx``, ``mammo-tf export RUN --format onnx``).
 
 With ``info`` (the run's ``RunInfo``) the export also writes ``mammo_tf_run.json`` into the
 SavedModel folder, so a copied SavedModel still says what it is and how to feed it
@@ -111,7 +111,7 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
         raw_input = False
     else:
         from mammo_tf.preprocess import RawImagePreprocessing
-        from mammo_tf.shen.stages import feature_layer_name
+        from mammo_tf.models.trainability import feature_layer_name
 
         features_model = keras.Model(
             model.inputs, [model.get_layer(feature_layer_name(model)).output, model.output]
@@ -144,7 +144,7 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
     with atomic_dir(path) as tmp:
         archive.write_out(tmp, verbose=False)
         if info is not None:
-            from mammo_tf.runs import SAVED_MODEL_INFO
+            from mammo_tf.runs.info import SAVED_MODEL_INFO
 
             # what the SavedModel takes: 1 raw channel when the preprocessing is embedded
             record = dataclasses.replace(info, channels=1 if raw_input else info.channels).to_dict()
@@ -176,7 +176,7 @@ class ExportedModel:
         self.raw_input = self._raw_input(len(specs))
 
     def _raw_input(self, n_inputs):
-        from mammo_tf.runs import SAVED_MODEL_INFO
+        from mammo_tf.runs.info import SAVED_MODEL_INFO
 
         record_path = os.path.join(self.path, SAVED_MODEL_INFO)
         if os.path.isfile(record_path):

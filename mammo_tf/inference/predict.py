@@ -18,7 +18,7 @@ from mammo_tf.errors import DataError
 from mammo_tf.constants import WHOLE_IMAGE_SIZE, default_class_names
 from mammo_tf.datasets.manifest import ImageItem, items_from_manifest
 from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
-from mammo_tf.tta import tta_predict
+from mammo_tf.inference.tta import tta_predict
 
 class PredictionError(DataError):
     """A bad input to prediction (model, pixel mean, size); the message names the cause."""

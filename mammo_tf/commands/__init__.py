@@ -1,0 +1,1 @@
+"""The commands of mammo_tf: every command's parser and main."""
