@@ -12,8 +12,8 @@ Every command follows the same rules:
   ``report_error``, ``UsageError`` through ``_run``); 0 means done.
 - The library's log messages reach the terminal through ``setup_command`` (logging at INFO).
 
-Like ``mammo_tf.inference.predict`` this module is the end of the chain: nothing in the library imports it
-except the command modules (``__main__`` files and the CLIs), for these helpers.
+Like ``mammo_tf.inference.predict`` this module is the end of the chain: nothing in the library
+imports it except the command modules (``__main__`` files and the CLIs), for these helpers.
 """
 import argparse
 import contextlib

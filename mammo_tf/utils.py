@@ -71,7 +71,8 @@ def write_json_atomic(path, obj, indent=2):
 def lazy_exports(package, exports):
     """PEP 562 ``__getattr__`` / ``__dir__`` for a package that re-exports names of its
     submodules without importing them (and Keras) until first use: ``exports`` maps
-    submodule -> names."""
+    submodule -> names (a submodule name, or an absolute ``mammo_tf....`` module name for
+    names a package re-exports from a lower layer)."""
     import importlib
 
     where = {name: module for module, names in exports.items() for name in names}
@@ -79,7 +80,9 @@ def lazy_exports(package, exports):
     def __getattr__(name):
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+        module = where[name]
+        absolute = module if module.startswith("mammo_tf.") else f"{package}.{module}"
+        return getattr(importlib.import_module(absolute), name)
 
     def __dir__():
         return sorted(where)

@@ -88,7 +88,8 @@ def _resolve(module, is_package, level, name):
 def imports_of(module, path, modules, package):
     """[(imported module, line)] for every import of ``package`` modules in the file.
 
-    ``from X import name`` names the submodule X.name when that is a module, else X.
+    ``from X import name`` names the submodule X.name when that is a module, else X. The
+    modules of a package's ``lazy_exports(__name__, {module: names})`` count as imports.
     Imports of names outside ``package`` are ignored.
     """
     with open(path, encoding="utf-8") as f:
@@ -106,7 +107,16 @@ def imports_of(module, path, modules, package):
         return None
 
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_exports"
+                and len(node.args) == 2 and isinstance(node.args[1], ast.Dict)):
+            # a package's lazy re-exports name their modules in strings: imports all the same
+            for key in node.args[1].keys:
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    name = key.value if key.value.startswith(package + ".") else f"{module}.{key.value}"
+                    t = target(name)
+                    if t:
+                        found.append((t, node.lineno))
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == package or alias.name.startswith(package + "."):
                     t = target(alias.name)
@@ -289,12 +299,17 @@ def test_checker_catches_a_planted_upward_import(fake_package):
     # function-local and relative: still found
     _write(root, "fakepkg/low/a.py", "from fakepkg import base\n\ndef f():\n    from ..high import b\n    return b\n")
     _write(root, "fakepkg/base.py", "import fakepkg.high.cli\n")
+    # a lazy re-export is an import too
+    _write(root, "fakepkg/low/__init__.py", "from fakepkg.base import lazy_exports\n"
+           "__getattr__, __dir__, __all__ = lazy_exports(__name__, {'a': ('x',), 'fakepkg.high.b': ('y',)})\n")
     modules, graph = import_graph(root, "fakepkg")
+    assert ("fakepkg.low.a", 2) in graph["fakepkg.low"]
     problems = upward_imports(modules, graph, layers, 3)
-    assert len(problems) == 2, problems
+    assert len(problems) == 3, problems
     assert problems[0].startswith("fakepkg.base (layer 0) imports fakepkg.high.cli (layer 3)")
-    assert problems[1].startswith("fakepkg.low.a (layer 1) imports fakepkg.high.b (layer 2)")
-    assert problems[1].endswith("a.py:4")
+    assert problems[1].startswith("fakepkg.low (layer 1) imports fakepkg.high.b (layer 2)")
+    assert problems[2].startswith("fakepkg.low.a (layer 1) imports fakepkg.high.b (layer 2)")
+    assert problems[2].endswith("a.py:4")
 
 
 def test_checker_catches_a_planted_cycle(fake_package):

@@ -127,7 +127,8 @@ class HorizontalFlip(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mammo_tf")
 class InterleaveBreasts(keras.layers.Layer):
-    """[left (N,2,2), right (N,2,2)] with rows (benign, malignant) -> (N, 4, 2) in OUTPUT_NAMES order."""
+    """[left (N,2,2), right (N,2,2)] with rows (benign, malignant) -> (N, 4, 2) in the
+    order of ``mammo_tf.nyu.constants.OUTPUT_NAMES``."""
 
     def call(self, inputs):
         return _interleave_breasts(inputs)
@@ -160,7 +161,7 @@ class SummedBinaryCrossentropy(keras.losses.Loss):
         return -keras.ops.sum(ll, axis=-1)
 
 
-# ----------------------------------------------------------------- rematerialisation (training.perf)
+# ----------------------------------------------------------------- remat (training.perf)
 
 @keras.saving.register_keras_serializable(package="mammo_tf")
 class RematSegment(keras.layers.Layer):

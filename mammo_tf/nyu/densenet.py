@@ -6,7 +6,8 @@ patches at full resolution (Wu et al., section III-B: "an auxiliary model to cla
 The network is ``keras.applications.DenseNet121`` (no top; its builder,
 ``build_densenet121_backbone``, is in the shared registry ``mammo_tf.models.backbones``) ->
 global average pooling -> Dense(4, softmax) named ``predictions``; output 0 is the malignant
-probability, output 1 the benign one (the authors' ``heatmap_type=[0, 1]``; they do not name outputs 2 and 3).
+probability, output 1 the benign one (the authors' ``heatmap_type=[0, 1]``; they do not name
+outputs 2 and 3).
 
 Padding. The authors' PyTorch model (``src/heatmaps/models.py``) wraps every Conv2d and
 MaxPool2d of torchvision's ``densenet121`` in TensorFlow-style "SAME" padding before use; only

@@ -17,7 +17,8 @@ import numpy as np
 
 from mammo_tf.nyu.constants import (  # noqa: F401  (re-exported: the model's public names)
     BIRADS_CLASSES, CC_INPUT_SIZE, MLO_INPUT_SIZE, OUTPUT_NAMES, VIEW_LABELS, VIEWS)
-from mammo_tf.models.layers import HorizontalFlip, InterleaveBreasts, SummedBinaryCrossentropy  # noqa: F401  (re-exported)
+from mammo_tf.models.layers import (  # noqa: F401  (re-exported: the model's public names)
+    HorizontalFlip, InterleaveBreasts, SummedBinaryCrossentropy)
 from mammo_tf.nyu.resnet22 import FEATURES, build_resnet22
 
 COLUMN_NAMES = {"cc": "cc_column", "mlo": "mlo_column"}

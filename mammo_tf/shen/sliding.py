@@ -7,8 +7,8 @@ P(malignant) (sum of the malignant patch classes) and of P(lesion) (1 - P(backgr
 A whole-image model that does not beat it has learnt nothing the patch classifier did not
 already know.
 
-``window_indices`` (``mammo_tf.imaging.windows``) is the one definition of where the windows lie (valid windows only:
-``range(0, length - window + 1, stride)`` per axis); the converted heatmap classifier
+``window_indices`` (``mammo_tf.imaging.windows``) is the one definition of where the windows
+lie (valid windows only: ``range(0, length - window + 1, stride)`` per axis); the converted heatmap classifier
 (``mammo_tf.shen.classifiers.build_heatmap_classifier``) uses the same function, so the two
 heatmaps agree window for window.
 """
@@ -17,7 +17,8 @@ import logging
 import numpy as np
 
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES
-from mammo_tf.imaging.windows import heatmap_shape, window_indices, window_pair, window_starts  # noqa: F401
+from mammo_tf.imaging.windows import (  # noqa: F401  (re-exported)
+    heatmap_shape, window_indices, window_pair, window_starts)
 
 log = logging.getLogger(__name__)
 
