@@ -1,9 +1,11 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """mammo_tf: mammogram classification and explanation with Keras 3.
 
-Shared infrastructure: ``io`` (readers), ``datasets`` (loaders, manifests), ``preprocess``,
-``training`` (the one stage runner, configs), ``runs`` (run folders, ``load_run``),
-``evaluate``, ``export``, ``predict`` (the end of the chain). One package per method:
+Shared infrastructure: ``io`` (readers), ``imaging`` (breast segmentation, window grid),
+``datasets`` (loaders, manifests), ``preprocess``, ``evaluate``, ``screening``, ``models``
+(backbone registry, shared model helpers, custom layers), ``runs`` (run folders,
+``load_run``), ``serving`` (SavedModel, ONNX), ``inference`` (prediction, TTA), ``training``
+(the one stage runner, configs). The layer order is in docs/DESIGN.md. One package per method:
 ``shen`` (all-convolutional whole-image classifier), ``nyu`` (multi-view ResNet-22),
 ``deepminer`` (explanations). Model and training code is backend-neutral (``keras.ops``);
 SavedModel export and ``tf.distribute`` need the TensorFlow backend. Importing the package
