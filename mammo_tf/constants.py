@@ -26,6 +26,9 @@ MALIGNANT_PATCH_CLASSES = ("calc_malignant", "mass_malignant")
 # Whole-image classes: index 1 is the positive (malignant) class.
 WHOLE_IMAGE_CLASSES = ("negative", "positive")
 
+# The run metadata a SavedModel exported by mammo_tf carries (a copy of the run's run.json).
+SAVED_MODEL_INFO = "mammo_tf_run.json"
+
 # NYU four-view outputs (column order of the cancer heads) and BI-RADS pretraining classes:
 # here so that run.json handling (mammo_tf.runs) needs no method package; mammo_tf.nyu.constants
 # re-exports them as OUTPUT_NAMES / BIRADS_CLASSES.

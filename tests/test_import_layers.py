@@ -254,6 +254,17 @@ def test_mammo_tf_has_no_import_cycles():
     assert not found, "import cycles:\n" + "\n".join(found)
 
 
+def test_runs_package_imports_neither_serving_nor_inference():
+    """Inside layer 5 the direction is fixed too: serving and inference use the run loader;
+    the loader (and the run metadata) never import them."""
+    _, graph = import_graph(REPO, "mammo_tf")
+    found = [f"{mod} imports {t} (line {line})" for mod in sorted(graph)
+             if mod == "mammo_tf.runs" or mod.startswith("mammo_tf.runs.")
+             for t, line in graph[mod]
+             if t.startswith(("mammo_tf.serving", "mammo_tf.inference"))]
+    assert not found, "\n".join(found)
+
+
 def test_layer_table_classifies_commands_by_name():
     assert layer_of("mammo_tf.cli") == COMMAND_LAYER
     assert layer_of("mammo_tf.export_cli") == COMMAND_LAYER

@@ -28,7 +28,8 @@ imports Keras only inside functions, so ``import mammo_tf.runs`` stays fast.
 
 One module per job: ``info`` (run.json, ``RunInfo``, model kinds, run errors), ``folder``
 (``RunFolder``, run names), ``pixel_mean`` (the one pixel-mean precedence), ``loader``
-(``load_keras_model``, ``locate_run``, ``load_run``), ``upgrade`` (old run folders). Their
+(``load_keras_model``, ``locate_run``, ``load_run``), ``saved_model`` (reading back an exported
+SavedModel: ``load_exported``), ``upgrade`` (old run folders). Their
 public names are re-exported here. The command (``python -m mammo_tf.runs``) lives in
 ``mammo_tf.commands.runs``.
 """

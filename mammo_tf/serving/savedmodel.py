@@ -27,28 +27,18 @@ export ONNX instead (``mammo_tf.serving.onnx``, ``mammo-tf export RUN --format o
 
 With ``info`` (the run's ``RunInfo``) the export also writes ``mammo_tf_run.json`` into the
 SavedModel folder, so a copied SavedModel still says what it is and how to feed it
-(``mammo_tf.runs.load_run`` reads it).
+(``mammo_tf.runs.load_run`` reads it). Reading an export back (``load_exported``) is part of
+the run loader (``mammo_tf.runs.saved_model``), re-exported here.
 """
 import dataclasses
-import json
 import os
 
 import keras
-import numpy as np
 
+from mammo_tf.constants import SAVED_MODEL_INFO
+from mammo_tf.runs.saved_model import (  # noqa: F401  (load_exported re-exported: the serving API)
+    ExportedModel, load_exported, require_tensorflow)
 from mammo_tf.utils import atomic_dir, write_json_atomic
-
-
-def _require_tensorflow():
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "SavedModel export needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
-            f"current backend: {keras.backend.backend()}. Save a .keras file instead, or export "
-            "ONNX (mammo-tf export RUN --format onnx)."
-        )
-    import tensorflow as tf
-
-    return tf
 
 
 def _input_names(model):
@@ -84,7 +74,7 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
     is replaced only once the new one is complete. ``info``: the run's ``RunInfo``, written
     as ``mammo_tf_run.json`` inside the SavedModel. Returns ``path``.
     """
-    tf = _require_tensorflow()
+    tf = require_tensorflow()
     if calibration is not None:
         from mammo_tf.screening.calibration import Calibration
 
@@ -144,8 +134,6 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
     with atomic_dir(path) as tmp:
         archive.write_out(tmp, verbose=False)
         if info is not None:
-            from mammo_tf.runs.info import SAVED_MODEL_INFO
-
             # what the SavedModel takes: 1 raw channel when the preprocessing is embedded
             record = dataclasses.replace(info, channels=1 if raw_input else info.channels).to_dict()
             record["saved_model"] = {"raw_input": raw_input, "inputs": _input_names(model)
@@ -154,70 +142,3 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
                 record["saved_model"]["calibration"] = calibration
             write_json_atomic(os.path.join(tmp, SAVED_MODEL_INFO), record)
     return path
-
-
-class ExportedModel:
-    """A reloaded SavedModel: ``model(images)`` -> probabilities, ``model.features(images)``.
-
-    Multi-input (NYU) exports take a dict of the named views and return a dict of outputs.
-    """
-
-    def __init__(self, path):
-        tf = _require_tensorflow()
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise FileNotFoundError(f"{path!r} is not a SavedModel folder (no saved_model.pb).")
-        self._tf = tf
-        self.path = path
-        self._loaded = tf.saved_model.load(path)
-        specs = self._loaded.serve.concrete_functions[0].structured_input_signature[0]
-        self.input_names = [s.name for s in specs]
-        self.input_shapes = {s.name: tuple(s.shape) for s in specs}
-        self.input_shape = tuple(specs[0].shape)
-        self.raw_input = self._raw_input(len(specs))
-
-    def _raw_input(self, n_inputs):
-        from mammo_tf.runs.info import SAVED_MODEL_INFO
-
-        record_path = os.path.join(self.path, SAVED_MODEL_INFO)
-        if os.path.isfile(record_path):
-            with open(record_path, encoding="utf-8") as f:
-                return bool(json.load(f).get("saved_model", {}).get("raw_input", False))
-        # exports written before mammo_tf_run.json: only the embedded preprocessing took 1 channel
-        return n_inputs == 1 and self.input_shape[-1] == 1
-
-    def _tensor(self, images, shape):
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim == len(shape) - 1:  # a single channel-less image batch
-            images = images[..., None]
-        return self._tf.constant(images)
-
-    def __call__(self, images):
-        if isinstance(images, dict):
-            views = [self._tensor(images[n], self.input_shapes[n]) for n in self.input_names]
-            return {k: v.numpy() for k, v in self._loaded.serve(*views).items()}
-        return _probabilities(self._loaded.serve(self._tensor(images, self.input_shape)))
-
-    def features(self, images):
-        out = self._loaded.serve_features(self._tensor(images, self.input_shape))
-        return out["features"].numpy(), out["probabilities"].numpy()
-
-    @property
-    def has_calibration(self):
-        return hasattr(self._loaded, "serve_calibrated")
-
-    def calibrated(self, images):
-        """Calibrated probabilities (the ``serve_calibrated`` endpoint)."""
-        if not self.has_calibration:
-            raise ValueError(f"{self.path}: exported without a calibration (no serve_calibrated endpoint)")
-        return _probabilities(self._loaded.serve_calibrated(self._tensor(images, self.input_shape)))
-
-
-def _probabilities(out):
-    """An endpoint's probabilities (``{"probabilities": ...}``; a bare tensor from exports
-    written before the outputs were named)."""
-    return (out["probabilities"] if isinstance(out, dict) else out).numpy()
-
-
-def load_exported(path):
-    """Load a SavedModel written by ``export_saved_model`` as a callable."""
-    return ExportedModel(path)
