@@ -16,6 +16,7 @@ from mammo_tf.imaging.windows import heatmap_shape, window_starts  # noqa: E402
 
 # ----------------------------------------------------------------- Shen: classifier heads
 
+
 @keras.saving.register_keras_serializable(package="mammo_tf")
 class AdjustableDropout(keras.layers.Dropout):
     """Dropout whose rate may be changed after the model is built (stage-wise dropout).
@@ -114,6 +115,7 @@ class AppendChannelSum(keras.layers.Layer):
 
 # ----------------------------------------------------------------- NYU: four-view models
 
+
 @keras.saving.register_keras_serializable(package="mammo_tf")
 class HorizontalFlip(keras.layers.Layer):
     """Mirror an (N, H, W, C) batch on the width axis (right views -> left orientation)."""
@@ -162,6 +164,7 @@ class SummedBinaryCrossentropy(keras.losses.Loss):
 
 
 # ----------------------------------------------------------------- remat (training.perf)
+
 
 @keras.saving.register_keras_serializable(package="mammo_tf")
 class RematSegment(keras.layers.Layer):
