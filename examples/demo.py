@@ -179,7 +179,7 @@ def pointing_game(run, manifest, out_path):
     from mammo_tf.datasets.manifest import read_manifest, resolve_path
     from mammo_tf.preprocess import to_network_input
     from mammo_tf.runs import load_run
-    from mammo_tf.shen.data import load_whole_image
+    from mammo_tf.io.images import load_image
     from mammo_tf.shen.sliding import malignant_map, most_probable_window_centre
 
     loaded = load_run(run)
@@ -197,7 +197,7 @@ def pointing_game(run, manifest, out_path):
         masks = [p for p, c in zip(r["roi_mask_paths"], r["roi_classes"]) if p and "malignant" in c]
         if not masks:
             continue
-        image = load_whole_image(resolve_path(manifest, r["image_path"]), size)
+        image = load_image(resolve_path(manifest, r["image_path"]), size)
         x = to_network_input(image, loaded.info.pixel_mean)[None]
         cells = malignant_map(np.asarray(heat_model(x, training=False))[0], classes)
         y0, x0 = most_probable_window_centre(cells, size, windows.window, windows.stride)

@@ -1,5 +1,5 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""PNG (8/16-bit) and PGM reading; atomic 16-bit PNG and mask writing."""
+"""PNG (8/16-bit), JPEG and PGM reading; atomic 16-bit PNG and mask writing."""
 import os
 
 import cv2
@@ -42,14 +42,24 @@ def _imread(path):
 
 def read_png(path):
     """Read an 8- or 16-bit PNG as ``(float32 image, MammogramMetadata)``; 16 bits are kept."""
+    return _read_decoded(path, "png")
+
+
+def read_jpeg(path):
+    """Read a (baseline, 8-bit) JPEG as ``(float32 image, MammogramMetadata)``; colour files are
+    converted to grey. Its nominal range is 0..255, like an 8-bit PNG."""
+    return _read_decoded(path, "jpeg")
+
+
+def _read_decoded(path, kind):
     path = os.fspath(path)
     pixels = _to_grey(path, _imread(path))
     if pixels.dtype not in (np.uint8, np.uint16):
-        raise MammogramReadError(path, f"unsupported PNG sample type {pixels.dtype}")
+        raise MammogramReadError(path, f"unsupported {kind.upper()} sample type {pixels.dtype}")
     bits = 8 if pixels.dtype == np.uint8 else 16
     side, view = side_view_from_name(path)
     return pixels.astype(np.float32), MammogramMetadata(
-        path=path, format="png", bits_stored=bits, value_min=0.0, value_max=float(2**bits - 1),
+        path=path, format=kind, bits_stored=bits, value_min=0.0, value_max=float(2**bits - 1),
         rows=pixels.shape[0], columns=pixels.shape[1], laterality=side, view=view,
     )
 

@@ -16,7 +16,6 @@ import json
 import os
 import threading
 
-import cv2
 import h5py
 import keras
 import numpy as np
@@ -25,6 +24,7 @@ from mammo_tf.shen.augment import AugmentConfig, channel_shift, draw_channel_shi
 from mammo_tf.constants import PATCH_CLASSES, PIXEL_SCALE, WHOLE_IMAGE_CLASSES
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.errors import UsageError
+from mammo_tf.io.images import load_image
 from mammo_tf.training.environment import local_part, process_shard, sharded_batch_count
 
 
@@ -162,7 +162,8 @@ class PatchDataset(_ImageBatches):
 
 
 class WholeImageDataset(_ImageBatches):
-    """Batches of whole images from a manifest CSV (16-bit PNGs), labels in {0, 1}.
+    """Batches of whole images from a manifest CSV, labels in {0, 1}; images (16-bit PNGs, or
+    any file ``mammo_tf.io.images.load_image`` reads) are read with that one reader.
 
     Args:
       manifest_csv, split ("train" | "val" | "test"), batch_size, pixel_mean, image_size
@@ -191,23 +192,13 @@ class WholeImageDataset(_ImageBatches):
                          shard=shard)
 
     def _load(self, indices):
-        images = [load_whole_image(self.image_paths[i], self.image_size) for i in indices]
+        images = [load_image(self.image_paths[i], self.image_size) for i in indices]
         shapes = {img.shape for img in images}
         if len(shapes) > 1:
             names = ", ".join(f"{self.image_paths[i]} {img.shape[1]}x{img.shape[0]}"
                               for i, img in zip(indices, images))
             raise ValueError(f"images of different sizes in one batch ({names}); pass image_size=(H, W)")
         return images
-
-
-def load_whole_image(path, image_size=None):
-    """Read a 16-bit PNG whole image; resize to ``image_size`` (H, W) with cubic interpolation."""
-    from mammo_tf.io import read_png16
-
-    image = read_png16(path)
-    if image_size is not None and image.shape != tuple(image_size):
-        image = cv2.resize(image, (image_size[1], image_size[0]), interpolation=cv2.INTER_CUBIC)
-    return image
 
 
 def compute_pixel_mean(source, split="train", image_size=None, chunk=256):
@@ -245,7 +236,7 @@ def _pixel_sum(source, split, image_size, chunk):
         for row in read_manifest(source):
             if row["split"] != split:
                 continue
-            image = load_whole_image(resolve_path(source, row["image_path"]), image_size)
+            image = load_image(resolve_path(source, row["image_path"]), image_size)
             total += float(image.sum(dtype=np.float64))
             count += image.size
     return total, count

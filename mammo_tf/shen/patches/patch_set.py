@@ -17,7 +17,8 @@ import numpy as np
 
 from mammo_tf.constants import PATCH_CLASSES, PATCH_SIZE
 from mammo_tf.datasets.manifest import read_manifest, resolve_path
-from mammo_tf.io import read_mask, read_png16
+from mammo_tf.io import read_mask
+from mammo_tf.io.images import load_image
 from mammo_tf.shen.patches.sampling import BREAST_THRESHOLD, CUTOFF_STEP, MAX_FAILURES, pad_to_patch, sample_patches
 from mammo_tf.utils import atomic_path, write_json_atomic
 
@@ -105,8 +106,9 @@ def image_seed(seed, image_id):
 
 
 def load_image_and_rois(manifest_path, row):
-    """Read a manifest row's 16-bit image and its ROI masks (bool) with class indices."""
-    image = read_png16(resolve_path(manifest_path, row["image_path"]))
+    """Read a manifest row's 16-bit image (``load_image``, the one image reader) and its ROI
+    masks (bool) with class indices."""
+    image = load_image(resolve_path(manifest_path, row["image_path"]))
     masks = [read_mask(resolve_path(manifest_path, p)) for p in row["roi_mask_paths"]]
     labels = [PATCH_CLASSES.index(c) for c in row["roi_classes"]]
     for path, mask in zip(row["roi_mask_paths"], masks):
