@@ -85,23 +85,17 @@ class PatchH5Probe(Probe):
     """Patches of a patch HDF5 (``patches``, ``labels``, ``image_id``, ``center_y/x``)."""
 
     def __init__(self, h5_path, manifest=None):
-        import h5py
+        from mammo_tf.io.patch_file import PatchFile
 
         super().__init__()
         self.path = os.fspath(h5_path)
-        try:
-            self._file = h5py.File(self.path, "r")
-            self._patches = self._file["patches"]
-        except (OSError, KeyError) as exc:
-            raise ValueError(f"{self.path}: not a patch HDF5 with a 'patches' dataset ({exc})") from None
-        n = self._patches.shape[0]
-        read = lambda name, default: self._file[name][()] if name in self._file else default
-        self.labels = np.asarray(read("labels", np.full(n, -1)))
-        ids = read("image_id", np.array([f"patch_{i}" for i in range(n)]))
-        self.image_ids = [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
-        self.center_y = np.asarray(read("center_y", np.full(n, -1)))
-        self.center_x = np.asarray(read("center_x", np.full(n, -1)))
-        self.roi_index = np.asarray(read("roi_index", np.full(n, -1)))
+        self._file = PatchFile(self.path)  # PatchFileError (a ValueError) names a non-patch file
+        n = len(self._file)
+        self.labels = np.asarray(self._file.column("labels", np.full(n, -1)))
+        self.image_ids = self._file.column("image_id", [f"patch_{i}" for i in range(n)])
+        self.center_y = np.asarray(self._file.column("center_y", np.full(n, -1)))
+        self.center_x = np.asarray(self._file.column("center_x", np.full(n, -1)))
+        self.roi_index = np.asarray(self._file.column("roi_index", np.full(n, -1)))
         self.description = f"patch HDF5 {self.path} ({n} patches)"
         self._rows = {}
         if manifest is not None:
@@ -113,15 +107,10 @@ class PatchH5Probe(Probe):
                 self._rows[row["image_id"]] = row
 
     def __len__(self):
-        return int(self._patches.shape[0])
+        return len(self._file)
 
     def _read(self, indices):
-        indices = np.asarray(indices)
-        if len(indices) and np.all(np.diff(indices) == 1):
-            block = self._patches[int(indices[0]):int(indices[-1]) + 1]
-        else:
-            block = self._patches[np.sort(indices)]
-        return list(np.asarray(block, dtype=np.uint16))
+        return list(np.asarray(self._file.read(indices), dtype=np.uint16))
 
     def item(self, index):
         image = self._read([index])[0]

@@ -19,6 +19,7 @@ from mammo_tf.constants import PATCH_CLASSES, PATCH_SIZE
 from mammo_tf.datasets.manifest import read_manifest, resolve_path
 from mammo_tf.io import read_mask
 from mammo_tf.io.images import load_image
+from mammo_tf.io.patch_file import PatchFile
 from mammo_tf.shen.patches.sampling import BREAST_THRESHOLD, CUTOFF_STEP, MAX_FAILURES, pad_to_patch, sample_patches
 from mammo_tf.utils import atomic_path, write_json_atomic
 
@@ -218,9 +219,5 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
 
 def read_patch_file(path):
     """Load a whole patch HDF5 file into memory (for small sets and tests): dict of arrays."""
-    with h5py.File(path, "r") as f:
-        out = {name: f[name][...] for name in ("patches", "labels", "roi_index", "center_y",
-                                               "center_x", "overlap") if name in f}
-        out["image_id"] = f["image_id"].asstr()[...]
-        out["class_names"] = json.loads(f.attrs["class_names"])
-    return out
+    with PatchFile(path) as f:
+        return f.read_all()
