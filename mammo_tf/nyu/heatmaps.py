@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from mammo_tf.errors import RunError, UsageError
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES, PATCH_CLASSES
+from mammo_tf.io.dicom import image_pixel_spacing  # noqa: F401 (read through io; callers use it from here)
 from mammo_tf.nyu import crop as C
 from mammo_tf.nyu.constants import HEATMAP_PATCH_SIZE, HEATMAP_STRIDE
 from mammo_tf.preprocess import to_network_input
@@ -63,25 +64,6 @@ def classifier_pixel_spacing(model_path):
         return None
     value = (info.details or {}).get("pixel_spacing_mm")
     return None if value is None else float(value)
-
-
-def image_pixel_spacing(path):
-    """Pixel spacing (mm, the row spacing) from a DICOM header (PixelSpacing, else
-    ImagerPixelSpacing), or None for other files / headers without it."""
-    if not os.fspath(path).lower().endswith((".dcm", ".dicom")):
-        return None
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(os.fspath(path), stop_before_pixels=True,
-                            specific_tags=["PixelSpacing", "ImagerPixelSpacing"])
-    except Exception:  # unreadable headers are reported where the pixels are read
-        return None
-    for tag in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = getattr(ds, tag, None)
-        if value:
-            return float(value[0])
-    return None
 
 
 def check_heatmap_scale(classifier_spacing, image_spacing, image="the image", classifier="the "
