@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from mammo_tf.preprocess import to_network_input
-from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
+from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image, resize_mask
 
 
 @dataclasses.dataclass
@@ -27,16 +27,6 @@ class ProbeItem:
     context_path: str | None = None
     box: tuple | None = None  # (y0, x0, y1, x1) in the context image
     rois: list = dataclasses.field(default_factory=list)  # [(bool mask aligned with image, class)]
-
-
-def resize_mask(mask, size):
-    """Nearest-neighbour resize of a boolean mask to ``size`` = (height, width)."""
-    import cv2
-
-    height, width = int(size[0]), int(size[1])
-    if mask.shape == (height, width):
-        return mask.astype(bool)
-    return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def concept_of(roi_class):
@@ -189,7 +179,7 @@ class ImageListProbe(Probe):
         from mammo_tf.io import read_mask
 
         image = load_image(self.paths[index])
-        rois = [(resize_mask(read_mask(p), image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
+        rois = [(read_mask(p, image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
         return ProbeItem(index, self.image_ids[index], image, self.labels[index], self.paths[index],
                          (0, 0) + image.shape, rois)
 

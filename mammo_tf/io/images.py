@@ -31,6 +31,18 @@ def resize_image(image, size=WHOLE_IMAGE_SIZE, interpolation="cubic"):
     return cv2.resize(image, (width, height), interpolation=INTERPOLATIONS[interpolation])
 
 
+def resize_mask(mask, size):
+    """Nearest-neighbour resize of a boolean mask to ``size`` = (height, width); a mask already
+    at ``size`` is returned as bool."""
+    import numpy as np
+
+    height, width = int(size[0]), int(size[1])
+    mask = np.asarray(mask)
+    if mask.shape[:2] == (height, width):
+        return mask.astype(bool)
+    return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+
+
 def load_image(path, size=None, interpolation="cubic"):
     """Read an image file (DICOM, PNG 8/16-bit, JPEG, PGM) as uint16 (H, W) on the 0-65535
     scale (``read_mammogram`` + ``to_uint16``), resized to ``size`` = (height, width) with

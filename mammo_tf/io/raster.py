@@ -148,10 +148,14 @@ def write_mask_png(path, mask):
     _write_png(path, np.where(mask > 0, 255, 0).astype(np.uint8))
 
 
-def read_mask(path):
-    """Read an ROI mask PNG as a boolean array (any non-zero pixel is inside the ROI)."""
+def read_mask(path, size=None):
+    """Read an ROI mask PNG as a boolean array (any non-zero pixel is inside the ROI), resized
+    to ``size`` = (height, width) by nearest neighbour when given: the one ROI mask reader."""
+    from mammo_tf.io.images import resize_mask
+
     path = os.fspath(path)
-    return _to_grey(path, _imread(path)) > 0
+    mask = _to_grey(path, _imread(path)) > 0
+    return mask if size is None else resize_mask(mask, size)
 
 
 def _write_png(path, array):
