@@ -40,13 +40,15 @@ def brightness_classifier(size=32):
 
 
 def test_positions_cover_the_whole_image():
-    assert H._positions(100, 32, 30) == [0, 30, 60, 68]
-    assert H._positions(20, 32, 30) == [0]
+    from mammo_tf.imaging.windows import window_starts  # the one window grid, cover mode
+
+    assert window_starts(100, 32, 30, cover=True).tolist() == [0, 30, 60, 68]
+    assert window_starts(20, 32, 30, cover=True).tolist() == [0]
 
 
 def test_constant_classifier_gives_class_sums_everywhere():
     image = np.random.default_rng(0).integers(0, 60000, size=(70, 50)).astype(np.uint16)
-    maps = H.compute_heatmaps(image, constant_classifier(), pixel_mean=0.0, patch_size=32,
+    maps = H.compute_pixel_heatmaps(image, constant_classifier(), pixel_mean=0.0, patch_size=32,
                               stride=12, batch_size=7, progress=False)
     assert maps.shape == (70, 50, 2)
     np.testing.assert_allclose(maps[..., 0], 0.55, atol=1e-5)  # malignant = calc + mass
@@ -58,7 +60,7 @@ def test_overlapping_patches_are_averaged():
     image[:16, :16] = 65535  # bright corner
     classifier = brightness_classifier(size=16)
     # patch 32 resized to the classifier's 16 px input; stride 16 -> 3 x 3 patches
-    maps = H.compute_heatmaps(image, classifier, 0.0, patch_size=32, stride=16, progress=False)
+    maps = H.compute_pixel_heatmaps(image, classifier, 0.0, patch_size=32, stride=16, progress=False)
     patch_p = {}
     for y in (0, 16, 32):
         for x in (0, 16, 32):

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from mammo_tf.errors import RunError, UsageError
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES, PATCH_CLASSES
+from mammo_tf.imaging.windows import window_grid
 from mammo_tf.io.dicom import image_pixel_spacing  # noqa: F401 (read through io; callers use it from here)
 from mammo_tf.nyu import crop as C
 from mammo_tf.nyu.constants import HEATMAP_PATCH_SIZE, HEATMAP_STRIDE
@@ -88,26 +89,18 @@ def check_heatmap_scale(classifier_spacing, image_spacing, image="the image", cl
     return ratio
 
 
-def _positions(length, patch, stride):
-    """Patch origins covering [0, length): every ``stride`` plus one flush with the end."""
-    if length <= patch:
-        return [0]
-    starts = list(range(0, length - patch + 1, stride))
-    if starts[-1] != length - patch:
-        starts.append(length - patch)
-    return starts
-
-
 def _class_indices(class_names):
     benign = [class_names.index(c) for c in BENIGN_PATCH_CLASSES]
     malignant = [class_names.index(c) for c in MALIGNANT_PATCH_CLASSES]
     return benign, malignant
 
 
-def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZE,
-                     stride=HEATMAP_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
-                     progress=True):
-    """(H, W, 2) float32 [malignant, benign] averaged patch probabilities over ``image``.
+def compute_pixel_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZE,
+                           stride=HEATMAP_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
+                           progress=True):
+    """(H, W, 2) float32 [malignant, benign] averaged patch probabilities over ``image``: one
+    value PER PIXEL (the mean over the windows covering it; Wu et al.'s heatmaps), unlike
+    ``shen.heatmap_rf.compute_window_heatmaps`` (one cell per window, all classes).
 
     Args:
         image: 16-bit grey image (H, W) -- normally the cropped breast.
@@ -136,7 +129,7 @@ def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZ
     if h < patch_size or w < patch_size:  # pad small crops so one patch fits
         image = C.extract_window(image, C.Box(0, max(h, patch_size), 0, max(w, patch_size)))
     ph, pw = image.shape[:2]
-    origins = [(y, x) for y in _positions(ph, patch_size, stride) for x in _positions(pw, patch_size, stride)]
+    origins = list(zip(*(a.tolist() for a in window_grid((ph, pw), patch_size, stride, cover=True))))
     in_size = tuple(classifier.input_shape[1:3])
     sums = np.zeros((ph, pw, 2), np.float64)
     counts = np.zeros((ph, pw), np.float64)
@@ -198,7 +191,7 @@ def heatmaps_for_image(image_path, image, crop, classifier, pixel_mean, classifi
     maps = read_cached_heatmaps(image_path, crop, patch_size, stride, classifier_id)
     if maps is not None:
         return maps
-    maps = compute_heatmaps(np.asarray(image)[crop.slices()], classifier, pixel_mean,
+    maps = compute_pixel_heatmaps(np.asarray(image)[crop.slices()], classifier, pixel_mean,
                             patch_size, stride, batch_size, progress=progress)
     with atomic_path(cache_path(image_path)) as tmp:
         with h5py.File(tmp, "w") as f:

@@ -7,54 +7,24 @@ P(malignant) (sum of the malignant patch classes) and of P(lesion) (1 - P(backgr
 A whole-image model that does not beat it has learnt nothing the patch classifier did not
 already know.
 
-``window_indices`` is the one definition of where the windows lie (valid windows only:
-``range(0, length - window + 1, stride)`` per axis); the converted heatmap classifier
-(``mammo_tf.shen.classifiers.build_heatmap_classifier``) uses the same function, so the two
-heatmaps agree window for window.
+Where the windows lie comes from the one window grid, ``mammo_tf.imaging.windows`` (valid
+windows only: ``range(0, length - window + 1, stride)`` per axis); the converted heatmap
+classifier (``mammo_tf.shen.classifiers.build_heatmap_classifier``) uses the same functions, so
+the two heatmaps agree window for window.
 """
 import logging
 
 import numpy as np
 
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES
+# the one window grid (names kept here for the heatmap classifier and callers)
+from mammo_tf.imaging.windows import grid_shape as heatmap_shape
+from mammo_tf.imaging.windows import pair as _pair
+from mammo_tf.imaging.windows import window_indices, window_starts  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 BACKGROUND_CLASS = "background"
-
-
-def window_starts(length, window, stride):
-    """Start offsets of the valid windows along one axis."""
-    length, window, stride = int(length), int(window), int(stride)
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    if window > length:
-        raise ValueError(f"window {window} is larger than the image ({length} px)")
-    return np.arange(0, length - window + 1, stride)
-
-
-def heatmap_shape(image_shape, window, stride):
-    """(rows, cols) of the sliding-window heatmap of an (H, W) image."""
-    wy, wx = _pair(window)
-    return (len(window_starts(image_shape[0], wy, stride)),
-            len(window_starts(image_shape[1], wx, stride)))
-
-
-def window_indices(image_shape, window, stride):
-    """Flat pixel indices (rows*cols, wy*wx) of every window of an (H, W) image, row-major."""
-    height, width = int(image_shape[0]), int(image_shape[1])
-    wy, wx = _pair(window)
-    ys, xs = window_starts(height, wy, stride), window_starts(width, wx, stride)
-    dy, dx = np.meshgrid(np.arange(wy), np.arange(wx), indexing="ij")
-    offsets = (dy * width + dx).ravel()
-    starts = (ys[:, None] * width + xs[None, :]).ravel()
-    return starts[:, None] + offsets[None, :]
-
-
-def _pair(window):
-    if np.ndim(window) == 0:
-        return int(window), int(window)
-    return int(window[0]), int(window[1])
 
 
 def patch_window_size(patch_model):

@@ -1,0 +1,1 @@
+"""Numpy image operations shared by every method (breast segmentation, window grids)."""
