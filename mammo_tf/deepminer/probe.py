@@ -160,7 +160,7 @@ class ImageListProbe(Probe):
     def from_folder(cls, folder):
         paths = list_images(folder)
         if not paths:
-            raise ValueError(f"{folder}: no image files (.dcm, .png, .pgm) found")
+            raise ValueError(f"{folder}: no image files (.dcm, .png, .jpg, .pgm) found")
         return cls(paths, description=f"folder {folder} ({len(paths)} images)")
 
     def __len__(self):
