@@ -192,7 +192,7 @@ def heatmaps_for_image(image_path, image, crop, classifier, pixel_mean, classifi
     if maps is not None:
         return maps
     maps = compute_pixel_heatmaps(np.asarray(image)[crop.slices()], classifier, pixel_mean,
-                            patch_size, stride, batch_size, progress=progress)
+                                  patch_size, stride, batch_size, progress=progress)
     with atomic_path(cache_path(image_path)) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("malignant", data=maps[..., 0], compression="gzip")
