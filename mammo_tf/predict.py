@@ -3,10 +3,11 @@
 
 Images (DICOM / PNG / JPEG / PGM) are read with ``mammo_tf.io.images.load_image`` (the reader
 training uses: ``read_mammogram``, ``to_uint16``) and resized to the model's input size;
-``.keras`` models then get ``mammo_tf.preprocess.to_network_input`` with their run's pixel mean, SavedModels exported with
-an embedded preprocessing get the raw single-channel 16-bit image. Test-time augmentation
-averages the softmax of the image and its horizontal, vertical and double flips, computed in
-one batched forward pass; several models are averaged with equal weight.
+``.keras`` models then get ``mammo_tf.preprocess.to_network_input`` with their run's pixel
+mean, SavedModels exported with an embedded preprocessing get the raw single-channel 16-bit
+image. Test-time augmentation averages the softmax of the image and its horizontal, vertical
+and double flips, computed in one batched forward pass; several models are averaged with equal
+weight.
 """
 import csv
 import dataclasses

@@ -11,7 +11,8 @@
 from mammo_tf.io.dicom import read_dicom, read_dicom_header
 from mammo_tf.io.errors import MammogramReadError, MissingDecoderError
 from mammo_tf.io.metadata import MammogramMetadata, side_view_from_name, to_uint16
-from mammo_tf.io.raster import read_jpeg, read_mask, read_pgm, read_png, read_png16, write_mask_png, write_png16
+from mammo_tf.io.raster import (read_jpeg, read_mask, read_pgm, read_png, read_png16, write_mask_png,
+                                write_png16)
 from mammo_tf.io.reader import read_mammogram, sniff_format
 
 __all__ = [
