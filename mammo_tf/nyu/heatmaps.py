@@ -11,7 +11,9 @@ by the number of patches covering the pixel. Two kinds of classifier:
   no pixel mean;
 - a mammo_tf Shen patch classifier (softmax over ``mammo_tf.constants.PATCH_CLASSES``):
   benign = sum of ``BENIGN_PATCH_CLASSES``, malignant = sum of ``MALIGNANT_PATCH_CLASSES``,
-  patches through ``to_network_input`` with the classifier's pixel mean.
+  patches through ``to_network_input`` with the classifier's pixel mean, cut from the view as
+  the one image reader gives it (``nyu.data.read_view_image`` = ``io.images.load_image``: the
+  16-bit scale the classifier was trained on, whatever the file's bit depth).
 
 Channel order in the model input follows the paper: [image, malignant, benign].
 
@@ -103,7 +105,9 @@ def compute_pixel_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PAT
     ``shen.heatmap_rf.compute_window_heatmaps`` (one cell per window, all classes).
 
     Args:
-        image: 16-bit grey image (H, W) -- normally the cropped breast.
+        image: grey image (H, W) on the 16-bit scale -- normally the cropped breast of a view
+            read by ``nyu.data.read_view_image`` (``io.images.load_image``), so that a Shen
+            classifier's patches match its training whatever the file's bit depth.
         classifier: Keras patch classifier: the NYU DenseNet-121 (standardised 3-channel
             patches, outputs 0 malignant / 1 benign) or a Shen patch classifier taking
             ``to_network_input`` patches; patches are resized to its input size when
@@ -187,7 +191,9 @@ def read_cached_heatmaps(image_path, crop, patch_size=HEATMAP_PATCH_SIZE, stride
 def heatmaps_for_image(image_path, image, crop, classifier, pixel_mean, classifier_id,
                        patch_size=HEATMAP_PATCH_SIZE, stride=HEATMAP_STRIDE, batch_size=32,
                        progress=True):
-    """Heatmaps of the cropped image, from the HDF5 cache when valid, else computed and cached."""
+    """Heatmaps of the cropped image, from the HDF5 cache when valid, else computed and cached.
+    ``image``: the view read by ``nyu.data.read_view_image`` (16-bit scale, see
+    ``compute_pixel_heatmaps``)."""
     maps = read_cached_heatmaps(image_path, crop, patch_size, stride, classifier_id)
     if maps is not None:
         return maps
