@@ -171,15 +171,16 @@ def pointing_game(run, manifest, out_path):
     of its most malignant window (``most_probable_window_centre``); a hit when that point lies
     inside a malignant ROI, and, as a second number, within half a stride of one (the grid's own
     resolution, as the pointing game's tolerance of Zhang et al. absorbs a map's coarseness)."""
-    import cv2
     import keras
     import numpy as np
 
     from mammo_tf.constants import PATCH_CLASSES
     from mammo_tf.datasets.manifest import read_manifest, resolve_path
+    from mammo_tf.deepminer.evaluation import pointing_hit
+    from mammo_tf.io import read_mask
+    from mammo_tf.io.images import load_image
     from mammo_tf.preprocess import to_network_input
     from mammo_tf.runs import load_run
-    from mammo_tf.shen.data import load_whole_image
     from mammo_tf.shen.sliding import malignant_map, most_probable_window_centre
 
     loaded = load_run(run)
@@ -190,27 +191,22 @@ def pointing_game(run, manifest, out_path):
     classes = loaded.info.details.get("patch_classes") or list(PATCH_CLASSES)
     size = tuple(loaded.info.input_size)
     tolerance = windows.stride // 2
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
     rows = [r for r in read_manifest(manifest) if r["split"] == "test" and int(r["label"]) == 1]
     results = []
     for r in rows:
         masks = [p for p, c in zip(r["roi_mask_paths"], r["roi_classes"]) if p and "malignant" in c]
         if not masks:
             continue
-        image = load_whole_image(resolve_path(manifest, r["image_path"]), size)
+        image = load_image(resolve_path(manifest, r["image_path"]), size)
         x = to_network_input(image, loaded.info.pixel_mean)[None]
         cells = malignant_map(np.asarray(heat_model(x, training=False))[0], classes)
         y0, x0 = most_probable_window_centre(cells, size, windows.window, windows.stride)
         roi = np.zeros(size, np.uint8)
         for path in masks:
-            mask = cv2.imread(resolve_path(manifest, path), cv2.IMREAD_GRAYSCALE)
-            if mask is None:
-                raise ValueError(f"{resolve_path(manifest, path)}: ROI mask cannot be read")
-            if mask.shape != size:
-                mask = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-            roi |= (mask > 0).astype(np.uint8)
-        results.append({"image_id": r["image_id"], "point": [y0, x0], "hit": bool(roi[y0, x0]),
-                        "hit_within_tolerance": bool(cv2.dilate(roi, disk)[y0, x0])})
+            roi |= read_mask(resolve_path(manifest, path), size).astype(np.uint8)
+        results.append({"image_id": r["image_id"], "point": [y0, x0],
+                        "hit": pointing_hit((y0, x0), roi),
+                        "hit_within_tolerance": pointing_hit((y0, x0), roi, tolerance)})
     n = len(results)
     hits = sum(r["hit"] for r in results)
     near = sum(r["hit_within_tolerance"] for r in results)

@@ -91,3 +91,23 @@ def test_nyu_16bit_pngs_keep_their_range(shared_data):
     np.testing.assert_array_equal(u16, raw)  # 16-bit values pass through unchanged
     # 12-bit data scaled to 16 bits: far more than 256 grey levels, max well above 8-bit range
     assert u16.max() > 60000 and len(np.unique(u16[::8, ::8])) > 1000
+
+
+def test_jpeg_reads_as_8_bit_grey_and_maps_by_257(tmp_path):
+    from mammo_tf.io.images import load_image
+
+    grey = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))
+    assert cv2.imwrite(str(tmp_path / "g.jpg"), grey, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    pixels, meta = read_mammogram(tmp_path / "g.jpg")
+    assert meta.format == "jpeg" and meta.bits_stored == 8 and meta.value_max == 255
+    decoded = cv2.imread(str(tmp_path / "g.jpg"), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(pixels, decoded)
+    np.testing.assert_array_equal(load_image(tmp_path / "g.jpg"), decoded.astype(np.uint16) * 257)
+
+
+def test_read_mask_resizes_by_nearest_neighbour(tmp_path):
+    mask = np.zeros((8, 6), bool)
+    mask[2:4, 0:3] = True
+    write_mask_png(tmp_path / "m.png", mask)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png", (8, 6)), mask)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png", (16, 12)), mask.repeat(2, 0).repeat(2, 1))

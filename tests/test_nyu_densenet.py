@@ -294,7 +294,7 @@ def test_heatmaps_from_the_densenet_average_overlapping_windows(model, tmp_path)
     a malignant finding for each pixel, and the other ... of a benign finding". The DenseNet's
     output 0 is the malignant map, output 1 the benign one; the crop is standardised once and
     stacked to 3 channels; two 256 px windows at stride 70 overlap in columns 70-255."""
-    from mammo_tf.nyu.heatmaps import compute_heatmaps
+    from mammo_tf.nyu.heatmaps import compute_pixel_heatmaps
 
     assert "sliding window" in NYU_HEATMAPS
     arrays = _fake_arrays(seed=5)
@@ -302,7 +302,7 @@ def test_heatmaps_from_the_densenet_average_overlapping_windows(model, tmp_path)
     load_densenet_arrays(model, tmp_path / "w.npz")
     rng = np.random.default_rng(7)
     image = rng.integers(0, 65535, (256, 326)).astype(np.uint16)
-    maps = compute_heatmaps(image, model, pixel_mean=None, patch_size=256, stride=70, progress=False)
+    maps = compute_pixel_heatmaps(image, model, pixel_mean=None, patch_size=256, stride=70, progress=False)
     assert maps.shape == (256, 326, 2)
     standard = standardise_image(image)
     assert abs(standard.mean()) < 1e-4 and abs(standard.std() - 1) < 1e-3
@@ -318,7 +318,7 @@ def test_heatmaps_from_the_densenet_average_overlapping_windows(model, tmp_path)
 
 def test_the_authors_classifier_survives_the_keras_file_route(model, tmp_path):
     """train_multiview.py --heatmap-model reads a ``.keras`` file: the saved DenseNet keeps the
-    name that selects the authors' conventions in ``compute_heatmaps``."""
+    name that selects the authors' conventions in ``compute_pixel_heatmaps``."""
     from mammo_tf.nyu.densenet import is_nyu_patch_classifier
     from mammo_tf.runs import load_keras_model
 

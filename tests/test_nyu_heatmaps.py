@@ -40,13 +40,15 @@ def brightness_classifier(size=32):
 
 
 def test_positions_cover_the_whole_image():
-    assert H._positions(100, 32, 30) == [0, 30, 60, 68]
-    assert H._positions(20, 32, 30) == [0]
+    from mammo_tf.imaging.windows import window_starts  # the one window grid, cover mode
+
+    assert window_starts(100, 32, 30, cover=True).tolist() == [0, 30, 60, 68]
+    assert window_starts(20, 32, 30, cover=True).tolist() == [0]
 
 
 def test_constant_classifier_gives_class_sums_everywhere():
     image = np.random.default_rng(0).integers(0, 60000, size=(70, 50)).astype(np.uint16)
-    maps = H.compute_heatmaps(image, constant_classifier(), pixel_mean=0.0, patch_size=32,
+    maps = H.compute_pixel_heatmaps(image, constant_classifier(), pixel_mean=0.0, patch_size=32,
                               stride=12, batch_size=7, progress=False)
     assert maps.shape == (70, 50, 2)
     np.testing.assert_allclose(maps[..., 0], 0.55, atol=1e-5)  # malignant = calc + mass
@@ -58,7 +60,7 @@ def test_overlapping_patches_are_averaged():
     image[:16, :16] = 65535  # bright corner
     classifier = brightness_classifier(size=16)
     # patch 32 resized to the classifier's 16 px input; stride 16 -> 3 x 3 patches
-    maps = H.compute_heatmaps(image, classifier, 0.0, patch_size=32, stride=16, progress=False)
+    maps = H.compute_pixel_heatmaps(image, classifier, 0.0, patch_size=32, stride=16, progress=False)
     patch_p = {}
     for y in (0, 16, 32):
         for x in (0, 16, 32):
@@ -100,3 +102,94 @@ def test_cache_next_to_image_is_reused_and_invalidated(tmp_path):
     with pytest.raises(AssertionError, match="cache not used"):
         H.heatmaps_for_image(image_path, image, crop, Exploding(), 0.0, "other-model",
                              patch_size=32, stride=8, progress=False)
+
+
+def _write_dicom12(path, image12):
+    """A minimal 12-bit MONOCHROME2 MG DICOM file."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "MG"
+    ds.Rows, ds.Columns = image12.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.PixelRepresentation = 0
+    ds.PixelData = image12.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+class RecordingShenClassifier:
+    """A Shen-style patch classifier (``to_network_input`` patches) that records its inputs;
+    its malignant probability rises with patch brightness, so the maps depend on the scale."""
+
+    name = "recording_shen_patch_classifier"
+    input_shape = (None, 32, 32, 3)
+
+    def __init__(self):
+        self.inputs = []
+
+    def predict_on_batch(self, x):
+        self.inputs.append(np.array(x))
+        logits = np.zeros((len(x), len(PATCH_CLASSES)), np.float32)
+        logits[:, PATCH_CLASSES.index("mass_malignant")] = x.mean(axis=(1, 2, 3)) / 50.0
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+
+
+def test_12bit_dicom_view_and_its_16bit_png_give_the_same_heatmap_and_nyu_inputs(tmp_path):
+    """NYU views are read by the one image reader (``nyu.data.read_view_image`` is
+    ``io.images.load_image``): a 12-bit DICOM view and the same image stored as 16-bit PNG (as
+    ``mammo-tf convert`` writes it: ``read_mammogram`` + ``to_uint16``) give the same array,
+    hence the same Shen heatmap-classifier patches (``to_network_input`` expects the 16-bit
+    scale: the DICOM used to arrive about 16x darker), the same heatmaps and the same NYU view
+    input (1 and 3 channels, with and without augmentation)."""
+    from mammo_tf.datasets.phantom import generate_case
+    from mammo_tf.io import read_mammogram, to_uint16, write_png16
+    from mammo_tf.nyu.data import ExamDataset, read_view_image
+    from mammo_tf.nyu.views import PreprocessConfig, view_geometry
+
+    image12 = generate_case(0, 0, size=(96, 64), profile="inbreast")["views"]["L-CC"]["image"] >> 4
+    dcm, png = str(tmp_path / "l_cc.dcm"), str(tmp_path / "l_cc.png")
+    _write_dicom12(dcm, image12)
+    write_png16(png, to_uint16(*read_mammogram(dcm)))
+
+    from_dcm, from_png = read_view_image(dcm), read_view_image(png)
+    assert from_dcm.dtype == np.uint16
+    np.testing.assert_array_equal(from_dcm, from_png)
+    # the 16-bit scale: 12-bit value v -> v * 65535 / 4095 (not the raw stored values)
+    np.testing.assert_allclose(from_dcm, image12 * (65535 / 4095), atol=0.51)
+    assert from_dcm.max() > 4096
+
+    config = PreprocessConfig((64, 48), (64, 48))
+    geometry = view_geometry(from_dcm, "CC", config)
+    assert geometry == view_geometry(from_png, "CC", config)
+    recorders, maps = {}, {}
+    for path, image in ((dcm, from_dcm), (png, from_png)):
+        recorders[path] = RecordingShenClassifier()
+        maps[path] = H.heatmaps_for_image(path, image, geometry.crop, recorders[path], 40.0,
+                                          "recorder", patch_size=32, stride=16, progress=False)
+    dcm_inputs, png_inputs = (np.concatenate(recorders[p].inputs) for p in (dcm, png))
+    np.testing.assert_array_equal(dcm_inputs, png_inputs)
+    crop = from_png[geometry.crop.slices()]
+    np.testing.assert_allclose(dcm_inputs[0], to_network_input(crop[:32, :32], 40.0), rtol=1e-6)
+    np.testing.assert_array_equal(maps[dcm], maps[png])
+
+    def view_inputs(path, **kwargs):
+        row = {"exam_id": "E1", **{v: path for v in ("l_cc", "r_cc", "l_mlo", "r_mlo")}}
+        data = ExamDataset([row], config, batch_size=1, heatmap_patch_size=32,
+                           heatmap_stride=16, **kwargs)
+        return data.view_input(0, "l_cc")
+
+    for kwargs in ({}, {"augment": True, "seed": 3}, {"channels": 3}):
+        x_dcm, x_png = view_inputs(dcm, **kwargs), view_inputs(png, **kwargs)
+        assert x_dcm.shape == (64, 48, kwargs.get("channels", 1))
+        np.testing.assert_array_equal(x_dcm, x_png)

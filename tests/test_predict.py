@@ -161,6 +161,67 @@ def test_predictor_requires_pixel_mean():
         lib.Predictor(flip_invariant_model())
 
 
+def training_inputs(paths, size, folder, pixel_mean=PIXEL_MEAN):
+    """Network inputs of ``paths`` as the TRAINING data layer makes them: a full manifest
+    (one test-split row per file) read by ``shen.data.whole_image_dataset`` (the pipelines'
+    whole-image dataset; no augmentation, file order), one image per batch."""
+    from mammo_tf.datasets.manifest import write_manifest
+    from mammo_tf.shen.data import whole_image_dataset
+
+    manifest = folder / "training_manifest.csv"
+    write_manifest(manifest, [
+        {"image_id": f"t{k}", "patient_id": f"p{k}", "side": "L", "view": "CC", "label": k % 2,
+         "pathology": "NORMAL", "abnormality": [], "image_path": os.path.relpath(path, folder),
+         "roi_mask_paths": [], "roi_classes": [], "split": "test"}
+        for k, path in enumerate(paths)])
+    dataset = whole_image_dataset(str(manifest), "test", pixel_mean, batch_size=1, image_size=size,
+                                  training=False)
+    assert len(dataset) == len(paths)
+    return [dataset[k][0][0] for k in range(len(paths))]
+
+
+def predict_inputs(paths, size, pixel_mean=PIXEL_MEAN):
+    """Network inputs of ``paths`` as PREDICTION makes them: ``collect_items`` +
+    ``predict_items`` with a recording forward pass (what the model is given)."""
+    model = flip_invariant_model(size)
+    seen = []
+
+    def forward(x):
+        seen.extend(np.array(x))
+        return model.predict_on_batch(x)
+
+    predictor = lib.Predictor(model, pixel_mean=pixel_mean, forward=forward)
+    result = lib.predict_items([predictor], lib.collect_items(paths), batch_size=2, progress=False)
+    assert not result.failures and len(seen) == len(paths)
+    return seen
+
+
+def test_training_and_prediction_give_identical_network_inputs_for_png_dicom_and_jpeg(tmp_path):
+    """The train/serve skew check: the same file becomes the SAME network input (array-equal)
+    through the training data layer and through prediction, for a 16-bit PNG, a 12-bit DICOM,
+    an 8-bit JPEG and an 8-bit PNG, each stored at another size than the model's."""
+    import cv2
+
+    rng = np.random.default_rng(11)
+    paths = [tmp_path / "a16.png", tmp_path / "b.dcm", tmp_path / "c.jpg", tmp_path / "d8.png"]
+    write_png16(paths[0], synthetic_images(1, (48, 40))[0])
+    write_dicom(paths[1], rng.integers(0, 4096, (50, 44)))
+    jpeg = cv2.GaussianBlur(rng.integers(0, 256, (45, 37)).astype(np.uint8), (5, 5), 0)
+    assert cv2.imwrite(str(paths[2]), jpeg)
+    assert cv2.imwrite(str(paths[3]), rng.integers(0, 256, (36, 30)).astype(np.uint8))
+    size = (32, 32)
+    trained = training_inputs(paths, size, tmp_path)
+    predicted = predict_inputs(paths, size)
+    for path, a, b in zip(paths, trained, predicted):
+        assert a.shape == (32, 32, 3) and a.dtype == np.float32, path
+        np.testing.assert_array_equal(a, b, err_msg=str(path))
+    # the inputs are the files' own pixels on the 16-bit scale, not a constant both sides share
+    assert len({float(x.std()) for x in trained}) == len(paths)
+    decoded = cv2.imread(str(paths[2]), cv2.IMREAD_GRAYSCALE)  # the JPEG as decoded (lossy)
+    expected = cv2.resize(decoded.astype(np.uint16) * 257, (32, 32), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_allclose(trained[2][..., 0], expected * (255 / 65535) - PIXEL_MEAN, atol=1e-3)
+
+
 def test_predict_items_reads_png_and_dicom_with_training_preprocessing(image_folder, tmp_path):
     model = position_sensitive_model()
     predictor = lib.Predictor.load(save_in_run(model, tmp_path / "runs" / "a"))
@@ -170,11 +231,9 @@ def test_predict_items_reads_png_and_dicom_with_training_preprocessing(image_fol
     result = lib.predict_items([predictor], items, batch_size=2, progress=False)
     assert [f[0] for f in result.failures] == [str(image_folder / "broken.png")]
     assert [i.image_id for i in result.items] == ["img0", "img1", "img2", "scan"]
-    expected = []
-    for item in result.items:
-        image = load_image(item.path, (32, 32))
-        assert image.dtype == np.uint16 and image.shape == (32, 32)
-        expected.append(model.predict_on_batch(to_network_input(image[None], PIXEL_MEAN))[0])
+    # expectation from the training data layer (not from prediction's own reader)
+    inputs = training_inputs([item.path for item in result.items], (32, 32), tmp_path)
+    expected = [model.predict_on_batch(x[None])[0] for x in inputs]
     np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
     with pytest.raises(Exception, match="broken.png"):
         lib.predict_items([predictor], items, strict=True, progress=False)

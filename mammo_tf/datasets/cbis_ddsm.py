@@ -21,7 +21,6 @@ import json
 import os
 import re
 
-import pydicom
 
 from mammo_tf.errors import DataError
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError
@@ -29,6 +28,7 @@ from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.datasets.subgroups import density_category, subgroup_values
 from mammo_tf.io import MammogramReadError, read_dicom_header
+from mammo_tf.io.dicom import read_dicom_pixels
 from mammo_tf.utils import write_json_atomic
 
 DENSITY_COLUMNS = ("breast_density", "breast density")
@@ -262,13 +262,6 @@ def is_binary(pixels):
     return bool(((pixels == 0) | (pixels == top)).all())
 
 
-def _read_pixels(path):
-    try:
-        return pydicom.dcmread(path).pixel_array
-    except Exception as exc:  # pydicom raises many types for damaged files
-        raise MammogramReadError(path, f"cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
-
-
 def find_roi_mask(candidates, shape):
     """Pick the ROI mask among candidate files by content: binary and of the image's size.
 
@@ -282,7 +275,7 @@ def find_roi_mask(candidates, shape):
         raise RoiError("no ROI mask file found in the download")
     notes = []
     for item in items:
-        pixels = _read_pixels(item.path)
+        pixels = read_dicom_pixels(item.path)
         if not is_binary(pixels):
             notes.append(f"{os.path.basename(item.path)} {pixels.shape[0]}x{pixels.shape[1]} not binary")
             continue

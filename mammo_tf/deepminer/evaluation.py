@@ -1,7 +1,8 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Checks of class maps against ROI masks, beyond DeepMiner.
 
-* pointing game: the map's maximum lies inside the ROI;
+* pointing game: the map's maximum (or a model's chosen point: ``pointing_hit``) lies inside
+  the ROI;
 * energy share: share of the map's positive mass inside the ROI;
 * deletion curve: breast pixels are replaced by the pixel mean (network input 0), most salient
   first, ``step`` (default 1%) of the breast area per step; AUC of the class probability over the
@@ -29,10 +30,21 @@ def breast_mask(image):
     return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
-def pointing_game(saliency, roi):
-    """True when the saliency maximum lies inside ``roi``."""
-    y, x = np.unravel_index(int(np.argmax(saliency)), saliency.shape)
-    return bool(roi[y, x])
+def pointing_hit(point, roi, tolerance=0):
+    """The pointing game's test of one point: True when ``point`` = (y, x) lies inside ``roi``
+    (boolean (H, W)) or, with ``tolerance`` > 0 pixels, inside the ROI dilated by a disk of that
+    radius (Zhang et al.'s tolerance for coarse maps)."""
+    y, x = int(point[0]), int(point[1])
+    if tolerance <= 0:
+        return bool(roi[y, x])
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+    return bool(cv2.dilate(np.asarray(roi, np.uint8), disk)[y, x])
+
+
+def pointing_game(saliency, roi, tolerance=0):
+    """True when the saliency maximum lies inside ``roi`` (within ``tolerance`` pixels)."""
+    point = np.unravel_index(int(np.argmax(saliency)), saliency.shape)
+    return pointing_hit(point, roi, tolerance)
 
 
 def energy_share(saliency, roi):

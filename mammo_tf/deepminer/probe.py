@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from mammo_tf.preprocess import to_network_input
-from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
+from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image, resize_mask
 
 
 @dataclasses.dataclass
@@ -27,16 +27,6 @@ class ProbeItem:
     context_path: str | None = None
     box: tuple | None = None  # (y0, x0, y1, x1) in the context image
     rois: list = dataclasses.field(default_factory=list)  # [(bool mask aligned with image, class)]
-
-
-def resize_mask(mask, size):
-    """Nearest-neighbour resize of a boolean mask to ``size`` = (height, width)."""
-    import cv2
-
-    height, width = int(size[0]), int(size[1])
-    if mask.shape == (height, width):
-        return mask.astype(bool)
-    return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def concept_of(roi_class):
@@ -85,23 +75,17 @@ class PatchH5Probe(Probe):
     """Patches of a patch HDF5 (``patches``, ``labels``, ``image_id``, ``center_y/x``)."""
 
     def __init__(self, h5_path, manifest=None):
-        import h5py
+        from mammo_tf.io.patch_file import PatchFile
 
         super().__init__()
         self.path = os.fspath(h5_path)
-        try:
-            self._file = h5py.File(self.path, "r")
-            self._patches = self._file["patches"]
-        except (OSError, KeyError) as exc:
-            raise ValueError(f"{self.path}: not a patch HDF5 with a 'patches' dataset ({exc})") from None
-        n = self._patches.shape[0]
-        read = lambda name, default: self._file[name][()] if name in self._file else default
-        self.labels = np.asarray(read("labels", np.full(n, -1)))
-        ids = read("image_id", np.array([f"patch_{i}" for i in range(n)]))
-        self.image_ids = [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
-        self.center_y = np.asarray(read("center_y", np.full(n, -1)))
-        self.center_x = np.asarray(read("center_x", np.full(n, -1)))
-        self.roi_index = np.asarray(read("roi_index", np.full(n, -1)))
+        self._file = PatchFile(self.path)  # PatchFileError (a ValueError) names a non-patch file
+        n = len(self._file)
+        self.labels = np.asarray(self._file.column("labels", np.full(n, -1)))
+        self.image_ids = self._file.column("image_id", [f"patch_{i}" for i in range(n)])
+        self.center_y = np.asarray(self._file.column("center_y", np.full(n, -1)))
+        self.center_x = np.asarray(self._file.column("center_x", np.full(n, -1)))
+        self.roi_index = np.asarray(self._file.column("roi_index", np.full(n, -1)))
         self.description = f"patch HDF5 {self.path} ({n} patches)"
         self._rows = {}
         if manifest is not None:
@@ -113,15 +97,10 @@ class PatchH5Probe(Probe):
                 self._rows[row["image_id"]] = row
 
     def __len__(self):
-        return int(self._patches.shape[0])
+        return len(self._file)
 
     def _read(self, indices):
-        indices = np.asarray(indices)
-        if len(indices) and np.all(np.diff(indices) == 1):
-            block = self._patches[int(indices[0]):int(indices[-1]) + 1]
-        else:
-            block = self._patches[np.sort(indices)]
-        return list(np.asarray(block, dtype=np.uint16))
+        return list(np.asarray(self._file.read(indices), dtype=np.uint16))
 
     def item(self, index):
         image = self._read([index])[0]
@@ -181,7 +160,7 @@ class ImageListProbe(Probe):
     def from_folder(cls, folder):
         paths = list_images(folder)
         if not paths:
-            raise ValueError(f"{folder}: no image files (.dcm, .png, .pgm) found")
+            raise ValueError(f"{folder}: no image files (.dcm, .png, .jpg, .pgm) found")
         return cls(paths, description=f"folder {folder} ({len(paths)} images)")
 
     def __len__(self):
@@ -200,7 +179,7 @@ class ImageListProbe(Probe):
         from mammo_tf.io import read_mask
 
         image = load_image(self.paths[index])
-        rois = [(resize_mask(read_mask(p), image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
+        rois = [(read_mask(p, image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
         return ProbeItem(index, self.image_ids[index], image, self.labels[index], self.paths[index],
                          (0, 0) + image.shape, rois)
 

@@ -1,12 +1,13 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Prediction on mammograms with the exact training preprocessing, 4-flip TTA and model averaging.
 
-Images (DICOM / PNG / PGM) are read with ``mammo_tf.io.read_mammogram``, mapped onto the 16-bit
-scale (``to_uint16``) and resized to the model's input size; ``.keras`` models then get
-``mammo_tf.preprocess.to_network_input`` with their run's pixel mean, SavedModels exported with
-an embedded preprocessing get the raw single-channel 16-bit image. Test-time augmentation
-averages the softmax of the image and its horizontal, vertical and double flips, computed in
-one batched forward pass; several models are averaged with equal weight.
+Images (DICOM / PNG / JPEG / PGM) are read with ``mammo_tf.io.images.load_image`` (the reader
+training uses: ``read_mammogram``, ``to_uint16``) and resized to the model's input size;
+``.keras`` models then get ``mammo_tf.preprocess.to_network_input`` with their run's pixel
+mean, SavedModels exported with an embedded preprocessing get the raw single-channel 16-bit
+image. Test-time augmentation averages the softmax of the image and its horizontal, vertical
+and double flips, computed in one batched forward pass; several models are averaged with equal
+weight.
 """
 import csv
 import dataclasses
@@ -17,6 +18,7 @@ import numpy as np
 from mammo_tf.errors import DataError
 from mammo_tf.constants import WHOLE_IMAGE_SIZE, default_class_names
 from mammo_tf.datasets.manifest import ImageItem, items_from_manifest
+from mammo_tf.io import prediction_csv
 from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image
 from mammo_tf.inference.tta import tta_predict
 
@@ -230,19 +232,17 @@ def predict_items(predictors, items, tta=False, size=None, batch_size=2, strict=
 
 
 def write_predictions_csv(path, result):
-    """CSV: image_id, path, prob_<class>..., n_models, tta[, label][, manifest facts]; written
+    """CSV: image_id, path, prob_<class>..., n_models, tta[, label][, manifest facts]
+    (``mammo_tf.io.prediction_csv``, the schema the screening report reads); written
     atomically. Items from a manifest add its patient_id, side, view, study and subgroup columns
     (``mammo_tf.datasets.manifest.ITEM_INFO_COLUMNS``, those the manifest has), so
     ``mammo-tf evaluate`` forms breasts, exams and subgroups from this CSV alone."""
     from mammo_tf.utils import atomic_path
 
     with_labels = result.labels is not None
-    header = ["image_id", "path"] + [f"prob_{c}" for c in result.class_names] + ["n_models", "tta"]
-    if with_labels:
-        header.append("label")
     # manifest facts (patient, side, view, study, subgroup columns) for `mammo-tf evaluate`
     info = list(dict.fromkeys(k for item in result.items for k in (getattr(item, "info", None) or {})))
-    header += info
+    header = prediction_csv.image_header(result.class_names, with_labels, info)
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

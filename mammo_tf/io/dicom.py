@@ -46,6 +46,34 @@ def read_dicom_header(path, specific_tags=None):
         raise MammogramReadError(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
 
 
+def image_pixel_spacing(path):
+    """Pixel spacing (mm, the row spacing) from a DICOM header (PixelSpacing, else
+    ImagerPixelSpacing), or None for other files (by extension), unreadable headers (reported
+    where the pixels are read) and headers without it."""
+    if not os.fspath(path).lower().endswith((".dcm", ".dicom")):
+        return None
+    try:
+        ds = read_dicom_header(path, specific_tags=["PixelSpacing", "ImagerPixelSpacing"])
+    except MammogramReadError:
+        return None
+    for tag in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = getattr(ds, tag, None)
+        if value:
+            return float(value[0])
+    return None
+
+
+def read_dicom_pixels(path):
+    """The stored pixel values of a DICOM file as decoded, without any grey-level transform
+    (no modality LUT, VOI or inversion): for files that are data rather than images to show,
+    such as CBIS-DDSM's ROI mask DICOMs. Failures raise :class:`MammogramReadError`."""
+    path = os.fspath(path)
+    try:
+        return pydicom.dcmread(path).pixel_array
+    except Exception as exc:  # pydicom raises many types for damaged files
+        raise MammogramReadError(path, f"cannot decode pixel data ({type(exc).__name__}: {exc})") from exc
+
+
 def header_facts(ds):
     """Acquisition facts of a DICOM header used for subgroups: ``manufacturer``,
     ``manufacturer_model`` and ``patient_age`` (strings as stored, ``None`` where absent)."""

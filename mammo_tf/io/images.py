@@ -1,14 +1,20 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Whole images as the models see them: read onto the 16-bit scale, resized (aspect ratio not
-kept, as the paper), and found in folders. Used by dataset conversion, prediction, DeepMiner
-and the baselines alike, so every path reads and resizes an image the same way."""
+kept, as the paper), and found in folders.
+
+:func:`load_image` is THE image reader of every method: training (``shen.data``), prediction,
+DeepMiner, the baselines (sliding window, heatmap random forest) and the NYU views and their
+heatmaps (``nyu.data.read_view_image``) all call it, so every path
+reads and resizes an image the same way (tests/test_predict.py checks that training and
+prediction give identical network inputs for PNG, DICOM and JPEG files)."""
 import os
 
 import cv2
 
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
+from mammo_tf.io.raster import resize_mask  # noqa: F401  (the one mask resize, beside the mask reader)
 
-IMAGE_EXTENSIONS = (".dcm", ".dicom", ".dic", ".png", ".pgm")
+IMAGE_EXTENSIONS = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg", ".pgm")
 INTERPOLATIONS = {
     "nearest": cv2.INTER_NEAREST,
     "linear": cv2.INTER_LINEAR,
@@ -27,8 +33,10 @@ def resize_image(image, size=WHOLE_IMAGE_SIZE, interpolation="cubic"):
     return cv2.resize(image, (width, height), interpolation=INTERPOLATIONS[interpolation])
 
 
-def load_image(path, size=None):
-    """Read an image file as uint16 (H, W) on the 0-65535 scale, resized to ``size`` if given.
+def load_image(path, size=None, interpolation="cubic"):
+    """Read an image file (DICOM, PNG 8/16-bit, JPEG, PGM) as uint16 (H, W) on the 0-65535
+    scale (``read_mammogram`` + ``to_uint16``), resized to ``size`` = (height, width) with
+    ``interpolation`` when given (an image already at ``size`` is returned as read).
 
     Raises ``mammo_tf.io.MammogramReadError`` (naming the file) when it cannot be read.
     """
@@ -37,7 +45,7 @@ def load_image(path, size=None):
 
     image, metadata = read_mammogram(path)
     image = to_uint16(image, metadata)
-    return image if size is None else resize_image(image, size)
+    return image if size is None else resize_image(image, size, interpolation)
 
 
 def list_images(folder):

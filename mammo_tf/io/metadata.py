@@ -22,7 +22,7 @@ class MammogramMetadata:
     """
 
     path: str
-    format: str  # "dicom" | "png" | "pgm"
+    format: str  # "dicom" | "png" | "jpeg" | "pgm"
     bits_stored: int
     value_min: float
     value_max: float

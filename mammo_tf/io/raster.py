@@ -1,5 +1,5 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""PNG (8/16-bit) and PGM reading; atomic 16-bit PNG and mask writing."""
+"""PNG (8/16-bit), JPEG and PGM reading; atomic 16-bit PNG and mask writing."""
 import os
 
 import cv2
@@ -42,14 +42,24 @@ def _imread(path):
 
 def read_png(path):
     """Read an 8- or 16-bit PNG as ``(float32 image, MammogramMetadata)``; 16 bits are kept."""
+    return _read_decoded(path, "png")
+
+
+def read_jpeg(path):
+    """Read a (baseline, 8-bit) JPEG as ``(float32 image, MammogramMetadata)``; colour files are
+    converted to grey. Its nominal range is 0..255, like an 8-bit PNG."""
+    return _read_decoded(path, "jpeg")
+
+
+def _read_decoded(path, kind):
     path = os.fspath(path)
     pixels = _to_grey(path, _imread(path))
     if pixels.dtype not in (np.uint8, np.uint16):
-        raise MammogramReadError(path, f"unsupported PNG sample type {pixels.dtype}")
+        raise MammogramReadError(path, f"unsupported {kind.upper()} sample type {pixels.dtype}")
     bits = 8 if pixels.dtype == np.uint8 else 16
     side, view = side_view_from_name(path)
     return pixels.astype(np.float32), MammogramMetadata(
-        path=path, format="png", bits_stored=bits, value_min=0.0, value_max=float(2**bits - 1),
+        path=path, format=kind, bits_stored=bits, value_min=0.0, value_max=float(2**bits - 1),
         rows=pixels.shape[0], columns=pixels.shape[1], laterality=side, view=view,
     )
 
@@ -138,10 +148,22 @@ def write_mask_png(path, mask):
     _write_png(path, np.where(mask > 0, 255, 0).astype(np.uint8))
 
 
-def read_mask(path):
-    """Read an ROI mask PNG as a boolean array (any non-zero pixel is inside the ROI)."""
+def resize_mask(mask, size):
+    """Nearest-neighbour resize of a boolean mask to ``size`` = (height, width); a mask already
+    at ``size`` is returned as bool."""
+    height, width = int(size[0]), int(size[1])
+    mask = np.asarray(mask)
+    if mask.shape[:2] == (height, width):
+        return mask.astype(bool)
+    return cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def read_mask(path, size=None):
+    """Read an ROI mask PNG as a boolean array (any non-zero pixel is inside the ROI), resized
+    to ``size`` = (height, width) by nearest neighbour when given: the one ROI mask reader."""
     path = os.fspath(path)
-    return _to_grey(path, _imread(path)) > 0
+    mask = _to_grey(path, _imread(path)) > 0
+    return mask if size is None else resize_mask(mask, size)
 
 
 def _write_png(path, array):

@@ -12,7 +12,7 @@ require_keras3()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mammo_tf.imaging.windows import heatmap_shape, window_starts  # noqa: E402
+from mammo_tf.imaging.windows import grid_shape, window_starts  # noqa: E402
 
 # ----------------------------------------------------------------- Shen: classifier heads
 
@@ -45,7 +45,7 @@ class SlidingWindows(keras.layers.Layer):
         self.image_size = tuple(int(s) for s in image_size)
         self.window = tuple(int(s) for s in window)
         self.stride = int(stride)
-        self.grid = heatmap_shape(self.image_size, self.window, self.stride)
+        self.grid = grid_shape(self.image_size, self.window, self.stride)
         # rows then columns of every window (small index arrays, not one per pixel)
         ys = window_starts(self.image_size[0], self.window[0], self.stride)
         xs = window_starts(self.image_size[1], self.window[1], self.stride)

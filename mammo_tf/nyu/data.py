@@ -8,6 +8,7 @@ with ``task="birads"`` ``y`` (B,) the BI-RADS class 0/1/2.
 import keras
 import numpy as np
 
+from mammo_tf.io.images import load_image
 from mammo_tf.nyu.four_view import VIEWS
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.nyu.exams import exam_labels, is_positive
@@ -16,11 +17,12 @@ from mammo_tf.training.environment import local_part, sharded_batch_count
 
 
 def read_view_image(path):
-    """The image of one view as float32 (H, W); errors name the file."""
-    from mammo_tf.io import read_mammogram
-
-    image, _ = read_mammogram(path)
-    return np.asarray(image, dtype=np.float32)
+    """The image of one view as uint16 (H, W) on the 0-65535 scale, at its own size: read with
+    ``mammo_tf.io.images.load_image``, the one image reader of every method, so a 12-bit DICOM
+    view and the same image stored as 16-bit PNG give the same array, and a Shen patch
+    classifier used for the heatmaps sees the grey scale it was trained on. (The NYU view input
+    is standardised per crop, so the scale does not change it.) Errors name the file."""
+    return load_image(path)
 
 
 class ExamDataset(keras.utils.PyDataset):

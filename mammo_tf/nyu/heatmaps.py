@@ -11,7 +11,9 @@ by the number of patches covering the pixel. Two kinds of classifier:
   no pixel mean;
 - a mammo_tf Shen patch classifier (softmax over ``mammo_tf.constants.PATCH_CLASSES``):
   benign = sum of ``BENIGN_PATCH_CLASSES``, malignant = sum of ``MALIGNANT_PATCH_CLASSES``,
-  patches through ``to_network_input`` with the classifier's pixel mean.
+  patches through ``to_network_input`` with the classifier's pixel mean, cut from the view as
+  the one image reader gives it (``nyu.data.read_view_image`` = ``io.images.load_image``: the
+  16-bit scale the classifier was trained on, whatever the file's bit depth).
 
 Channel order in the model input follows the paper: [image, malignant, benign].
 
@@ -32,6 +34,8 @@ from tqdm.auto import tqdm
 
 from mammo_tf.errors import RunError, UsageError
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES, PATCH_CLASSES
+from mammo_tf.imaging.windows import window_grid
+from mammo_tf.io.dicom import image_pixel_spacing  # noqa: F401 (read through io; callers use it from here)
 from mammo_tf.nyu import crop as C
 from mammo_tf.nyu.constants import HEATMAP_PATCH_SIZE, HEATMAP_STRIDE
 from mammo_tf.preprocess import to_network_input
@@ -65,25 +69,6 @@ def classifier_pixel_spacing(model_path):
     return None if value is None else float(value)
 
 
-def image_pixel_spacing(path):
-    """Pixel spacing (mm, the row spacing) from a DICOM header (PixelSpacing, else
-    ImagerPixelSpacing), or None for other files / headers without it."""
-    if not os.fspath(path).lower().endswith((".dcm", ".dicom")):
-        return None
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(os.fspath(path), stop_before_pixels=True,
-                            specific_tags=["PixelSpacing", "ImagerPixelSpacing"])
-    except Exception:  # unreadable headers are reported where the pixels are read
-        return None
-    for tag in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = getattr(ds, tag, None)
-        if value:
-            return float(value[0])
-    return None
-
-
 def check_heatmap_scale(classifier_spacing, image_spacing, image="the image", classifier="the "
                         "heatmap classifier", allow_mismatch=False, tolerance=SCALE_TOLERANCE):
     """HeatmapScaleError when the two pixel spacings (mm) differ by more than ``tolerance``
@@ -106,29 +91,23 @@ def check_heatmap_scale(classifier_spacing, image_spacing, image="the image", cl
     return ratio
 
 
-def _positions(length, patch, stride):
-    """Patch origins covering [0, length): every ``stride`` plus one flush with the end."""
-    if length <= patch:
-        return [0]
-    starts = list(range(0, length - patch + 1, stride))
-    if starts[-1] != length - patch:
-        starts.append(length - patch)
-    return starts
-
-
 def _class_indices(class_names):
     benign = [class_names.index(c) for c in BENIGN_PATCH_CLASSES]
     malignant = [class_names.index(c) for c in MALIGNANT_PATCH_CLASSES]
     return benign, malignant
 
 
-def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZE,
-                     stride=HEATMAP_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
-                     progress=True):
-    """(H, W, 2) float32 [malignant, benign] averaged patch probabilities over ``image``.
+def compute_pixel_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZE,
+                           stride=HEATMAP_STRIDE, batch_size=32, class_names=PATCH_CLASSES,
+                           progress=True):
+    """(H, W, 2) float32 [malignant, benign] averaged patch probabilities over ``image``: one
+    value PER PIXEL (the mean over the windows covering it; Wu et al.'s heatmaps), unlike
+    ``shen.heatmap_rf.compute_window_heatmaps`` (one cell per window, all classes).
 
     Args:
-        image: 16-bit grey image (H, W) -- normally the cropped breast.
+        image: grey image (H, W) on the 16-bit scale -- normally the cropped breast of a view
+            read by ``nyu.data.read_view_image`` (``io.images.load_image``), so that a Shen
+            classifier's patches match its training whatever the file's bit depth.
         classifier: Keras patch classifier: the NYU DenseNet-121 (standardised 3-channel
             patches, outputs 0 malignant / 1 benign) or a Shen patch classifier taking
             ``to_network_input`` patches; patches are resized to its input size when
@@ -154,7 +133,7 @@ def compute_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PATCH_SIZ
     if h < patch_size or w < patch_size:  # pad small crops so one patch fits
         image = C.extract_window(image, C.Box(0, max(h, patch_size), 0, max(w, patch_size)))
     ph, pw = image.shape[:2]
-    origins = [(y, x) for y in _positions(ph, patch_size, stride) for x in _positions(pw, patch_size, stride)]
+    origins = list(zip(*(a.tolist() for a in window_grid((ph, pw), patch_size, stride, cover=True))))
     in_size = tuple(classifier.input_shape[1:3])
     sums = np.zeros((ph, pw, 2), np.float64)
     counts = np.zeros((ph, pw), np.float64)
@@ -212,12 +191,14 @@ def read_cached_heatmaps(image_path, crop, patch_size=HEATMAP_PATCH_SIZE, stride
 def heatmaps_for_image(image_path, image, crop, classifier, pixel_mean, classifier_id,
                        patch_size=HEATMAP_PATCH_SIZE, stride=HEATMAP_STRIDE, batch_size=32,
                        progress=True):
-    """Heatmaps of the cropped image, from the HDF5 cache when valid, else computed and cached."""
+    """Heatmaps of the cropped image, from the HDF5 cache when valid, else computed and cached.
+    ``image``: the view read by ``nyu.data.read_view_image`` (16-bit scale, see
+    ``compute_pixel_heatmaps``)."""
     maps = read_cached_heatmaps(image_path, crop, patch_size, stride, classifier_id)
     if maps is not None:
         return maps
-    maps = compute_heatmaps(np.asarray(image)[crop.slices()], classifier, pixel_mean,
-                            patch_size, stride, batch_size, progress=progress)
+    maps = compute_pixel_heatmaps(np.asarray(image)[crop.slices()], classifier, pixel_mean,
+                                  patch_size, stride, batch_size, progress=progress)
     with atomic_path(cache_path(image_path)) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("malignant", data=maps[..., 0], compression="gzip")

@@ -38,6 +38,7 @@ from mammo_tf.nyu.weights import load_pytorch_arrays
 from mammo_tf.runs import load_keras_model
 from mammo_tf.training import common
 from mammo_tf.errors import RunError, UsageError
+from mammo_tf.io import prediction_csv
 from mammo_tf.training.environment import end_processes, process_shard
 from mammo_tf.training.runner import Monitor, StageRunner, TrainingOptions
 from mammo_tf.utils import write_text_atomic
@@ -246,7 +247,7 @@ def write_predictions(path, rows, probabilities, names=F.OUTPUT_NAMES):
     (``exam_id,birads_0,birads_1,birads_2`` for the BI-RADS task)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("exam_id",) + tuple(names))
+    writer.writerow(prediction_csv.exam_header(names))
     for row, p in zip(rows, probabilities):
         writer.writerow([row["exam_id"]] + [f"{v:.6f}" for v in p])
     write_text_atomic(path, buffer.getvalue())

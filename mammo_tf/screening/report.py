@@ -32,6 +32,7 @@ import re
 import numpy as np
 
 from mammo_tf.errors import DataError
+from mammo_tf.io import prediction_csv
 from mammo_tf import evaluate
 from mammo_tf.screening import calibration as C
 from mammo_tf.screening import operating as O
@@ -77,7 +78,7 @@ def _rows_of(source):
         rows, columns = _read_csv(os.fspath(source), "prediction CSV")
         return rows, columns, os.fspath(source)
     if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.inference.predict.PredictionResult
-        names = [f"prob_{c}" for c in source.class_names]
+        names = [prediction_csv.prob_column(c) for c in source.class_names]
         info = list(dict.fromkeys(k for it in source.items for k in (getattr(it, "info", None) or {})))
         rows = [dict({"image_id": it.image_id, "label": "" if it.label is None else it.label},
                      **{n: float(p) for n, p in zip(names, probs)},
@@ -112,11 +113,11 @@ def _float(value, where):
 
 
 def _score_column(columns, where):
-    if "prob_positive" in columns:
-        return "prob_positive"
-    if "score" in columns:
-        return "score"
-    probs = [c for c in columns if c.startswith("prob_")]
+    if prediction_csv.POSITIVE in columns:
+        return prediction_csv.POSITIVE
+    if prediction_csv.SCORE in columns:
+        return prediction_csv.SCORE
+    probs = [c for c in columns if prediction_csv.is_prob_column(c)]
     if len(probs) == 2:
         return probs[1]
     raise ReportError(f"{where}: no 'prob_positive' (or 'score') column; a screening report needs "
@@ -141,7 +142,7 @@ def load_predictions(source, manifest=None, task="malignant"):
     m_where = os.fspath(manifest) if isinstance(manifest, (str, os.PathLike)) else "manifest"
     if not rows:
         raise ReportError(f"{where}: no predictions")
-    if "exam_id" in columns and f"left_{task}" in columns:
+    if prediction_csv.EXAM_ID in columns and prediction_csv.breast_column("left", task) in columns:
         return _nyu_units(rows, where, m_rows, m_columns, m_where, task)
     if "image_id" not in columns:
         raise ReportError(f"{where}: needs an 'image_id' column (image predictions) or 'exam_id' "
@@ -157,7 +158,7 @@ def load_predictions(source, manifest=None, task="malignant"):
             raise ReportError(f"{where}: {len(missing)} image(s) not in the manifest {m_where} "
                               f"(first: {missing[0]!r})")
     extra = [c for c in (m_columns or columns) if c not in _SKIP_COLUMNS and c not in _EXAM_KEYS
-             and not c.startswith("prob_") and c not in ("n_models", "tta")]
+             and not prediction_csv.is_prob_column(c) and c not in prediction_csv.BOOKKEEPING]
     ids, scores, labels, patient, exam, side, view = [], [], [], [], [], [], []
     cols = {c: [] for c in extra}
     for number, row in enumerate(rows, start=2):
@@ -199,7 +200,8 @@ def _nyu_units(rows, where, m_rows, m_columns, m_where, task):
     cols = {c: [] for c in extra}
     for number, row in enumerate(rows, start=2):
         info = by_id.get(row["exam_id"], {})
-        for s, name in (("L", f"left_{task}"), ("R", f"right_{task}")):
+        for s, name in (("L", prediction_csv.breast_column("left", task)),
+                        ("R", prediction_csv.breast_column("right", task))):
             ids.append(f"{row['exam_id']}/{s}")
             scores.append(_float(row.get(name), f"{where}, line {number}"))
             labels.append(_label(info.get(name, ""), f"{m_where} (exam {row['exam_id']!r})"))

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from mammo_tf.datasets.manifest import SUBGROUP_COLUMNS
+from mammo_tf.io.prediction_csv import IMAGE_ID, LABEL, POSITIVE
 from mammo_tf.screening.report import ReportError, _slug, write_report
 from mammo_tf.utils import atomic_path
 
@@ -30,7 +31,7 @@ def image_prediction_rows(image_ids, labels, probabilities):
     labels = np.asarray(labels).ravel()
     if not len(image_ids) == len(labels) == len(p):
         raise ValueError(f"{len(image_ids)} image ids, {len(labels)} labels and {len(p)} probabilities")
-    return [{"image_id": i, "label": int(y), "prob_positive": float(v)} for i, y, v in zip(image_ids, labels, p)]
+    return [{IMAGE_ID: i, LABEL: int(y), POSITIVE: float(v)} for i, y, v in zip(image_ids, labels, p)]
 
 
 def auto_subgroups(manifest):

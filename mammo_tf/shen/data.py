@@ -12,19 +12,18 @@ of that epoch is augmented with a generator seeded from (seed, e, k), so batches
 on how many worker threads produce them. ``labels`` holds the labels in file order (the batch
 order when ``shuffle=False``), for computing AUC on a validation set.
 """
-import json
 import os
 import threading
 
-import cv2
-import h5py
 import keras
 import numpy as np
 
 from mammo_tf.shen.augment import AugmentConfig, channel_shift, draw_channel_shifts, draw_params, warp
-from mammo_tf.constants import PATCH_CLASSES, PIXEL_SCALE, WHOLE_IMAGE_CLASSES
+from mammo_tf.constants import PIXEL_SCALE, WHOLE_IMAGE_CLASSES
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.errors import UsageError
+from mammo_tf.io.images import load_image
+from mammo_tf.io.patch_file import PatchFile, patch_input_size  # noqa: F401 (patch_input_size: callers)
 from mammo_tf.training.environment import local_part, process_shard, sharded_batch_count
 
 
@@ -131,14 +130,10 @@ class PatchDataset(_ImageBatches):
     def __init__(self, h5_path, batch_size=32, pixel_mean=None, augment=None, class_balanced=True,
                  shuffle=True, seed=0, workers=1, max_queue_size=10, shard=None):
         self.h5_path = str(h5_path)
-        with h5py.File(self.h5_path, "r") as f:
-            for name in ("patches", "labels"):
-                if name not in f:
-                    raise ValueError(f"{self.h5_path}: not a patch file (no '{name}' dataset)")
-            labels = f["labels"][...]
-            names = f.attrs.get("class_names")
-            self.class_names = tuple(json.loads(names)) if names is not None else PATCH_CLASSES
-            self.patch_shape = tuple(f["patches"].shape[1:])
+        with PatchFile(self.h5_path, require=("patches", "labels")) as f:
+            labels = f.column("labels")
+            self.class_names = f.class_names
+            self.patch_shape = f.patch_shape
         self._file = None
         self._open_lock = threading.Lock()
         super().__init__(labels, batch_size, pixel_mean, augment, class_balanced, shuffle, seed,
@@ -147,13 +142,8 @@ class PatchDataset(_ImageBatches):
     def _load(self, indices):
         with self._open_lock:  # worker threads share one handle (h5py serialises reads)
             if self._file is None:
-                self._file = h5py.File(self.h5_path, "r")
-        order = np.argsort(indices)
-        sorted_indices = np.asarray(indices)[order]
-        block = self._file["patches"][sorted_indices.tolist()]  # h5py wants increasing indices
-        out = np.empty_like(block)
-        out[order] = block
-        return list(out)
+                self._file = PatchFile(self.h5_path)
+        return list(self._file.read(indices))
 
     def close(self):
         if self._file is not None:
@@ -162,7 +152,8 @@ class PatchDataset(_ImageBatches):
 
 
 class WholeImageDataset(_ImageBatches):
-    """Batches of whole images from a manifest CSV (16-bit PNGs), labels in {0, 1}.
+    """Batches of whole images from a manifest CSV, labels in {0, 1}; images (16-bit PNGs, or
+    any file ``mammo_tf.io.images.load_image`` reads) are read with that one reader.
 
     Args:
       manifest_csv, split ("train" | "val" | "test"), batch_size, pixel_mean, image_size
@@ -191,23 +182,13 @@ class WholeImageDataset(_ImageBatches):
                          shard=shard)
 
     def _load(self, indices):
-        images = [load_whole_image(self.image_paths[i], self.image_size) for i in indices]
+        images = [load_image(self.image_paths[i], self.image_size) for i in indices]
         shapes = {img.shape for img in images}
         if len(shapes) > 1:
             names = ", ".join(f"{self.image_paths[i]} {img.shape[1]}x{img.shape[0]}"
                               for i, img in zip(indices, images))
             raise ValueError(f"images of different sizes in one batch ({names}); pass image_size=(H, W)")
         return images
-
-
-def load_whole_image(path, image_size=None):
-    """Read a 16-bit PNG whole image; resize to ``image_size`` (H, W) with cubic interpolation."""
-    from mammo_tf.io import read_png16
-
-    image = read_png16(path)
-    if image_size is not None and image.shape != tuple(image_size):
-        image = cv2.resize(image, (image_size[1], image_size[0]), interpolation=cv2.INTER_CUBIC)
-    return image
 
 
 def compute_pixel_mean(source, split="train", image_size=None, chunk=256):
@@ -233,10 +214,8 @@ def _pixel_sum(source, split, image_size, chunk):
     """(sum of pixel values on the 0-1 scale, pixel count) of one HDF5 file or manifest split."""
     total, count = 0.0, 0
     if source.endswith((".h5", ".hdf5")):
-        with h5py.File(source, "r") as f:
-            patches = f["patches"]
-            for start in range(0, patches.shape[0], chunk):
-                block = patches[start:start + chunk]
+        with PatchFile(source) as f:
+            for block in f.chunks(chunk):
                 total += float(block.sum(dtype=np.float64))
                 count += block.size
     else:
@@ -245,7 +224,7 @@ def _pixel_sum(source, split, image_size, chunk):
         for row in read_manifest(source):
             if row["split"] != split:
                 continue
-            image = load_whole_image(resolve_path(source, row["image_path"]), image_size)
+            image = load_image(resolve_path(source, row["image_path"]), image_size)
             total += float(image.sum(dtype=np.float64))
             count += image.size
     return total, count
@@ -320,19 +299,6 @@ def whole_image_dataset(manifest, split, pixel_mean, batch_size, image_size, tra
                              augment=_augment_config(augment and training),
                              class_balanced=class_balanced and training, shuffle=training,
                              seed=seed, workers=workers, shard=_training_shard(training))
-
-
-def patch_input_size(path):
-    """(height, width) of the patches stored in a patch HDF5 file."""
-    import h5py
-
-    if not path or not os.path.isfile(path):
-        raise UsageError(f"patch file not found: {path}")
-    try:
-        with h5py.File(path, "r") as f:
-            return tuple(int(s) for s in f["patches"].shape[1:3])
-    except (OSError, KeyError) as exc:
-        raise UsageError(f"{path}: not a patch HDF5 file ({exc})") from None
 
 
 def pixel_mean_of(source, split=None, image_size=None):

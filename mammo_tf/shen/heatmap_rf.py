@@ -162,8 +162,10 @@ def build_heatmap_model(patch_model, image_shape):
     return keras.Model(classifier.inputs, layer.output, name="patch_heatmap")
 
 
-def compute_heatmaps(heatmap_model, images, pixel_mean, batch_size=2, progress=True):
-    """Heatmaps (N, h, w, C) of 16-bit grey images at the heatmap model's input size.
+def compute_window_heatmaps(heatmap_model, images, pixel_mean, batch_size=2, progress=True):
+    """Heatmaps (N, h, w, C) of 16-bit grey images at the heatmap model's input size: one cell
+    PER WINDOW of the grid (all patch classes), unlike ``nyu.heatmaps.compute_pixel_heatmaps``
+    (window probabilities averaged into every pixel).
 
     ``images``: a uint16 array (N, H, W[, 1]) already at that size, or a sequence of image
     files, read batch by batch (``mammo_tf.io.images.load_image``) and resized to it.
@@ -255,8 +257,8 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
         raise ValueError(f"train and test image arrays differ in size: {sorted(shapes)}")
     shape = shapes.pop() if shapes else tuple(image_size or WHOLE_IMAGE_SIZE)
     heatmap_model = build_heatmap_model(patch_model, shape)
-    train_h = compute_heatmaps(heatmap_model, train_images, pixel_mean, batch_size, progress)
-    test_h = compute_heatmaps(heatmap_model, test_images, pixel_mean, batch_size, progress)
+    train_h = compute_window_heatmaps(heatmap_model, train_images, pixel_mean, batch_size, progress)
+    test_h = compute_window_heatmaps(heatmap_model, test_images, pixel_mean, batch_size, progress)
     train_f = np.stack([heatmap_features(h, cutoffs, maps) for h in train_h])
     test_f = np.stack([heatmap_features(h, cutoffs, maps) for h in test_h])
     result, scores, forest = evaluate_features(

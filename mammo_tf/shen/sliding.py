@@ -7,18 +7,20 @@ P(malignant) (sum of the malignant patch classes) and of P(lesion) (1 - P(backgr
 A whole-image model that does not beat it has learnt nothing the patch classifier did not
 already know.
 
-``window_indices`` (``mammo_tf.imaging.windows``) is the one definition of where the windows
-lie (valid windows only: ``range(0, length - window + 1, stride)`` per axis); the converted heatmap classifier
-(``mammo_tf.shen.classifiers.build_heatmap_classifier``) uses the same function, so the two
-heatmaps agree window for window.
+Where the windows lie comes from the one window grid, ``mammo_tf.imaging.windows`` (valid
+windows only: ``range(0, length - window + 1, stride)`` per axis); the converted heatmap
+classifier (``mammo_tf.shen.classifiers.build_heatmap_classifier``) uses the same functions, so
+the two heatmaps agree window for window.
 """
 import logging
 
 import numpy as np
 
 from mammo_tf.constants import BENIGN_PATCH_CLASSES, MALIGNANT_PATCH_CLASSES
-from mammo_tf.imaging.windows import (  # noqa: F401  (re-exported)
-    heatmap_shape, window_indices, window_pair, window_starts)
+# the one window grid (names kept here for the heatmap classifier and callers)
+from mammo_tf.imaging.windows import grid_shape as heatmap_shape
+from mammo_tf.imaging.windows import pair as _pair
+from mammo_tf.imaging.windows import window_indices, window_starts  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ def _window_grid(map_shape, image_shape, window, stride):
     """((wy, wx), row starts, col starts) of the windows a (rows, cols) map was computed on;
     ValueError when the map does not match them."""
     height, width = int(image_shape[0]), int(image_shape[1])
-    wy, wx = window_pair(window)
+    wy, wx = _pair(window)
     ys, xs = window_starts(height, wy, stride), window_starts(width, wx, stride)
     if tuple(map_shape[:2]) != (len(ys), len(xs)):
         raise ValueError(f"heatmap {tuple(map_shape[:2])} does not match {len(ys)}x{len(xs)} windows "

@@ -155,38 +155,17 @@ def training_options(config):
 
 
 def patch_class_names(paths):
-    """The ``class_names`` the patch files record (the 5 Shen classes, or DeepMiner's 3 of a
-    ``--set sliding`` set); UsageError when the files disagree."""
-    import json
+    """``mammo_tf.io.patch_file.patch_class_names``."""
+    from mammo_tf.io.patch_file import patch_class_names as names_of
 
-    import h5py
-
-    found = {}
-    for path in paths:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("class_names")
-        found[path] = tuple(json.loads(raw)) if raw is not None else tuple(PATCH_CLASSES)
-    names = set(found.values())
-    if len(names) > 1:
-        raise UsageError("the patch files have different classes: " + "; ".join(
-            f"{p}: {', '.join(c)}" for p, c in found.items()))
-    return list(names.pop())
+    return names_of(paths)
 
 
 def patch_pixel_spacing(paths):
-    """The ``pixel_spacing_mm`` attribute the patch files agree on (None: absent or differing)."""
-    import h5py
+    """``mammo_tf.io.patch_file.patch_pixel_spacing``."""
+    from mammo_tf.io.patch_file import patch_pixel_spacing as spacing_of
 
-    values = set()
-    for path in paths:
-        with h5py.File(path, "r") as f:
-            value = f.attrs.get("pixel_spacing_mm")
-            values.add(None if value is None else float(value))
-    if len(values) > 1:
-        logger.warning("the training patch files record different pixel spacings %s: none "
-                       "recorded", sorted(v for v in values if v is not None))
-        return None
-    return values.pop() if values else None
+    return spacing_of(paths)
 
 
 def pixel_mean_source_of(config):

@@ -17,7 +17,9 @@ import numpy as np
 
 from mammo_tf.constants import PATCH_CLASSES, PATCH_SIZE
 from mammo_tf.datasets.manifest import read_manifest, resolve_path
-from mammo_tf.io import read_mask, read_png16
+from mammo_tf.io import read_mask
+from mammo_tf.io.images import load_image
+from mammo_tf.io.patch_file import PatchFile
 from mammo_tf.shen.patches.sampling import BREAST_THRESHOLD, CUTOFF_STEP, MAX_FAILURES, pad_to_patch, sample_patches
 from mammo_tf.utils import atomic_path, write_json_atomic
 
@@ -105,8 +107,9 @@ def image_seed(seed, image_id):
 
 
 def load_image_and_rois(manifest_path, row):
-    """Read a manifest row's 16-bit image and its ROI masks (bool) with class indices."""
-    image = read_png16(resolve_path(manifest_path, row["image_path"]))
+    """Read a manifest row's 16-bit image (``load_image``, the one image reader) and its ROI
+    masks (bool) with class indices."""
+    image = load_image(resolve_path(manifest_path, row["image_path"]))
     masks = [read_mask(resolve_path(manifest_path, p)) for p in row["roi_mask_paths"]]
     labels = [PATCH_CLASSES.index(c) for c in row["roi_classes"]]
     for path, mask in zip(row["roi_mask_paths"], masks):
@@ -216,9 +219,5 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
 
 def read_patch_file(path):
     """Load a whole patch HDF5 file into memory (for small sets and tests): dict of arrays."""
-    with h5py.File(path, "r") as f:
-        out = {name: f[name][...] for name in ("patches", "labels", "roi_index", "center_y",
-                                               "center_x", "overlap") if name in f}
-        out["image_id"] = f["image_id"].asstr()[...]
-        out["class_names"] = json.loads(f.attrs["class_names"])
-    return out
+    with PatchFile(path) as f:
+        return f.read_all()

@@ -20,6 +20,7 @@ resize) and written in the patch HDF5 layout with ``class_names`` ["normal", "be
 import cv2
 import numpy as np
 
+from mammo_tf.imaging.windows import window_grid
 from mammo_tf.shen.patches.sampling import SampledPatches, breast_mask, integral, window_sums
 
 DEEPMINER_CLASSES = ("normal", "benign", "malignant")
@@ -39,10 +40,6 @@ def pathology_of(roi_class):
     raise ValueError(f"ROI class {roi_class!r} is neither benign nor malignant")
 
 
-def _starts(length, window, stride):
-    return list(range(0, max(length - window, 0) + 1, stride))
-
-
 def sliding_patches(image, masks, roi_classes, patch_size=224, window=WINDOW_FRACTION,
                     stride=STRIDE_FRACTION, min_breast=MIN_BREAST, min_lesion=MIN_LESION):
     """``SampledPatches`` of one image (labels index ``DEEPMINER_CLASSES``; ``roi_index`` the
@@ -60,9 +57,7 @@ def sliding_patches(image, masks, roi_classes, patch_size=224, window=WINDOW_FRA
     tables = [integral(m) for m in masks]
     areas = [float(np.asarray(m, bool).sum()) for m in masks]
     pathologies = [pathology_of(c) for c in roi_classes]
-    ys, xs = np.meshgrid(_starts(image.shape[0], size, step), _starts(image.shape[1], size, step),
-                         indexing="ij")
-    y0, x0 = ys.ravel().astype(np.int64), xs.ravel().astype(np.int64)
+    y0, x0 = window_grid(image.shape[:2], size, step)
     window_area = float(size * size)
     keep = window_sums(breast, y0, x0, size) / window_area >= min_breast
     y0, x0 = y0[keep], x0[keep]
