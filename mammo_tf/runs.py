@@ -527,7 +527,7 @@ def upgrade(path):
 
 
 def main(argv=None, prog="python -m mammo_tf.runs"):
-    from mammo_tf.cli import CommandParser, report_error
+    from mammo_tf.commands.common import CommandParser, report_error
 
     parser = CommandParser(prog=prog, description="Run-folder tools.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)

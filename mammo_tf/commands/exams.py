@@ -8,9 +8,8 @@ Exit codes: 0 done; 2 bad input (one line on stderr).
 """
 import argparse
 import os
-import sys
 
-from mammo_tf.cli import CommandParser, report_error, setup_command
+from mammo_tf.commands.common import CommandParser, report_error, setup_command
 
 EXAMS = "build a four-view exam manifest"
 
@@ -38,6 +37,7 @@ def _exams(args, parser):
     if args.from_images is not None and not os.path.isfile(args.from_images):
         parser.error(f"--from-images {args.from_images}: file not found")
     setup_command()
+    from mammo_tf.errors import MammoTfError
     from mammo_tf.nyu import exams
 
     if args.phantom is not None:
@@ -47,7 +47,7 @@ def _exams(args, parser):
         return 0
     try:
         rows, skipped = exams.exams_from_image_manifest(args.from_images, args.out, strict=args.strict)
-    except (OSError, ValueError) as exc:  # an unusable manifest, an incomplete exam with --strict
+    except MammoTfError as exc:  # an unusable manifest, an incomplete exam with --strict
         return report_error(parser.prog, exc)
     print(f"wrote {len(rows)} exams to {args.out}")
     if skipped:
@@ -71,6 +71,3 @@ def main(argv=None):
     _add_exams_arguments(ex)
     return _exams(parser.parse_args(argv), ex)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

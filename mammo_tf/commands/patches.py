@@ -1,10 +1,9 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""``python -m mammo_tf.shen.patches`` / ``mammo-tf patches``: build an s1 / s10 / s30 patch set
+"""``mammo-tf patches`` / ``python -m mammo_tf.shen.patches``: build an s1 / s10 / s30 patch set
 from a whole-image manifest. Exit codes: 0 done; 2 bad input (one line on stderr)."""
 import os
-import sys
 
-from mammo_tf.cli import CommandParser, report_error, setup_command
+from mammo_tf.commands.common import CommandParser, report_error, setup_command
 from mammo_tf.constants import PATCH_SIZE
 
 PROG = "python -m mammo_tf.shen.patches"
@@ -57,12 +56,13 @@ def main(argv=None, prog=PROG):
         parser.error(f"--pixel-spacing must be > 0 mm, got {args.pixel_spacing}")
     if args.background is not None and args.background < 0:
         parser.error(f"--background must be >= 0, got {args.background}")
+    from mammo_tf.errors import MammoTfError, UsageError
     from mammo_tf.shen.patches.patch_set import make_patch_set, parse_set_name
 
     if args.set_name != "sliding":
         try:
             parse_set_name(args.set_name)
-        except ValueError as exc:
+        except UsageError as exc:
             parser.error(f"--set: {exc} (or sliding)")
         if args.window is not None or args.stride is not None:
             parser.error("--window / --stride go with --set sliding")
@@ -79,7 +79,7 @@ def main(argv=None, prog=PROG):
                                  pixel_spacing=args.pixel_spacing, window=args.window,
                                  stride=args.stride,
                                  compression=args.compression)
-    except (OSError, ValueError) as exc:  # an unreadable manifest or image, a bad set name
+    except MammoTfError as exc:  # an unusable manifest; a bad item with --strict
         return report_error(prog, exc)
     for split, info in summary["splits"].items():
         counts = ", ".join(f"{k} {v}" for k, v in info["class_counts"].items())
@@ -92,6 +92,3 @@ def main(argv=None, prog=PROG):
         print(f"  skipped {item['image_id']}: {item['reason']}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

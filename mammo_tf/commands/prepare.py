@@ -1,11 +1,10 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""Command line: ``python -m mammo_tf.datasets prepare|subset ...`` (see ``--help``), also
-``mammo-tf prepare`` / ``mammo-tf subset``. Exit codes: 0 done; 2 bad input (a bad argument, a
+"""``mammo-tf prepare`` / ``mammo-tf subset``, also ``python -m mammo_tf.datasets prepare|subset
+...`` (see ``--help``). Exit codes: 0 done; 2 bad input (a bad argument, a
 missing or unusable source, an unusable item with ``--strict``), one line on stderr."""
-import sys
-
-from mammo_tf.cli import CommandParser, report_error, setup_command
+from mammo_tf.commands.common import CommandParser, exit_on_bad_input, report_error, setup_command
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
+from mammo_tf.errors import MammoTfError
 
 # Same names as mammo_tf.datasets.prepare.DATASETS (not imported: keeps --help fast).
 DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed")
@@ -75,7 +74,7 @@ def _merge(args, parser):
 
     try:
         manifest, report = merge_shards(args.out)
-    except (FileNotFoundError, ValueError) as exc:
+    except MammoTfError as exc:  # no shards, a shard missing, shards of other runs
         return report_error(parser.prog, exc)
     print(report.summary())
     print(f"manifest: {manifest}")
@@ -94,10 +93,8 @@ def _prepare(args, parser):
     if args.shard is not None:
         from mammo_tf.datasets.prepare import parse_shard
 
-        try:
+        with exit_on_bad_input(parser.prog):  # UsageError: not I/N
             parse_shard(args.shard)
-        except ValueError as exc:
-            parser.error(str(exc))
     if args.src is not None and args.dataset != "phantom" and not os.path.exists(args.src):
         parser.error(f"--src {args.src!r} does not exist")
     for flag, values in (("--size", args.size), ("--phantom-size", args.phantom_size)):
@@ -122,13 +119,10 @@ def _prepare(args, parser):
         )
     except PrepareError as exc:  # an unusable item with --strict: bad input
         return report_error(parser.prog, f"{exc} (--strict)")
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        # Some messages carry the conversion report after their first line: print it as
-        # output, keep the error itself to one line.
-        first, *details = str(exc).splitlines() or [type(exc).__name__]
-        if details:
-            print("\n".join(details))
-        return report_error(parser.prog, first)
+    except MammoTfError as exc:
+        # A missing source, an unusable table, no usable image: one error line; a message's
+        # further lines (the conversion report) are printed as output (report_error).
+        return report_error(parser.prog, exc)
     counts = split_counts(read_manifest(manifest))
     print(report.summary())
     if args.shard is not None:
@@ -150,12 +144,12 @@ def _subset(args, parser):
     if os.path.dirname(os.path.abspath(args.out)) != os.path.dirname(os.path.abspath(args.manifest)):
         parser.error("--out must be in the manifest's folder (image paths are relative to it)")
     setup_command()
-    from mammo_tf.datasets.manifest import ManifestError, write_manifest
+    from mammo_tf.datasets.manifest import write_manifest
     from mammo_tf.datasets.splits import draw_patient_subset
 
     try:
         rows = draw_patient_subset(args.manifest, args.patients, seed=args.seed)
-    except (ManifestError, ValueError) as exc:
+    except MammoTfError as exc:  # an unusable manifest, too few patients
         return report_error(parser.prog, exc)
     write_manifest(args.out, rows)
     print(f"wrote {args.out}: {len(rows)} rows ({args.patients} training patients)")
@@ -180,6 +174,3 @@ def main(argv=None):
     run = _prepare if args.command == "prepare" else _subset
     return run(args, subs[args.command])
 
-
-if __name__ == "__main__":
-    sys.exit(main())
