@@ -181,6 +181,10 @@ def test_bad_input_exits_2_with_one_line_for_every_command(tmp_path):
     ("module", "mammo_tf.shen.patches", ["--manifest", "/nonexistent.csv", "--out", "x"],
      "python -m mammo_tf.shen.patches"),
     ("module", "mammo_tf.nyu", ["exams", "--phantom", "0", "--out", "x"], "python -m mammo_tf.nyu exams"),
+    ("module", "mammo_tf.datasets", ["subset", "--manifest", "/nonexistent.csv", "--patients", "2",
+                                     "--out", "s.csv"], "python -m mammo_tf.datasets subset"),
+    ("module", "mammo_tf.shen.heatmap_rf", ["--patch-model", "/nonexistent", "--manifest", "/x.csv",
+                                            "--out", "x"], "python -m mammo_tf.shen.heatmap_rf"),
 ])
 def test_scripts_and_modules_share_the_error_style(kind, target, args, prog):
     code, _, err, imported, _ = _run(kind, REPO / target if kind == "script" else target, *args)
