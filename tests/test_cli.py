@@ -285,7 +285,7 @@ def _policy_cases(tmp):
         (["heatmap-rf"], ["--patch-model", str(exists), "--manifest", str(exists), "--out", str(tmp)],
          "mammo_tf.runs:load_run"),
         (["predict"], [str(exists), "-m", str(tmp), "--no-progress"], "mammo_tf.predict:collect_items"),
-        (["train-patch"], ["--train-h5", str(exists), "--val-h5", str(exists)], f"{PATCH[0]}:{PATCH[2]}"),
+        (["train-patch"], ["--train-h5", str(exists), "--val-h5", str(exists)], PATCH[1]),
     ]
 
 

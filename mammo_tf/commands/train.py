@@ -8,27 +8,34 @@ import sys
 
 from mammo_tf.commands.common import PRECEDENCE, exit_on_bad_input, setup_command
 
-# Where each pipeline's config dataclass and function live (one place to change when they move).
-PATCH = ("mammo_tf.shen.train_patch", "PatchConfig", "train_patch_classifier")
-WHOLE = ("mammo_tf.shen.train_whole", "WholeConfig", "train_whole_image_classifier")
-TRANSFER = ("mammo_tf.shen.transfer", "TransferConfig", "transfer")
+# Where each pipeline's config dataclass and function live ("module:name"; the one place to
+# change when they move).
+PATCH = ("mammo_tf.shen.train_patch:PatchConfig", "mammo_tf.shen.train_patch:train_patch_classifier")
+WHOLE = ("mammo_tf.shen.train_whole:WholeConfig",
+         "mammo_tf.shen.train_whole:train_whole_image_classifier")
+TRANSFER = ("mammo_tf.shen.transfer:TransferConfig", "mammo_tf.shen.transfer:transfer")
+
+
+def _resolve(target):
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def run_pipeline(pipeline, prog, description, argv):
     """Parse a dataclass-configured pipeline's arguments, then run it (bad input: one error
-    line and exit 2, ``exit_on_bad_input``). ``pipeline``: (module, config class, function)."""
+    line and exit 2, ``exit_on_bad_input``). ``pipeline``: (config class, function) as
+    "module:name"."""
     from mammo_tf.training.config import parse_config
 
-    module, config_name, function_name = pipeline
+    config_target, function_target = pipeline
     argv = sys.argv[1:] if argv is None else argv
     with exit_on_bad_input(prog):
-        # The config dataclass lives with its pipeline; that module must import Keras lazily
-        # (inside functions) so that --help and argument errors stay fast.
-        pipeline_module = importlib.import_module(module)
-        config, resume = parse_config(getattr(pipeline_module, config_name), argv, prog,
-                                      description, PRECEDENCE)
+        # The config module must import Keras lazily (inside functions) so that --help and
+        # argument errors stay fast; the pipeline function is looked up after parsing.
+        config, resume = parse_config(_resolve(config_target), argv, prog, description,
+                                      PRECEDENCE)
         setup_command()
-        getattr(pipeline_module, function_name)(config, resume=resume)
+        _resolve(function_target)(config, resume=resume)
     return 0
 
 
