@@ -4,7 +4,7 @@
 (also ``mammo-tf explain``). Run ``python explain.py --help`` or ``python explain.py <command> --help``."""
 import sys
 
-from mammo_tf.deepminer.cli import main
+from mammo_tf.commands.explain import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,7 +15,7 @@ setup(
     package_data={"mammo_tf": ["experiments/*.json", "deepminer/*.json", "deepminer/*.html", "deepminer/*.js", "deepminer/*.css"]},
     python_requires=">=3.10",
     # One console script for installs without a checkout: mammo-tf <command> (mammo-tf --help).
-    entry_points={"console_scripts": ["mammo-tf=mammo_tf.cli:main"]},
+    entry_points={"console_scripts": ["mammo-tf=mammo_tf.commands:main"]},
     install_requires=[
         "tensorflow>=2.16,<3",
         "keras>=3.5,<4",

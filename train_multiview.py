@@ -22,7 +22,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mammo_tf.cli import main_multiview  # noqa: E402
+from mammo_tf.commands.multiview import main as main_multiview  # noqa: E402
 
 
 def main(argv=None):

@@ -4,7 +4,7 @@
 VGG16/VGG19/ResNet50 -> test accuracy on the 5 classes and confusion matrix, in runs/<name>/."""
 import sys
 
-from mammo_tf.cli import main_patch  # the command lives in the library (also: mammo-tf train-patch)
+from mammo_tf.commands.train import main_patch  # the command (also: mammo-tf train-patch)
 
 if __name__ == "__main__":
     sys.exit(main_patch())

@@ -4,7 +4,7 @@
 resnet/vgg/hybrid top or the heatmap alternative, 2 stages -> test AUC, in runs/<name>/."""
 import sys
 
-from mammo_tf.cli import main_whole  # the command lives in the library (also: mammo-tf train-whole)
+from mammo_tf.commands.train import main_whole  # the command (also: mammo-tf train-whole)
 
 if __name__ == "__main__":
     sys.exit(main_whole())

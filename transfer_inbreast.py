@@ -4,7 +4,7 @@
 (paper section 3), or run the transfer-efficiency series with --patients 20 30 40 50 60."""
 import sys
 
-from mammo_tf.cli import main_transfer  # the command lives in the library (also: mammo-tf transfer)
+from mammo_tf.commands.train import main_transfer  # the command (also: mammo-tf transfer)
 
 if __name__ == "__main__":
     sys.exit(main_transfer())

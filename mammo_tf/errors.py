@@ -28,3 +28,8 @@ class DataError(MammoTfError, ValueError):
 
 class RunError(MammoTfError, ValueError):
     """A run folder, model file or SavedModel that cannot be used; the message names it."""
+
+
+class MissingFileError(DataError, FileNotFoundError):
+    """An input file or folder that does not exist; the message names it and what to do. Also a
+    ``FileNotFoundError``, so callers that catch that keep working."""

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.utils import atomic_path
 
 
@@ -29,7 +30,7 @@ def _binary_labels(y_true):
     y = np.asarray(y_true).ravel()
     values = np.unique(y)
     if not np.all(np.isin(values, [0, 1])):
-        raise ValueError(f"binary labels must be 0/1, got values {values.tolist()[:10]}")
+        raise DataError(f"binary labels must be 0/1, got values {values.tolist()[:10]}")
     return y.astype(np.int64)
 
 
@@ -40,9 +41,9 @@ def binary_inputs(y_true, scores):
     if len(s) != len(y):
         raise ValueError(f"{len(y)} labels but {len(s)} scores")
     if not np.all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or infinity")
+        raise DataError("scores contain NaN or infinity")
     if len(y) == 0 or y.min() == y.max():
-        raise ValueError("AUC is undefined: only one class present in the labels")
+        raise DataError("AUC is undefined: only one class present in the labels")
     return y, s
 
 
@@ -86,11 +87,11 @@ def one_vs_rest_auc(y_true, probs):
     if p.ndim != 2 or len(p) != len(y):
         raise ValueError(f"probs must be (N, C) with N={len(y)}, got shape {p.shape}")
     if len(y) == 0 or y.min() < 0 or y.max() >= p.shape[1]:
-        raise ValueError(f"labels must be in [0, {p.shape[1] - 1}], got "
+        raise DataError(f"labels must be in [0, {p.shape[1] - 1}], got "
                          f"{(y.min(), y.max()) if len(y) else 'no labels'}")
     per_class = _defined_column_aucs(np.eye(p.shape[1], dtype=np.int64)[y], p)
     if np.all(np.isnan(per_class)):
-        raise ValueError("AUC is undefined: fewer than two classes present in the labels")
+        raise DataError("AUC is undefined: fewer than two classes present in the labels")
     return float(np.nanmean(per_class)), per_class
 
 
@@ -160,7 +161,7 @@ def bootstrap_weights(y_true, n_boot=1000, seed=0, groups=None):
         group_of = group_of.ravel()
         n_groups = int(group_of.max()) + 1 if len(group_of) else 0
         if n_groups < 2:
-            raise ValueError("a cluster bootstrap needs at least two groups (patients)")
+            raise DataError("a cluster bootstrap needs at least two groups (patients)")
         for _ in range(n_boot):
             for _ in range(1000):
                 drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
@@ -168,7 +169,7 @@ def bootstrap_weights(y_true, n_boot=1000, seed=0, groups=None):
                 if weights[y == 1].sum() > 0 and weights[y == 0].sum() > 0:
                     break
             else:
-                raise ValueError("cluster bootstrap: resamples keep lacking a class")
+                raise DataError("cluster bootstrap: resamples keep lacking a class")
             yield weights
         return
     pos = np.flatnonzero(y == 1)

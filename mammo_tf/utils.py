@@ -1,5 +1,6 @@
 """Small helpers: atomic writes so an interrupted run never leaves a partial file; lazy
 package exports; the commands' logging set-up."""
+import argparse
 import contextlib
 import json
 import logging
@@ -88,6 +89,16 @@ def lazy_exports(package, exports):
         return sorted(where)
 
     return __getattr__, __dir__, sorted(where)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The commands' argparse parser (the one parser class of the project): a bad argument
+    prints ONE line ``<prog>: error: <message>`` on stderr and exits with code 2 (argparse's
+    own usage block is left out). Used by ``mammo_tf.commands`` and the dataclass-config
+    bridge ``mammo_tf.training.config``; it lives here, at the bottom layer, so that both can."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 class _CurrentStreamHandler(logging.StreamHandler):

@@ -173,7 +173,7 @@ def test_strict_stops_at_first_problem(tcia_tree):
 
 
 def test_prepare_official_split_and_strict_exit_code(tcia_tree, tmp_path):
-    from mammo_tf.datasets.__main__ import main
+    from mammo_tf.commands.prepare import main
     from mammo_tf.datasets.manifest import read_manifest
 
     src, _ = tcia_tree

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mammo_tf.datasets.__main__ import main
+from mammo_tf.commands.prepare import main
 from mammo_tf.datasets.convert import ImageRecord, Roi, convert_records, resize_mask
 from mammo_tf.datasets.manifest import COLUMNS, ManifestError, read_manifest, write_manifest
 from mammo_tf.datasets.report import PrepareError, PrepareReport

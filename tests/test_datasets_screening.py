@@ -18,6 +18,7 @@ from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.datasets.rsna import COLUMNS as RSNA_COLUMNS, load_rsna
 from mammo_tf.datasets.tables import TableFormatError
 from mammo_tf.datasets.vindr_mammo import load_vindr_mammo
+from mammo_tf.errors import UsageError
 from mammo_tf.io import read_mask
 
 SHAPE = (40, 30)
@@ -148,7 +149,7 @@ def test_rsna_labels_and_patient_split(tmp_path):
     assert len(out) == len(records)  # the JPEG-LS image decoded too
     split_of = _splits_by_patient(out)
     assert sorted(split_of.values()).count("test") == round(10 * 0.15)
-    with pytest.raises(ValueError, match="official"):
+    with pytest.raises(UsageError, match="official"):  # --split official: a usage error
         prepare("rsna", tmp_path / "rsna", tmp_path / "out2", size=SHAPE, split="official", progress=False)
 
 

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from mammo_tf.datasets.__main__ import main
+from mammo_tf.commands.prepare import main
 from mammo_tf.datasets.manifest import read_manifest
 from mammo_tf.datasets.prepare import merge_shards, parse_shard, prepare, shard_of_records
+from mammo_tf.errors import UsageError
 from mammo_tf.io import read_png16
 
 KW = dict(size=(40, 32), n_patients=8, phantom_size=(96, 72), progress=False)
@@ -64,7 +65,7 @@ def test_shard_assignment_is_by_patient_and_covers_all():
                    for other in parts if other is not part for k in other)
     assert parse_shard("2/8") == (2, 8)
     for bad in ("0/3", "4/3", "x", "1/0"):
-        with pytest.raises(ValueError, match="I/N"):
+        with pytest.raises(UsageError, match="I/N"):  # a bad --shard value: a usage error
             parse_shard(bad)
 
 

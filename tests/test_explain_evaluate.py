@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from explain_fixtures import BLOB_PIXEL_MEAN, blob_detector_model, write_phantom_manifest
-from mammo_tf.deepminer.cli import main
+from mammo_tf.commands.explain import main
 from mammo_tf.deepminer.evaluation import deletion_curve, energy_share, evaluate_maps, pointing_game
 from mammo_tf.deepminer.graph import split_model
 from mammo_tf.deepminer.probe import open_probe

@@ -133,7 +133,7 @@ def test_a_model_that_is_not_fully_convolutional_is_explained_at_its_fixed_size(
 
 @pytest.mark.parametrize("fixed", [False, True])
 def test_cli_image_prints_the_feature_map_size(tmp_path, capsys, fixed):
-    from mammo_tf.deepminer.cli import main
+    from mammo_tf.commands.explain import main
     from mammo_tf.io import write_png16
 
     model_path = str(tmp_path / "m.keras")

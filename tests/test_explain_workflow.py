@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from explain_fixtures import SIZE, gap_dense_model, nested_model, write_phantom_manifest
-from mammo_tf.deepminer.cli import main
+from mammo_tf.commands.explain import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

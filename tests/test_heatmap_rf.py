@@ -153,6 +153,8 @@ def test_tiny_end_to_end_baseline(tmp_path):
 def test_module_cli_runs_and_rejects_a_model_of_the_wrong_kind(tmp_path, capsys):
     import keras
 
+    from mammo_tf.commands.heatmap_rf import main
+
     from mammo_tf.io import write_png16
     from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
 
@@ -175,7 +177,7 @@ def test_module_cli_runs_and_rejects_a_model_of_the_wrong_kind(tmp_path, capsys)
     out = tmp_path / "rf"
     argv = ["--manifest", str(manifest), "--out", str(out), "--image-size", "64", "64",
             "--trees", "10"]
-    assert hrf.main(argv + ["--patch-model", str(run / "checkpoints" / "best.keras")]) == 0
+    assert main(argv + ["--patch-model", str(run / "checkpoints" / "best.keras")]) == 0
     assert "test AUC" in capsys.readouterr().out
     metrics = json.loads((out / "heatmap_rf_metrics.json").read_text())
     assert metrics["n_train"] == 4 and metrics["n_test"] == 2 and metrics["n_trees"] == 10
@@ -188,7 +190,7 @@ def test_module_cli_runs_and_rejects_a_model_of_the_wrong_kind(tmp_path, capsys)
                                            pixel_mean=50.0, backbone="vgg16"))
     whole_path = whole_run.best_model
     with pytest.raises(SystemExit) as info:
-        hrf.main(argv + ["--patch-model", str(whole_path)])
+        main(argv + ["--patch-model", str(whole_path)])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "patch classifier" in err

@@ -13,7 +13,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Module prefix -> layer (low -> high). The longest matching prefix wins; a module whose
-# last name part is ``__main__`` or ends with ``cli`` is a command (layer 9) wherever it lives.
+# last name part is ``__main__`` is a command (layer 9) wherever it lives (a ``python -m`` shim).
 LAYERS = {
     "mammo_tf": 0,  # the package __init__ only: a name without a dot matches itself only
     "mammo_tf.errors": 0,
@@ -43,7 +43,7 @@ COMMAND_LAYER = 9
 
 def is_command(module):
     last = module.rsplit(".", 1)[-1]
-    return last == "__main__" or last.endswith("cli")
+    return last == "__main__"
 
 
 def layer_of(module, layers=LAYERS, command_layer=COMMAND_LAYER):
@@ -106,7 +106,13 @@ def imports_of(module, path, modules, package):
                 return candidate
         return None
 
+    # a module's own ``if __name__ == "__main__":`` block runs only as a script (the entry point
+    # of ``python -m``): its imports are not dependencies of the module
+    main_blocks = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
+    skipped = {id(n) for block in main_blocks for n in ast.walk(block)}
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_exports"
                 and len(node.args) == 2 and isinstance(node.args[1], ast.Dict)):
             # a package's lazy re-exports name their modules in strings: imports all the same
@@ -266,9 +272,8 @@ def test_runs_package_imports_neither_serving_nor_inference():
 
 
 def test_layer_table_classifies_commands_by_name():
-    assert layer_of("mammo_tf.cli") == COMMAND_LAYER
-    assert layer_of("mammo_tf.export_cli") == COMMAND_LAYER
-    assert layer_of("mammo_tf.screening.cli") == COMMAND_LAYER
+    assert layer_of("mammo_tf.commands.predict") == COMMAND_LAYER
+    assert layer_of("mammo_tf.datasets.__main__") == COMMAND_LAYER
     assert layer_of("mammo_tf.datasets.__main__") == COMMAND_LAYER
     assert layer_of("mammo_tf.commands.runs") == COMMAND_LAYER
     assert layer_of("mammo_tf.runs.loader") == LAYERS["mammo_tf.runs"]
@@ -292,13 +297,16 @@ def fake_package(tmp_path):
     _write(root, "fakepkg/low/a.py", "from fakepkg import base\n")
     _write(root, "fakepkg/high/__init__.py", "")
     _write(root, "fakepkg/high/b.py", "from ..low import a\n")
-    _write(root, "fakepkg/high/cli.py", "from fakepkg.high import b\n")
+    _write(root, "fakepkg/high/__main__.py", "from fakepkg.high import b\n")
     layers = {"fakepkg": 0, "fakepkg.base": 0, "fakepkg.low": 1, "fakepkg.high": 2}
     return root, layers
 
 
 def test_checker_passes_a_clean_package(fake_package):
     root, layers = fake_package
+    # a module's own `if __name__ == "__main__":` block (its script entry point) may call up
+    _write(root, "fakepkg/low/a.py", "from fakepkg import base\n\nif __name__ == '__main__':\n"
+           "    from fakepkg.high import b\n")
     modules, graph = import_graph(root, "fakepkg")
     assert ("fakepkg.low.a", 1) in graph["fakepkg.high.b"]  # relative import resolved
     assert upward_imports(modules, graph, layers, 3) == []
@@ -309,7 +317,7 @@ def test_checker_catches_a_planted_upward_import(fake_package):
     root, layers = fake_package
     # function-local and relative: still found
     _write(root, "fakepkg/low/a.py", "from fakepkg import base\n\ndef f():\n    from ..high import b\n    return b\n")
-    _write(root, "fakepkg/base.py", "import fakepkg.high.cli\n")
+    _write(root, "fakepkg/base.py", "import fakepkg.high.__main__\n")
     # a lazy re-export is an import too
     _write(root, "fakepkg/low/__init__.py", "from fakepkg.base import lazy_exports\n"
            "__getattr__, __dir__, __all__ = lazy_exports(__name__, {'a': ('x',), 'fakepkg.high.b': ('y',)})\n")
@@ -317,7 +325,7 @@ def test_checker_catches_a_planted_upward_import(fake_package):
     assert ("fakepkg.low.a", 2) in graph["fakepkg.low"]
     problems = upward_imports(modules, graph, layers, 3)
     assert len(problems) == 3, problems
-    assert problems[0].startswith("fakepkg.base (layer 0) imports fakepkg.high.cli (layer 3)")
+    assert problems[0].startswith("fakepkg.base (layer 0) imports fakepkg.high.__main__ (layer 3)")
     assert problems[1].startswith("fakepkg.low (layer 1) imports fakepkg.high.b (layer 2)")
     assert problems[2].startswith("fakepkg.low.a (layer 1) imports fakepkg.high.b (layer 2)")
     assert problems[2].endswith("a.py:4")

@@ -101,7 +101,7 @@ def test_nyu_four_view_onnx_equals_keras(tmp_path):
 def test_export_command_writes_onnx_into_the_run_folder(whole_run):
     run, model, _ = whole_run
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    main = "import sys; from mammo_tf.cli import main; sys.exit(main(sys.argv[1:]))"
+    main = "import sys; from mammo_tf.commands import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.run([sys.executable, "-c", main, "export", run.path, "--format", "onnx",
                            "--size", "96", "128"], capture_output=True, text=True, env=env,
                           timeout=600)

@@ -13,7 +13,7 @@ from mammo_tf.datasets.manifest import read_manifest, write_manifest
 from mammo_tf.datasets.phantom import write_phantom_manifest
 from mammo_tf.io import write_mask_png, write_png16
 from mammo_tf.shen.patches import breast_mask, make_patch_set, read_patch_file, sample_patches
-from mammo_tf.shen.patches.__main__ import main as patches_main
+from mammo_tf.commands.patches import main as patches_main
 
 P = 16
 

@@ -9,7 +9,7 @@ import pytest
 
 from mammo_tf.datasets.phantom import write_phantom_manifest
 from mammo_tf.shen.patches import make_patch_set, read_patch_file
-from mammo_tf.shen.patches.__main__ import main as patches_main
+from mammo_tf.commands.patches import main as patches_main
 from mammo_tf.shen.patches.sliding_set import DEEPMINER_CLASSES, sliding_patches
 
 DEEPMINER_SLIDING = (

@@ -141,7 +141,7 @@ def test_classes_must_match_the_patch_files(sliding_set):
 def test_train_patch_resnet152_three_classes_end_to_end(sliding_set, capsys):
     """``train_patch.py --backbone resnet152 --classes 3`` on a ``--set sliding`` file: the same
     stack writes a 3-class ResNet-152 run (normal / benign / malignant)."""
-    from mammo_tf.cli import main_patch
+    from mammo_tf.commands.train import main_patch
 
     args = ["--train-h5", sliding_set["sliding"], "--val-h5", sliding_set["sliding"],
             "--backbone", "resnet152", "--classes", "3", "--epochs", "1", "--batch-size", "8",

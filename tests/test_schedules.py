@@ -70,7 +70,7 @@ WHOLE_STAGE = {"name": "top", "trainable_from": "head", "learning_rate": 1e-4, "
     ("transfer", {"epochs": [30, 20]}, ("epochs", "2 value", "1 stage")),
 ])
 def test_per_stage_list_of_wrong_length_exits_2(pipeline, values, lengths, tmp_path, capsys):
-    from mammo_tf.cli import main_patch, main_transfer, main_whole
+    from mammo_tf.commands.train import main_patch, main_transfer, main_whole
 
     # Data paths that do not exist: the schedule must be checked (and fail) before any file is read.
     main, data = {"patch": (main_patch, {"train_h5": ["t.h5"], "val_h5": ["v.h5"]}),
@@ -86,7 +86,7 @@ def test_per_stage_list_of_wrong_length_exits_2(pipeline, values, lengths, tmp_p
 @pytest.mark.parametrize("pipeline, n_given, n_needed", [("whole", 1, 2), ("whole", 3, 2),
                                                           ("patch", 2, 3)])
 def test_stages_list_of_wrong_length_exits_2(pipeline, n_given, n_needed, tmp_path, capsys):
-    from mammo_tf.cli import main_patch, main_whole
+    from mammo_tf.commands.train import main_patch, main_whole
 
     main, data = {"patch": (main_patch, {"train_h5": ["t.h5"], "val_h5": ["v.h5"]}),
                   "whole": (main_whole, {"patch_model": "p.keras", "manifest": "m.csv"})}[pipeline]
@@ -96,7 +96,7 @@ def test_stages_list_of_wrong_length_exits_2(pipeline, n_given, n_needed, tmp_pa
 
 
 def test_scalar_flag_on_a_multi_stage_transfer_schedule_exits_2(tmp_path, capsys):
-    from mammo_tf.cli import main_transfer
+    from mammo_tf.commands.train import main_transfer
 
     stages = [dict(WHOLE_STAGE, name="a"), dict(WHOLE_STAGE, name="b", trainable_from="all")]
     err = _exit_2(main_transfer, ["--config", _write(tmp_path, {"stages": stages}), "--model",
@@ -115,7 +115,7 @@ def test_scalar_flag_on_a_multi_stage_transfer_schedule_exits_2(tmp_path, capsys
     ("top", "must be a JSON object"),
 ])
 def test_bad_stage_record_exits_2(record, message, tmp_path, capsys):
-    from mammo_tf.cli import main_whole
+    from mammo_tf.commands.train import main_whole
 
     path = _write(tmp_path, {"stages": [record, dict(WHOLE_STAGE, name="all")]})
     err = _exit_2(main_whole, ["--config", path, "--patch-model", "p.keras", "--manifest", "m.csv"],
@@ -162,7 +162,7 @@ def test_patch_flags_override_and_unfreeze_from(tmp_path):
 
 
 def test_unfreeze_from_on_the_one_stage_random_schedule_exits_2(capsys):
-    from mammo_tf.cli import main_patch
+    from mammo_tf.commands.train import main_patch
 
     err = _exit_2(main_patch, ["--train-h5", "t.h5", "--val-h5", "v.h5", "--unfreeze-from",
                                "block5_conv1", "--backbone", "vgg16"], capsys)
@@ -170,7 +170,7 @@ def test_unfreeze_from_on_the_one_stage_random_schedule_exits_2(capsys):
 
 
 def test_a_schedule_for_another_backbone_is_refused(capsys):
-    from mammo_tf.cli import main_patch
+    from mammo_tf.commands.train import main_patch
 
     err = _exit_2(main_patch, ["--config", "patch_s10_vgg16", "--backbone", "resnet50",
                                "--train-h5", "t.h5", "--val-h5", "v.h5"], capsys)
@@ -206,7 +206,7 @@ def test_config_name_resolves_to_the_packaged_file_and_the_checkout_link():
 
 
 def test_unknown_experiment_name_lists_the_available_ones(capsys):
-    from mammo_tf.cli import main_whole
+    from mammo_tf.commands.train import main_whole
 
     err = _exit_2(main_whole, ["--config", "whole_resnett", "--patch-model", "p.keras",
                                "--manifest", "m.csv"], capsys)

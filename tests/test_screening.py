@@ -385,7 +385,7 @@ def test_nyu_exam_predictions_give_breast_and_exam_levels(tmp_path):
 
 
 def test_evaluate_command_writes_the_report_and_refuses_missing_files(tmp_path, capsys):
-    from mammo_tf.cli import main
+    from mammo_tf.commands import main
 
     f = _study(tmp_path)
     out = tmp_path / "cmd"

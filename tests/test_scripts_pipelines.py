@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from mammo_tf.cli import main_patch, main_transfer, main_whole
+from mammo_tf.commands.train import main_patch, main_transfer, main_whole
 from training_helpers import CrashAfterEpoch
 
 # CI's JAX leg leaves these out (9 minutes there); `make test` and `make test-jax` run them

@@ -5,7 +5,7 @@ import json
 import sys
 
 from mammo_tf import runs
-from mammo_tf.cli import CommandParser, report_error
+from mammo_tf.commands.common import CommandParser, report_error
 from mammo_tf.errors import RunError
 
 

@@ -22,7 +22,7 @@ import os
 import re
 
 
-from mammo_tf.errors import DataError
+from mammo_tf.errors import DataError, MissingFileError
 from mammo_tf.datasets.convert import ImageRecord, Roi, RoiError
 from mammo_tf.datasets.manifest import missing_columns
 from mammo_tf.datasets.report import PrepareReport
@@ -300,7 +300,7 @@ def load_cases(src, report=None):
     report = report if report is not None else PrepareReport()
     paths = find_case_csvs(src)
     if not paths:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{src}: no CBIS-DDSM case-description CSVs found (mass_case_description_train_set.csv, ...)")
     names = [os.path.basename(p).lower() for p in paths]
     duplicated = sorted({n for n in names if names.count(n) > 1})

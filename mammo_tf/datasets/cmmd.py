@@ -20,6 +20,7 @@ from mammo_tf.datasets.convert import ImageRecord, safe_id
 from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.datasets.subgroups import subgroup_values
 from mammo_tf.datasets.tables import read_table, side_view_of_header
+from mammo_tf.errors import MissingFileError
 from mammo_tf.io import MammogramReadError, read_dicom_header
 
 COLUMNS = ("ID1", "LeftRight", "Age", "number", "abnormality", "classification", "subtype")
@@ -32,7 +33,7 @@ def find_clinical(src):
         matches = sorted(glob.glob(os.path.join(src, "**", name), recursive=True), key=len)
         if matches:
             return matches[0]
-    raise FileNotFoundError(f"{src}: no {' or '.join(CLINICAL_NAMES)} found (expected the CMMD clinical "
+    raise MissingFileError(f"{src}: no {' or '.join(CLINICAL_NAMES)} found (expected the CMMD clinical "
                             "sheet next to the CMMD/ DICOM folder)")
 
 

@@ -11,6 +11,7 @@ from mammo_tf.constants import WHOLE_IMAGE_SIZE
 from mammo_tf.datasets.convert import convert_records, finish
 from mammo_tf.datasets.report import PrepareReport
 from mammo_tf.datasets.splits import official_split, patient_labels_of, stratified_patient_split
+from mammo_tf.errors import DataError, MissingFileError, UsageError
 from mammo_tf.utils import write_json_atomic
 
 DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed")
@@ -36,7 +37,7 @@ def assign_splits(records, dataset, split="paper", seed=0):
     labels = patient_labels_of(records)
     if split == "official":
         if dataset not in OFFICIAL_SPLIT_DATASETS:
-            raise ValueError(f"--split official exists only for CBIS-DDSM, VinDr-Mammo (and the phantom), "
+            raise UsageError(f"--split official exists only for CBIS-DDSM, VinDr-Mammo (and the phantom), "
                              f"not {dataset}")
         image_splits = {r.image_id: r.split for r in records}
         patients = {r.image_id: r.patient_id for r in records}
@@ -45,7 +46,7 @@ def assign_splits(records, dataset, split="paper", seed=0):
             record.split = chosen[record.image_id]
         return records
     if split != "paper":
-        raise ValueError(f"split must be 'paper' or 'official', got {split!r}")
+        raise UsageError(f"split must be 'paper' or 'official', got {split!r}")
     held_out, val, name = PAPER_SPLITS[dataset]
     chosen = stratified_patient_split(labels, held_out, val, seed, test_name=name)
     for record in records:
@@ -122,10 +123,10 @@ def load_records(dataset, src, report, progress=True, out=None):
 
 
 def parse_shard(text):
-    """``"I/N"`` (1 <= I <= N) -> ``(I, N)``; ValueError with the rule otherwise."""
+    """``"I/N"`` (1 <= I <= N) -> ``(I, N)``; UsageError with the rule otherwise."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
     if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise ValueError(f"--shard must be I/N with 1 <= I <= N (e.g. 2/8), got {text!r}")
+        raise UsageError(f"--shard must be I/N with 1 <= I <= N (e.g. 2/8), got {text!r}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -176,11 +177,11 @@ def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolatio
         _make_phantom(src, n_patients, seed, profile, phantom_size, progress)
     else:
         if not src or not os.path.exists(src):
-            raise FileNotFoundError(f"--src {src!r} does not exist")
+            raise MissingFileError(f"--src {src!r} does not exist")
         src = _extract_if_archive(os.path.abspath(os.fspath(src)), out)
     records = load_records(dataset, src, report, progress, out)
     if not records:
-        raise RuntimeError(f"{src}: no usable images found for {dataset}\n{report.summary()}")
+        raise DataError(f"{src}: no usable images found for {dataset}\n{report.summary()}")
     assign_splits(records, dataset, split, seed)
     info = {"dataset": dataset, "source": src, "size": list(size), "interpolation": interpolation,
             "split": split, "seed": seed, "crop": crop, "frame": frame}
@@ -214,12 +215,13 @@ def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolatio
 def merge_shards(out, strict=False):
     """Join the partial manifests of ``prepare(..., shard=(I, N))`` runs into
     ``<out>/manifest.csv`` (rows in the order of an unsharded run), ``prepare_report.json`` and
-    ``dataset.json``; returns ``(manifest_path, report)``. Raises ValueError naming what is
-    missing or inconsistent (a shard not run yet, shards of different runs)."""
+    ``dataset.json``; returns ``(manifest_path, report)``. Raises DataError naming what is
+    missing or inconsistent (MissingFileError: no shards; a shard not run yet, shards of
+    different runs)."""
     out = os.path.abspath(os.fspath(out))
     states = sorted(glob.glob(os.path.join(out, "shards", "state.shard-*-of-*.json")))
     if not states:
-        raise FileNotFoundError(f"{out}: no shards found (expected shards/state.shard-I-of-N.json "
+        raise MissingFileError(f"{out}: no shards found (expected shards/state.shard-I-of-N.json "
                                 "from `prepare ... --shard I/N`)")
     loaded = []
     for path in states:
@@ -227,17 +229,17 @@ def merge_shards(out, strict=False):
             loaded.append((path, json.load(f)))
     counts = {tuple(state["shard"])[1] for _, state in loaded}
     if len(counts) != 1:
-        raise ValueError(f"{out}/shards: shards of different --shard totals N {sorted(counts)}; "
+        raise DataError(f"{out}/shards: shards of different --shard totals N {sorted(counts)}; "
                          "delete the stale ones")
     count = counts.pop()
     present = {state["shard"][0] for _, state in loaded}
     missing = [i for i in range(1, count + 1) if i not in present]
     if missing:
-        raise ValueError(f"{out}: shards {', '.join(f'{i}/{count}' for i in missing)} not prepared yet")
+        raise DataError(f"{out}: shards {', '.join(f'{i}/{count}' for i in missing)} not prepared yet")
     info = loaded[0][1]["info"]
     for path, state in loaded:
         if state["info"] != info or state["total_records"] != loaded[0][1]["total_records"]:
-            raise ValueError(f"{path}: prepared with other settings than {states[0]} "
+            raise DataError(f"{path}: prepared with other settings than {states[0]} "
                              f"({state['info']} vs {info})")
     report = PrepareReport(strict=strict)
     ordered = []

@@ -4,7 +4,7 @@ import dataclasses
 import glob
 import os
 
-from mammo_tf.errors import DataError
+from mammo_tf.errors import DataError, MissingFileError
 
 
 class PrepareError(DataError, RuntimeError):
@@ -80,5 +80,5 @@ def find_source_file(src, filename, expected):
         return src
     matches = sorted(glob.glob(os.path.join(src, "**", filename), recursive=True), key=len)
     if not matches:
-        raise FileNotFoundError(f"{src}: no {filename} found (expected {expected})")
+        raise MissingFileError(f"{src}: no {filename} found (expected {expected})")
     return matches[0]

@@ -7,6 +7,8 @@ independent of input order (patients are sorted first).
 """
 import numpy as np
 
+from mammo_tf.errors import DataError
+
 
 def _round(x):
     return int(np.floor(x + 0.5))
@@ -87,7 +89,7 @@ def draw_patient_subset(manifest, n, seed=0, split="train"):
         manifest = read_manifest(manifest)
     patients = sorted({_get(r, "patient_id") for r in manifest if _get(r, "split") == split})
     if not 0 < n <= len(patients):
-        raise ValueError(f"cannot draw {n} patients: the {split} split has {len(patients)}")
+        raise DataError(f"cannot draw {n} patients: the {split} split has {len(patients)}")
     order = np.random.default_rng(seed).permutation(len(patients))
     chosen = {patients[i] for i in order[:n]}
     return [r for r in manifest if _get(r, "split") != split or _get(r, "patient_id") in chosen]

@@ -14,6 +14,7 @@ import shutil
 import string
 
 from mammo_tf.deepminer.units import canonical_unit_id
+from mammo_tf.errors import DataError, MissingFileError, UsageError
 from mammo_tf.utils import atomic_dir
 
 # File-format ids keep the package's earlier name so existing annotation files stay readable.
@@ -77,7 +78,10 @@ def build_site(dissection_dir, out_dir, rankings=None, vocabulary=None, title=No
     ``rankings``: path of ``rankings.json`` (class badges, unit order) or None. Returns the
     path of ``index.html``.
     """
-    with open(os.path.join(dissection_dir, "dissection.json"), encoding="utf-8") as f:
+    path = os.path.join(dissection_dir, "dissection.json")
+    if not os.path.isfile(path):
+        raise MissingFileError(f"{dissection_dir}: no dissection.json (give a folder written by dissect)")
+    with open(path, encoding="utf-8") as f:
         dissection = json.load(f)
     ranking = None
     if rankings:
@@ -86,13 +90,13 @@ def build_site(dissection_dir, out_dir, rankings=None, vocabulary=None, title=No
     out_dir = os.path.abspath(os.fspath(out_dir))
     if os.path.isdir(out_dir) and os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, "index.html")):
         # the site folder is replaced as a whole: never replace a folder that is not a site
-        raise ValueError(f"{out_dir} exists and is not an annotation site; choose a new or empty folder")
+        raise UsageError(f"{out_dir} exists and is not an annotation site; choose a new or empty folder")
     vocabulary = vocabulary or load_vocabulary()
     classes = _unit_classes(ranking)
     units = {canonical_unit_id(u): rec for u, rec in dissection["units"].items()}
     order = [u for u in sorted(classes) if u in units] if classes else sorted(units)
     if not order:
-        raise ValueError(f"{dissection_dir}: no dissected units" + (" among the ranking's selected units" if classes else ""))
+        raise DataError(f"{dissection_dir}: no dissected units" + (" among the ranking's selected units" if classes else ""))
     site_id = hashlib.sha1(json.dumps([dissection.get("model"), dissection["layer"], order]).encode()).hexdigest()[:12]
     css, js = _asset("annotate.css"), _asset("annotate.js")
     title = title or f"{os.path.basename(str(dissection.get('model') or 'model'))} / {dissection['layer']}"

@@ -25,6 +25,7 @@ from mammo_tf.deepminer.rank import UNIT_ID_CONVENTION
 from mammo_tf.deepminer.render import dimmed, fit, montage, thumbnail, to_display, write_png
 from mammo_tf.deepminer.streaming import StreamingHistogram, TopK
 from mammo_tf.deepminer.units import unit_channel, unit_id
+from mammo_tf.errors import DataError, UsageError
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.utils import atomic_dir, write_json_atomic
 
@@ -119,11 +120,11 @@ def dissect(split, probe, out_dir, pixel_mean, units=None, top_k=32, batch_size=
         raise ValueError(f"threshold must be 'top1' or 'quantile', got {threshold!r}")
     channels = None if units is None else sorted({unit_channel(u) for u in units})
     if channels is not None and channels and max(channels) >= split.num_units:
-        raise ValueError(f"unit {unit_id(max(channels))} does not exist: layer {split.layer_name!r} "
+        raise UsageError(f"unit {unit_id(max(channels))} does not exist: layer {split.layer_name!r} "
                          f"has {split.num_units} units")
     state = streaming_pass(split, probe, pixel_mean, channels, top_k, batch_size, bins, progress, strict, cache_mb)
     if state.num_images == 0:
-        raise ValueError(f"{probe.description}: no readable images")
+        raise DataError(f"{probe.description}: no readable images")
     cached = state.topk.sorted_payload()
     top_values, top_indices = state.topk.result()
     quantiles = state.histogram.quantile(quantile)

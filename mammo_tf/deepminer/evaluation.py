@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from mammo_tf.deepminer.maps import class_maps, upsample
 from mammo_tf.deepminer.probe import probe_size, resize_item
+from mammo_tf.errors import DataError
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.utils import write_json_atomic
 
@@ -146,7 +147,7 @@ def evaluate_maps(split, probe, pixel_mean, class_index=None, step=0.01, seed=0,
         row["randomized_spearman"] = spearman(small, rand_maps[method][0])
         per_image.append(row)
     if not per_image:
-        raise ValueError(f"{probe.description}: no image with a non-empty ROI mask")
+        raise DataError(f"{probe.description}: no image with a non-empty ROI mask")
     mean = lambda key: float(np.mean([r[key] for r in per_image])) if key in per_image[0] else None
     summary = {
         "num_images": len(per_image), "layer": split.layer_name, "method": per_image[0]["method"],

@@ -10,6 +10,7 @@ from mammo_tf.deepminer.maps import class_maps, compute_influence, upsample
 from mammo_tf.deepminer.render import overlay, to_display
 from mammo_tf.deepminer.units import unit_id
 from mammo_tf.constants import default_class_names
+from mammo_tf.errors import UsageError
 from mammo_tf.io.images import load_image, resize_image
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.utils import write_json_atomic, write_text_atomic
@@ -38,7 +39,7 @@ def resolve_class(class_arg, class_names):
         return int(class_arg)
     if class_arg in class_names:
         return class_names.index(class_arg)
-    raise ValueError(f"unknown class {class_arg!r}; classes: {', '.join(class_names)}")
+    raise UsageError(f"unknown class {class_arg!r}; classes: {', '.join(class_names)}")
 
 
 def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=None, class_names=None,

@@ -3,6 +3,8 @@
 mammo_tf.deepminer is numpy."""
 import keras
 
+from mammo_tf.errors import UsageError
+
 
 def feature_gradients(split, x, classes):
     """(A, dy_c/dA stacked over ``classes``, pre-activation scores) as numpy arrays.
@@ -18,7 +20,7 @@ def feature_gradients(split, x, classes):
     elif backend == "jax":
         from mammo_tf.deepminer._gradients_jax import feature_gradients as impl
     else:
-        raise NotImplementedError(
+        raise UsageError(
             f"gradient maps (Grad-CAM, HiResCAM, gradient influence) are implemented for the "
             f"TensorFlow and JAX backends; KERAS_BACKEND is {backend!r}"
         )

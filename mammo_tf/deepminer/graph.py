@@ -14,6 +14,7 @@ import dataclasses
 import logging
 
 from mammo_tf.backend import require_keras3
+from mammo_tf.errors import RunError
 
 require_keras3()
 import keras  # noqa: E402
@@ -64,7 +65,7 @@ def _get_layer(model, name):
         return model.get_layer(name)
     except ValueError:
         names = ", ".join(layer.name for layer in model.layers)
-        raise ValueError(f"model {model.name!r} has no layer {name!r} (layers: {names})") from None
+        raise RunError(f"model {model.name!r} has no layer {name!r} (layers: {names})") from None
 
 
 def feature_layer_name(model):
@@ -87,7 +88,7 @@ def feature_layer_name(model):
         if pools:
             pool = pools[-1]
     if pool is None:
-        raise ValueError(
+        raise RunError(
             f"model {model.name!r} has no '{POOL_LAYER}' / GlobalAveragePooling2D layer: "
             "name the feature layer explicitly (--layer)"
         )
@@ -97,7 +98,7 @@ def feature_layer_name(model):
 
 def _single_input(model):
     if len(model.inputs) != 1:
-        raise ValueError(f"model {model.name!r} has {len(model.inputs)} inputs; explain needs one image input")
+        raise RunError(f"model {model.name!r} has {len(model.inputs)} inputs; explain needs one image input")
     return model.inputs[0]
 
 
@@ -110,10 +111,10 @@ def _split_functional(model, parts):
         head = keras.Model(cut, model.outputs[0], name=f"{model.name}_head")
         return features, head
     if not isinstance(layer, keras.Model):
-        raise ValueError(f"layer {parts[0]!r} of {model.name!r} is not a nested model")
+        raise RunError(f"layer {parts[0]!r} of {model.name!r} is not a nested model")
     node = _node_in_graph(model, layer)
     if len(node.input_tensors) != 1:
-        raise ValueError(f"nested model {layer.name!r} must take a single input")
+        raise RunError(f"nested model {layer.name!r} must take a single input")
     inner_features, inner_head = _split_functional(layer, parts[1:])
     before = keras.Model(_single_input(model), node.input_tensors[0], name=f"{model.name}_before_{layer.name}")
     after = keras.Model(cut, model.outputs[0], name=f"{model.name}_after_{layer.name}")
@@ -318,11 +319,11 @@ def split_model(model, layer_name=None, fcn=True):
     layer_name = layer_name or feature_layer_name(model)
     features, head = _split_functional(model, layer_name.split("/"))
     if len(features.outputs[0].shape) != 4:
-        raise ValueError(f"layer {layer_name!r} output is not a 4-D feature map: {features.outputs[0].shape}")
+        raise RunError(f"layer {layer_name!r} output is not a 4-D feature map: {features.outputs[0].shape}")
     output_layer = _output_layer(model)
     activation = _activation_name(output_layer)
     if activation not in _SUPPORTED_ACTIVATIONS:
-        raise ValueError(
+        raise RunError(
             f"output layer {output_layer.name!r} has activation {activation!r}; "
             f"supported: {', '.join(_SUPPORTED_ACTIVATIONS)}"
         )

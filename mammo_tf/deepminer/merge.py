@@ -15,6 +15,7 @@ import numpy as np
 from mammo_tf.deepminer.annotate import ANNOTATION_FORMAT, concept_labels
 from mammo_tf.deepminer.rank import UNIT_ID_CONVENTION
 from mammo_tf.deepminer.units import canonical_unit_id
+from mammo_tf.errors import DataError
 from mammo_tf.utils import write_json_atomic
 
 LABELS_FORMAT = "mammo_tf.explain.unit_labels/1"
@@ -58,9 +59,9 @@ def read_annotations(path):
         try:
             record = json.load(f)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not JSON ({exc})") from None
+            raise DataError(f"{path}: not JSON ({exc})") from None
     if record.get("format") != ANNOTATION_FORMAT or not isinstance(record.get("units"), dict):
-        raise ValueError(f"{path}: not an annotation export (format {ANNOTATION_FORMAT!r} with 'units')")
+        raise DataError(f"{path}: not an annotation export (format {ANNOTATION_FORMAT!r} with 'units')")
     record["units"] = {canonical_unit_id(u): a for u, a in record["units"].items()}
     return record
 
@@ -72,7 +73,7 @@ def merge_annotations(paths, vocabulary=None):
         raise ValueError("no annotation files given")
     sites = {r.get("site_id") for r in records}
     if len(sites) > 1:
-        raise ValueError(f"annotation files come from different sites/models: {sorted(map(str, sites))}")
+        raise DataError(f"annotation files come from different sites/models: {sorted(map(str, sites))}")
     names = []
     for r, p in zip(records, paths):
         name = r.get("annotator") or os.path.splitext(os.path.basename(p))[0]
@@ -127,5 +128,5 @@ def load_unit_labels(path):
     with open(path, encoding="utf-8") as f:
         record = json.load(f)
     if "units" not in record:
-        raise ValueError(f"{path}: not a unit_labels.json (no 'units')")
+        raise DataError(f"{path}: not a unit_labels.json (no 'units')")
     return {canonical_unit_id(u): v.get("label") for u, v in record["units"].items()}

@@ -9,24 +9,7 @@ from mammo_tf.deepminer.explanation import explain_to_files, resolve_class
 from mammo_tf.deepminer.graph import split_model
 from mammo_tf.deepminer.probe import ImageListProbe, open_probe
 from mammo_tf.deepminer.rank import rank_units, write_rankings
-
-
-def class_names_of(model_path, split):
-    """The explained model's class names: its run.json's when they fit the split's outputs (a
-    heatmap classifier is explained through its patch classifier: the patch classes)."""
-    from mammo_tf.constants import default_class_names
-
-    if model_path:
-        from mammo_tf.runs import locate_run
-        from mammo_tf.errors import RunError
-
-        try:
-            classes = list(locate_run(model_path)[0].classes or [])
-        except RunError:
-            classes = []
-        if len(classes) == split.num_classes:
-            return classes
-    return default_class_names(split.num_classes)
+from mammo_tf.errors import RunError
 
 
 def load_model(path, pixel_mean=None):
@@ -47,13 +30,30 @@ def load_model(path, pixel_mean=None):
         # a .keras file outside a run folder: explaining it needs only the model and the mean
         return load_keras_model(path), float(pixel_mean), os.fspath(path)
     if loaded.info.kind not in SHEN_KINDS or not str(loaded.model_path).endswith(".keras"):
-        raise ValueError(f"{loaded.model_path}: DeepMiner explains the Keras model of a Shen "
+        raise RunError(f"{loaded.model_path}: DeepMiner explains the Keras model of a Shen "
                          f"image classifier run, not a {loaded.info.kind!r} "
                          f"{'SavedModel' if loaded.raw_input else 'model'}")
     pixel_mean = loaded.info.pixel_mean if pixel_mean is None else pixel_mean
     if pixel_mean is None:
-        raise ValueError(f"{loaded.model_path}: its run.json records no pixel mean: pass --pixel-mean")
+        raise RunError(f"{loaded.model_path}: its run.json records no pixel mean: pass --pixel-mean")
     return loaded.model, float(pixel_mean), loaded.model_path
+
+
+def class_names_for(model_path, split):
+    """The explained model's class names: its run.json's when they fit the split's outputs (a
+    heatmap classifier is explained through its patch classifier: the patch classes)."""
+    from mammo_tf.constants import default_class_names
+
+    if model_path:
+        from mammo_tf.runs import locate_run
+
+        try:
+            classes = list(locate_run(model_path)[0].classes or [])
+        except RunError:
+            classes = []
+        if len(classes) == split.num_classes:
+            return classes
+    return default_class_names(split.num_classes)
 
 
 def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_mean=None, max_probe=48,
@@ -80,7 +80,7 @@ def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_me
     dissect(split, probe, dissection_dir, pixel_mean, ranking["selected_units"], top_k=top_k, progress=progress,
             model_path=model_path)
     site = build_site(dissection_dir, os.path.join(out_dir, "annotation_site"), rankings_path)
-    names = class_names_of(model_path, split)  # run.json's names when they fit the split
+    names = class_names_for(model_path, split)
     record = explain_to_files(split, image_path, pixel_mean, out_dir, class_names=names,
                               class_index=resolve_class(explain_class, names))
     return {"figure": record["figure"], "html": record["html"], "record": os.path.splitext(record["html"])[0] + ".json",

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from mammo_tf.errors import DataError, MissingFileError, UsageError
 from mammo_tf.preprocess import to_network_input
 from mammo_tf.io.images import image_id_from_path, list_images, load_image, resize_image, resize_mask
 
@@ -151,7 +152,7 @@ class ImageListProbe(Probe):
         if split:
             rows = rows_for_split(rows, split)
         if not rows:
-            raise ValueError(f"{manifest}: no images" + (f" in split {split!r}" if split else ""))
+            raise DataError(f"{manifest}: no images" + (f" in split {split!r}" if split else ""))
         return cls([resolve_path(manifest, r["image_path"]) for r in rows], [r["image_id"] for r in rows],
                    [r["label"] for r in rows], [[resolve_path(manifest, p) for p in r["roi_mask_paths"]] for r in rows],
                    [r["roi_classes"] for r in rows], f"manifest {manifest}" + (f" split {split}" if split else ""))
@@ -160,7 +161,7 @@ class ImageListProbe(Probe):
     def from_folder(cls, folder):
         paths = list_images(folder)
         if not paths:
-            raise ValueError(f"{folder}: no image files (.dcm, .png, .jpg, .pgm) found")
+            raise DataError(f"{folder}: no image files (.dcm, .png, .jpg, .pgm) found")
         return cls(paths, description=f"folder {folder} ({len(paths)} images)")
 
     def __len__(self):
@@ -202,7 +203,7 @@ def open_probe(path, manifest=None, split=None):
     """Patch HDF5 (``.h5``/``.hdf5``, with optional ``manifest`` for context), manifest CSV or folder."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ValueError(f"probe set {path!r} does not exist")
+        raise MissingFileError(f"probe set {path!r} does not exist")
     if os.path.isdir(path):
         return ImageListProbe.from_folder(path)
     lower = path.lower()
@@ -210,7 +211,7 @@ def open_probe(path, manifest=None, split=None):
         return PatchH5Probe(path, manifest)
     if lower.endswith(".csv"):
         return ImageListProbe.from_manifest(path, split)
-    raise ValueError(f"probe set {path!r}: expected a patch HDF5 (.h5), a manifest (.csv) or a folder")
+    raise UsageError(f"probe set {path!r}: expected a patch HDF5 (.h5), a manifest (.csv) or a folder")
 
 
 def resize_item(item, size):

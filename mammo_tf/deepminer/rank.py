@@ -16,6 +16,7 @@ from mammo_tf.deepminer.maps import compute_influence
 from mammo_tf.deepminer.probe import probe_size
 from mammo_tf.deepminer.units import unit_id
 from mammo_tf.constants import default_class_names
+from mammo_tf.errors import DataError
 from mammo_tf.utils import write_json_atomic, write_text_atomic
 
 UNIT_ID_CONVENTION = "unit_0001 is channel 0 of the layer (ids are 1-based for display, zero-padded to 4 digits)"
@@ -58,7 +59,7 @@ def rank_units(split, probe, pixel_mean, top_per_image=8, select=20, batch_size=
         influence_sum += influence.sum(axis=0)
         n_images += len(x)
     if n_images == 0:
-        raise ValueError(f"{probe.description}: no readable images")
+        raise DataError(f"{probe.description}: no readable images")
     chosen = select_units(counts, select)
     slots = n_images * min(top_per_image, k)
     classes = {}

@@ -9,6 +9,8 @@ reader goes through :func:`canonical_unit_id`, which accepts the padded id, an u
 """
 import re
 
+from mammo_tf.errors import DataError
+
 _UNIT_RE = re.compile(r"^(?:unit_?)?0*(\d+)$", re.IGNORECASE)
 
 
@@ -25,7 +27,7 @@ def unit_channel(uid):
     text = str(uid).strip()
     match = _UNIT_RE.match(text)
     if not match or int(match.group(1)) < 1:
-        raise ValueError(f"not a unit id: {uid!r} (expected e.g. 'unit_0001', 1-based)")
+        raise DataError(f"not a unit id: {uid!r} (expected e.g. 'unit_0001', 1-based)")
     return int(match.group(1)) - 1
 
 

@@ -8,6 +8,7 @@ with ``task="birads"`` ``y`` (B,) the BI-RADS class 0/1/2.
 import keras
 import numpy as np
 
+from mammo_tf.errors import MissingFileError
 from mammo_tf.io.images import load_image
 from mammo_tf.nyu.four_view import VIEWS
 from mammo_tf.nyu import heatmaps as H
@@ -138,7 +139,7 @@ class ExamDataset(keras.utils.PyDataset):
             maps = H.read_cached_heatmaps(path, geometry.crop, self.heatmap_patch_size,
                                           self.heatmap_stride)
             if maps is None:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"{H.cache_path(path)}: no heatmaps for this crop/patch size/stride; "
                     "generate them first (mammo_tf.nyu.heatmaps / train_multiview.py --heatmap-model)")
         rng = None

@@ -40,6 +40,7 @@ import re
 
 import numpy as np
 
+from mammo_tf.errors import MissingFileError
 from mammo_tf.nyu.four_view import COLUMN_NAMES
 from mammo_tf.nyu.resnet22 import BLOCKS_PER_LAYER
 
@@ -140,7 +141,8 @@ def load_pytorch_arrays(model, npz_path):
         e.g. aliased column copies; ``num_batches_tracked`` counts as read).
 
     Raises:
-        FileNotFoundError / ValueError naming the file and the missing or mismatched array.
+        MissingFileError (a FileNotFoundError) / ValueError naming the file and the missing or
+        mismatched array.
     """
     from mammo_tf.nyu.densenet import is_nyu_patch_classifier, load_densenet_arrays
 
@@ -148,7 +150,7 @@ def load_pytorch_arrays(model, npz_path):
         return load_densenet_arrays(model, npz_path)
     npz_path = os.fspath(npz_path)
     if not os.path.exists(npz_path):
-        raise FileNotFoundError(f"{npz_path}: no such weight file")
+        raise MissingFileError(f"{npz_path}: no such weight file")
     with np.load(npz_path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     used = set()

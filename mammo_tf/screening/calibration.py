@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from mammo_tf.errors import DataError
 from mammo_tf.utils import write_json_atomic
 
 METHODS = ("temperature", "isotonic")
@@ -89,18 +90,18 @@ class Calibration:
     @classmethod
     def from_dict(cls, record, source="calibration"):
         if not isinstance(record, dict) or record.get("method") not in METHODS:
-            raise ValueError(f"{source}: not a mammo_tf calibration (method must be one of {', '.join(METHODS)})")
+            raise DataError(f"{source}: not a mammo_tf calibration (method must be one of {', '.join(METHODS)})")
         if record["method"] == "temperature":
             t = record.get("temperature")
             if not isinstance(t, (int, float)) or not t > 0:
-                raise ValueError(f"{source}: temperature must be a positive number, got {t!r}")
+                raise DataError(f"{source}: temperature must be a positive number, got {t!r}")
             return cls("temperature", temperature=float(t), fitted_on=record.get("fitted_on", {}),
                        at_bound=bool(record.get("at_bound", False)))
         xs, ys = record.get("x_thresholds"), record.get("y_thresholds")
         if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys) or not xs:
-            raise ValueError(f"{source}: isotonic calibration needs equal, non-empty x_thresholds / y_thresholds")
+            raise DataError(f"{source}: isotonic calibration needs equal, non-empty x_thresholds / y_thresholds")
         if np.any(np.diff(xs) < 0) or np.any(np.diff(ys) < 0):
-            raise ValueError(f"{source}: isotonic thresholds must be non-decreasing")
+            raise DataError(f"{source}: isotonic thresholds must be non-decreasing")
         return cls("isotonic", x_thresholds=[float(v) for v in xs], y_thresholds=[float(v) for v in ys],
                    fitted_on=record.get("fitted_on", {}))
 
@@ -152,7 +153,7 @@ def fit_calibration(y, p, method="temperature", fitted_on=None):
         raise ValueError(f"unknown calibration method {method!r} (choose from {', '.join(METHODS)})")
     y, p = _check(y, p)
     if y.min() == y.max():
-        raise ValueError("calibration needs both classes in the validation labels")
+        raise DataError("calibration needs both classes in the validation labels")
     calibration = fit_temperature(y, p) if method == "temperature" else fit_isotonic(y, p)
     calibration.fitted_on = dict(fitted_on or {}, n=int(len(y)), n_positive=int(y.sum()))
     return calibration
@@ -232,5 +233,5 @@ def load_calibration(path):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
     return Calibration.from_dict(record, source=path)

@@ -22,6 +22,8 @@ import dataclasses
 
 import numpy as np
 
+from mammo_tf.errors import DataError
+
 REDUCERS = ("mean", "max", "nyu")
 MISSING_VIEW_POLICIES = ("use", "drop")
 _VIEW_KIND = {"CC": "CC", "MLO": "MLO", "ML": "MLO", "XCCL": "CC"}
@@ -133,7 +135,7 @@ def breast_level(images, reducer="mean", missing_views="use"):
     if images.level != "image":
         raise ValueError(f"breast_level needs image units, got {images.level!r} units")
     if np.any(images.side == ""):
-        raise ValueError("breast level needs the side (L/R) of every image: give a manifest "
+        raise DataError("breast level needs the side (L/R) of every image: give a manifest "
                          "with a 'side' column")
     keys, rows_per_breast = _groups(list(zip(images.exam.tolist(), images.side.tolist())))
     counts = {"breasts": len(keys), "both_views": 0, "missing_cc": 0, "missing_mlo": 0,

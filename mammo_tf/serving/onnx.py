@@ -70,7 +70,7 @@ def _export_model(model, pixel_mean, input_size):
 
     if len(model.inputs) > 1:
         if pixel_mean is not None:
-            raise ValueError("pixel_mean embedding is for single-input (Shen) models; the "
+            raise OnnxExportError("pixel_mean embedding is for single-input (Shen) models; the "
                              "multi-input model's views are standardised by the caller")
         inputs, specs = {}, {}
         for tensor in model.inputs:
@@ -78,7 +78,7 @@ def _export_model(model, pixel_mean, input_size):
             shape = tuple(tensor.shape[1:])
             if None in shape[:2]:
                 if not isinstance(input_size, dict) or name.split("_")[-1] not in input_size:
-                    raise ValueError(f"input {name} has a free size {shape}; give input_size "
+                    raise OnnxExportError(f"input {name} has a free size {shape}; give input_size "
                                      "{'cc': (H, W), 'mlo': (H, W)}")
                 shape = tuple(input_size[name.split("_")[-1]]) + shape[2:]
             inputs[name] = keras.Input(shape, name=name)
@@ -96,7 +96,7 @@ def _export_model(model, pixel_mean, input_size):
     height, width, channels = model.input_shape[1:]
     if height is None or width is None:
         if input_size is None:
-            raise ValueError(f"{model.name} takes any image size {model.input_shape[1:3]}; "
+            raise OnnxExportError(f"{model.name} takes any image size {model.input_shape[1:3]}; "
                              "give the size to export for (input_size=(H, W), --size H W)")
         height, width = (int(v) for v in input_size)
     raw_input = pixel_mean is not None

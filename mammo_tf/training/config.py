@@ -4,16 +4,16 @@
 Precedence: dataclass defaults < ``--config file.json`` < command-line flags. Each field's
 metadata gives its help text (and optionally ``choices``, ``nargs``, ``type``); the parser is
 generated from the dataclass so ``--help`` always lists every option with its default.
-Bad arguments raise ``UsageError``; the commands (``mammo_tf.cli``) turn that into one line
+Bad arguments raise ``UsageError``; the commands (``mammo_tf.commands``) turn that into one line
 on stderr and exit code 2.
 """
 import argparse
 import dataclasses
 import json
 import os
-import sys
 
 from mammo_tf.errors import UsageError
+from mammo_tf.utils import CommandParser
 
 REQUIRED = object()
 
@@ -78,9 +78,9 @@ def _flag(name):
 
 def build_parser(config_cls, prog, description, epilog=None):
     """An ArgumentParser with ``--config``, ``--resume`` and one flag per config field."""
-    parser = _OneLineErrorParser(prog=prog, description=description, epilog=epilog,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 argument_default=argparse.SUPPRESS)
+    parser = CommandParser(prog=prog, description=description, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           argument_default=argparse.SUPPRESS)
     parser.add_argument("--config", metavar="FILE.json|NAME",
                         help="JSON file of option defaults (keys = option names with "
                              "underscores; 'stages' = the schedule, a list of stage objects; "
@@ -127,12 +127,6 @@ def _scalar_type(field, default):
     if annotation.startswith("int"):
         return int
     return str
-
-
-class _OneLineErrorParser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
 
 
 def load_config_file(path, config_cls):

@@ -17,6 +17,7 @@ import numpy as np
 
 from mammo_tf.constants import PATCH_CLASSES, PATCH_SIZE
 from mammo_tf.datasets.manifest import read_manifest, resolve_path
+from mammo_tf.errors import DataError, UsageError
 from mammo_tf.io import read_mask
 from mammo_tf.io.images import load_image
 from mammo_tf.io.patch_file import PatchFile
@@ -30,7 +31,7 @@ def parse_set_name(name):
     """``"s1"`` -> (1, centred=True); ``"s10"`` -> (10, False); any ``s<N>`` with N >= 1."""
     match = re.fullmatch(r"s(\d+)", str(name))
     if not match or int(match.group(1)) < 1:
-        raise ValueError(f"patch set name must look like s1, s10, s30 (s<N>), got {name!r}")
+        raise UsageError(f"patch set name must look like s1, s10, s30 (s<N>), got {name!r}")
     n = int(match.group(1))
     return n, n == 1
 
@@ -46,7 +47,7 @@ def _compression_args(compression):
         return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
     if compression == "lzf":
         return {"compression": "lzf", "shuffle": True}
-    raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+    raise UsageError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
 
 
 class PatchFileWriter:
@@ -114,7 +115,7 @@ def load_image_and_rois(manifest_path, row):
     labels = [PATCH_CLASSES.index(c) for c in row["roi_classes"]]
     for path, mask in zip(row["roi_mask_paths"], masks):
         if mask.shape != image.shape:
-            raise ValueError(f"{resolve_path(manifest_path, path)}: ROI mask is {mask.shape[1]}x"
+            raise DataError(f"{resolve_path(manifest_path, path)}: ROI mask is {mask.shape[1]}x"
                              f"{mask.shape[0]} but its image is {image.shape[1]}x{image.shape[0]}")
     return image, masks, labels
 
@@ -139,7 +140,7 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
     window = sliding_set.WINDOW_FRACTION if window is None else float(window)
     stride = sliding_set.STRIDE_FRACTION if stride is None else float(stride)
     if sliding and not (0 < window <= 1 and 0 < stride <= 1):
-        raise ValueError(f"--window and --stride must lie in (0, 1], got {window} and {stride}")
+        raise UsageError(f"--window and --stride must lie in (0, 1], got {window} and {stride}")
     n, centred = (0, False) if sliding else parse_set_name(set_name)
     class_names = sliding_set.DEEPMINER_CLASSES if sliding else PATCH_CLASSES
     _compression_args(compression)  # fail early on a bad value
@@ -198,7 +199,7 @@ def make_patch_set(manifest_path, out_dir, set_name="s10", patch_size=PATCH_SIZE
                 padded += int(pad_to_patch(image, patch_size)[1])
                 for note in sampled.notes:
                     if strict and "empty mask" in note:
-                        raise ValueError(f"image {image_id}: {note}")
+                        raise DataError(f"image {image_id}: {note}")
                     entry = {"image_id": image_id, "reason": note}
                     (summary["skipped"] if "skipped" in note else summary["notes"]).append(entry)
                 for item in sampled.cutoff_lowered:

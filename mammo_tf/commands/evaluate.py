@@ -6,9 +6,8 @@ stderr. Imports no TensorFlow.
 """
 import argparse
 import os
-import sys
 
-from mammo_tf.cli import CommandParser, report_error, setup_command
+from mammo_tf.commands.common import CommandParser, report_error, setup_command
 
 EXAMPLES = """examples:
   {prog} runs/whole/test_preds.csv --val runs/whole/val_preds.csv \\
@@ -84,7 +83,8 @@ def check_files(parser, args):
 
 def run_report(args, predictions, out, val, prog):
     """Write the report from parsed options; returns (report or None, exit code)."""
-    from mammo_tf.screening.report import ReportError, write_report
+    from mammo_tf.errors import MammoTfError
+    from mammo_tf.screening.report import write_report
 
     try:
         report = write_report(predictions, out, val=val, manifest=args.manifest,
@@ -92,7 +92,7 @@ def run_report(args, predictions, out, val, prog):
                               missing_views=args.missing_views, calibration=args.calibration,
                               subgroups=args.subgroup, task=args.task, n_boot=args.report_n_boot,
                               seed=args.seed, run_dir=args.run)
-    except (ReportError, ValueError) as exc:
+    except MammoTfError as exc:  # an unusable CSV, manifest or calibration: one line, exit 2
         return None, report_error(prog, exc)
     return report, 0
 
@@ -129,6 +129,3 @@ def main(argv=None, prog="mammo-tf evaluate"):
     print(f"report: {report['files']['html']} (and report.json)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

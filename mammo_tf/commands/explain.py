@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from mammo_tf.cli import CommandParser as _Parser, report_error, setup_command
+from mammo_tf.commands.common import CommandParser as _Parser, report_error, setup_command
 
 PROG = "explain.py"
 
@@ -128,12 +128,6 @@ def _load(args):
     return split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
 
 
-def _class_names(model_path, split):
-    from mammo_tf.deepminer.pipeline import class_names_of
-
-    return class_names_of(model_path, split)
-
-
 def _probe(args):
     from mammo_tf.deepminer.probe import open_probe
 
@@ -148,6 +142,8 @@ def _report_failures(probe):
 
 
 def run(args):
+    from mammo_tf.deepminer.pipeline import class_names_for
+
     command = args.command
     progress = not getattr(args, "quiet", False)
     if command == "merge":
@@ -172,7 +168,7 @@ def run(args):
 
         probe = _probe(args)
         result = rank_units(split, probe, pixel_mean, args.top_per_image, args.select, args.batch_size,
-                            args.gradient, class_names=_class_names(model_path, split),
+                            args.gradient, class_names=class_names_for(model_path, split),
                             progress=progress, strict=args.strict)
         path = write_rankings(result, args.out, model_path)
         print(f"coverage: if the selected units were annotated, the share of the per-image top "
@@ -203,7 +199,7 @@ def run(args):
         from mammo_tf.deepminer.merge import load_unit_labels
 
         labels = load_unit_labels(args.labels) if args.labels else None
-        names = _class_names(model_path, split)
+        names = class_names_for(model_path, split)
         record = explain_to_files(split, args.image, pixel_mean, args.out, class_index=resolve_class(args.class_, names),
                                   top_n=args.top_n, unit_labels=labels, max_units=args.max_units,
                                   class_names=names)
@@ -224,7 +220,7 @@ def run(args):
 
         probe = _probe(args)
         layers = args.randomize_layers.split(",") if args.randomize_layers else None
-        summary = evaluate_maps(split, probe, pixel_mean, resolve_class(args.class_, _class_names(model_path, split)),
+        summary = evaluate_maps(split, probe, pixel_mean, resolve_class(args.class_, class_names_for(model_path, split)),
                                 args.step, args.seed, layers, not args.no_deletion, progress)
         write_evaluation(summary, args.out)
         for key in ("pointing_game", "energy_share", "deletion_auc"):
@@ -253,7 +249,9 @@ def main(argv=None, prog=PROG):
         if not os.path.isfile(path):
             parser.error(f"annotation file {path!r} does not exist")
     setup_command()
+    from mammo_tf.errors import MammoTfError
+
     try:
         return run(args)
-    except (ValueError, OSError, NotImplementedError) as exc:
+    except MammoTfError as exc:  # an unusable model, probe, file or option: one line, exit 2
         return report_error(f"{prog} {args.command}", exc)

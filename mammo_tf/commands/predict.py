@@ -1,7 +1,6 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """The prediction command (``predict.py`` / ``mammo-tf predict``): argument parsing, cheap
-checks before TensorFlow is imported, then ``mammo_tf.inference.predict``. Like ``mammo_tf.cli`` it is the
-end of the chain: nothing in the library imports it.
+checks before TensorFlow is imported, then ``mammo_tf.inference.predict``.
 
 Exit codes: 0 done (unreadable images skipped and listed); 2 bad input: a bad argument, a
 missing or unusable model / input / labels file, and an unreadable input image with
@@ -11,7 +10,7 @@ import argparse
 import os
 import sys
 
-from mammo_tf.cli import CommandParser, report_error, setup_command
+from mammo_tf.commands.common import CommandParser, exit_on_bad_input, report_error, setup_command
 
 EXAMPLES = """examples:
   {prog} scans/ --model runs/whole --tta --out preds.csv
@@ -72,7 +71,7 @@ def build_parser(prog="predict.py"):
     parser.add_argument("--val-predictions", default=None, metavar="CSV",
                         help="with --report: this model's validation prediction CSV, on which the "
                              "calibration and the thresholds are fitted (never on these predictions)")
-    from mammo_tf.screening.cli import add_report_options
+    from mammo_tf.commands.evaluate import add_report_options
 
     group = add_report_options(parser, with_manifest=False, with_n_boot=False)
     group.add_argument("--manifest", default=None, metavar="CSV",
@@ -114,11 +113,11 @@ def main(argv=None, prog="predict.py"):
     check_arguments(parser, args)
     setup_command()
     from mammo_tf.inference import predict as lib
-    from mammo_tf.datasets.manifest import ManifestError
+    from mammo_tf.errors import DataError
     from mammo_tf.io import MammogramReadError
     from mammo_tf.utils import write_json_atomic
 
-    try:
+    with exit_on_bad_input(prog):  # an unusable manifest, labels file or model: one line, exit 2
         items = lib.collect_items(args.inputs, split=args.split)
         if not items:
             parser.error(f"no images found in {' '.join(args.inputs)}")
@@ -128,8 +127,6 @@ def main(argv=None, prog="predict.py"):
                 if item.label is None:
                     item.label = labels.get(item.image_id)
         predictors = lib.load_predictors(args.model, args.pixel_mean)
-    except (lib.PredictionError, ManifestError) as exc:
-        parser.error(str(exc))
 
     try:
         result = lib.predict_items(
@@ -152,7 +149,7 @@ def main(argv=None, prog="predict.py"):
             metrics = lib.evaluate_result(result, roc_path=args.roc or stem + "_roc.png",
                                           n_boot=args.n_boot, seed=args.seed,
                                           groups=lib.patient_ids(args.inputs, result.items))
-        except ValueError as exc:
+        except DataError as exc:  # e.g. one class only: the AUC is undefined
             print(f"labels given but not evaluated: {exc}")
         else:
             metrics_path = args.metrics or stem + "_metrics.json"
@@ -181,7 +178,7 @@ def main(argv=None, prog="predict.py"):
 
 def _write_report(args, result, prog):
     """The screening report of the predictions just written (``--report``)."""
-    from mammo_tf.screening.cli import run_report, summary_lines
+    from mammo_tf.commands.evaluate import run_report, summary_lines
 
     if result.labels is None:
         return report_error(prog, "--report needs a label for every image")
@@ -197,6 +194,3 @@ def _write_report(args, result, prog):
     print(f"screening report: {report['files']['html']}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

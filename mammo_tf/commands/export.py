@@ -5,7 +5,7 @@ backend; the ``onnx`` extra). Exit codes: 0 written, 2 bad input or a failed exp
 import argparse
 import sys
 
-from mammo_tf.cli import CommandParser, exit_on_bad_input, report_error, setup_command
+from mammo_tf.commands.common import CommandParser, exit_on_bad_input, report_error, setup_command
 
 EXAMPLES = """examples:
   {prog} runs/whole                              # runs/whole/saved_model (TensorFlow backend)
@@ -103,7 +103,7 @@ def _onnx(prog, args, info, model_path, pixel_mean, base):
     out = args.out or os.path.join(base, "model.onnx")
     try:
         result = export_onnx(model_path, out, pixel_mean=pixel_mean, info=info, input_size=size)
-    except (OnnxExportError, ValueError) as exc:
+    except OnnxExportError as exc:  # missing packages, a size to give, a failed export
         return report_error(prog, str(exc))
     diff = result["max_abs_diff"]
     check = "not checked (no onnxruntime)" if diff is None else f"max |ONNX - Keras| {diff:.2g}"
