@@ -12,7 +12,8 @@ from mammo_tf.screening import calibration as C
 from mammo_tf.screening import operating as O
 from mammo_tf.screening.delong import delong_covariance, delong_test, paired_bootstrap
 from mammo_tf.screening.levels import all_levels, breast_level, exam_level, make_units, reduce_breast
-from mammo_tf.screening.report import ReportError, load_predictions, subgroup_table, write_report
+from mammo_tf.screening.inputs import ReportError, load_predictions
+from mammo_tf.screening.report import subgroup_table, write_report
 
 # --------------------------------------------------------------------------- levels
 

@@ -84,7 +84,8 @@ def check_files(parser, args):
 
 def run_report(args, predictions, out, val, prog):
     """Write the report from parsed options; returns (report or None, exit code)."""
-    from mammo_tf.screening.report import ReportError, write_report
+    from mammo_tf.screening.inputs import ReportError
+    from mammo_tf.screening.report import write_report
 
     try:
         report = write_report(predictions, out, val=val, manifest=args.manifest,
