@@ -128,11 +128,25 @@ def classification_auc(y_true, probabilities):
         return float("nan")
 
 
+def weighted_score_counts(code, y, weights, k):
+    """``(positives, negatives)``: the weighted number of positive and of negative images at
+    each of ``k`` distinct scores, ``code`` being each image's index into those scores and
+    each image counted ``weights`` times (its multiplicity in a bootstrap resample).
+
+    The one ROC counting of the library: the bootstrap AUC below and the operating points
+    (``mammo_tf.screening.operating``) are cumulative sums of it. Summed from the highest
+    score down it is scikit-learn's ``roc_curve(y, scores, sample_weight=weights)`` (tested),
+    which costs ~1 ms of input checking per call against ~0.03 ms here (1000 resamples).
+    """
+    pos = np.bincount(code[y == 1], weights=weights[y == 1], minlength=k)
+    neg = np.bincount(code[y == 0], weights=weights[y == 0], minlength=k)
+    return pos, neg
+
+
 def weighted_auc(code, y, weights, k):
     """AUC of scores given as codes into their sorted distinct values, each image counted
     ``weights`` times: P(pos > neg) + 0.5 P(pos == neg) over all weighted pairs."""
-    pos_counts = np.bincount(code[y == 1], weights=weights[y == 1], minlength=k)
-    neg_counts = np.bincount(code[y == 0], weights=weights[y == 0], minlength=k)
+    pos_counts, neg_counts = weighted_score_counts(code, y, weights, k)
     n_pos, n_neg = pos_counts.sum(), neg_counts.sum()
     if n_pos == 0 or n_neg == 0:
         return float("nan")

@@ -26,10 +26,27 @@ def test_identity_and_flips_are_exact():
     assert np.array_equal(warp(image, both), image[::-1, ::-1])
 
 
-def test_rotation_by_90_degrees_matches_rot90():
+def test_rotation_by_90_degrees_matches_rot90_clockwise():
+    """Keras 2's ``apply_affine_transform`` hands ``[[cos, -sin], [sin, cos]]`` in (row, col)
+    index space to ``scipy.ndimage.affine_transform``, which maps OUTPUT indices to INPUT
+    indices: output[r, c] = input[centre + R (r, c) - R centre]. For +90 degrees that is
+    output[r, c] = input[cy - (c - cx), cx + (r - cy)] = ``np.rot90(image, -1)``: with rows
+    pointing down, a positive angle turns the picture clockwise (the top edge goes right).
+    cv2 gets the same map in (x, y) order with WARP_INVERSE_MAP."""
+    from scipy.ndimage import affine_transform
+
     image = _image(33, 33)
     rotated = warp(image, AffineParams(rotation=np.pi / 2))
-    assert np.array_equal(rotated, np.rot90(image)) or np.array_equal(rotated, np.rot90(image, -1))
+    assert np.array_equal(rotated, np.rot90(image, -1))
+    assert not np.array_equal(rotated, np.rot90(image))
+    dot = np.zeros((33, 33), np.uint16)
+    dot[0, 16] = 1  # top centre -> right centre
+    assert np.argwhere(warp(dot, AffineParams(rotation=np.pi / 2))).tolist() == [[16, 32]]
+    # Keras 2's call, centred on (16, 16) as here (33 = 2 * 16 + 1)
+    matrix = np.array([[0.0, -1.0], [1.0, 0.0]])
+    centre = np.array([16.0, 16.0])
+    keras2 = affine_transform(image, matrix, offset=centre - matrix @ centre, order=0, mode="nearest")
+    assert np.array_equal(rotated, keras2)
 
 
 def test_shear_is_in_radians():

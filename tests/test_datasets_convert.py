@@ -137,7 +137,6 @@ def test_cli_mini_mias_skip_and_report_vs_strict(tmp_path, capsys):
 
 
 def test_cli_phantom_runs_cbis_loader(tmp_path, capsys):
-    pytest.importorskip("mammo_tf.datasets.phantom")
     out = tmp_path / "out"
     args = ["prepare", "phantom", "--out", str(out), "--n-patients", "4", "--phantom-size", "96", "72",
             "--size", "48", "36", "--workers", "2", "--no-progress"]

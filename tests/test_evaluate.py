@@ -16,12 +16,27 @@ def test_roc_auc_known_cases():
     assert evaluate.roc_auc([0, 1, 0, 1], [0.1, 0.4, 0.5, 0.8]) == 0.75
 
 
+def _pairwise_auc(y, scores):
+    """Mann-Whitney by brute force: P(pos > neg) + 0.5 P(pos == neg) over all pairs."""
+    pos, neg = scores[y == 1], scores[y == 0]
+    diff = pos[:, None] - neg[None, :]
+    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_roc_auc_matches_sklearn_with_ties(seed):
+def test_roc_auc_is_the_pairwise_probability_for_any_input_form(seed):
+    # roc_auc wraps roc_auc_score: what it adds is the input handling (label/score dtypes and
+    # shapes, orientation: higher score = positive), checked against a brute-force pair count
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, 200)
     scores = np.round(rng.normal(size=200) + 0.7 * y, 1)  # rounding creates many ties
-    assert evaluate.roc_auc(y, scores) == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+    expected = _pairwise_auc(y, scores)
+    assert 0.6 < expected < 0.9
+    for labels, s in [(y, scores), (y.astype(bool), scores), (y.astype(np.float32), scores),
+                      (y.reshape(-1, 1), scores.reshape(-1, 1)), (list(y), list(scores)),
+                      (y, scores.astype(np.float32)), (y, (10 * scores).astype(np.int64))]:
+        assert evaluate.roc_auc(labels, s) == pytest.approx(expected, abs=1e-6)
+    assert evaluate.roc_auc(1 - y, scores) == pytest.approx(1.0 - expected, abs=1e-12)
 
 
 def test_roc_auc_rejects_one_class_and_bad_labels():

@@ -14,8 +14,13 @@ def test_cohen_kappa_by_hand():
     # p_o = 8/10, p_e = 0.5*0.5 + 0.5*0.5 = 0.5 -> kappa = (0.8 - 0.5) / 0.5 = 0.6
     assert cohen_kappa(a, b) == pytest.approx(0.6)
     assert cohen_kappa([1, 1], [1, 1]) is None  # chance agreement 1: undefined
-    sklearn = pytest.importorskip("sklearn.metrics")
-    assert cohen_kappa(a, b) == pytest.approx(sklearn.cohen_kappa_score(a, b))
+    assert cohen_kappa(["x", "x"], ["x", "x"]) is None
+    # 3 categories, unequal marginals: p_o = 4/6; a has x, y, z twice each, b has x 2, y 3, z 1
+    # -> p_e = (2*2 + 2*3 + 2*1) / 36 = 1/3 -> kappa = (2/3 - 1/3) / (2/3) = 0.5
+    assert cohen_kappa(list("xxyyzz"), list("xyyyzx")) == pytest.approx(0.5)
+    assert cohen_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)  # always disagree
+    # one rater constant, the other not: p_e = p_o = 1/2 -> 0, defined (not None)
+    assert cohen_kappa([True] * 4, [True, False, True, False]) == pytest.approx(0.0)
 
 
 def test_fleiss_kappa_by_hand():

@@ -117,21 +117,50 @@ def test_the_forest_defaults_are_the_papers():
         9, 300, "patients")
 
 
+def _bright_patch_detector(patch_model, pixel_mean, rng):
+    """Set the (untrained) patch classifier's Dense so that it calls a uniformly bright 32 px
+    patch mass_malignant (P ~ 1) and a noise patch not (P ~ 0): the backbone's pooled features
+    are projected on the bright-minus-noise direction (noise at 0, bright at 1, logit 20 x - 10).
+    Untrained, its heatmaps are ~uniform and the planted lesion does not change them."""
+    import keras
+
+    from mammo_tf.preprocess import to_network_input
+
+    dense = patch_model.get_layer("predictions")
+    features = keras.Model(patch_model.inputs, dense.input)
+    bright = np.asarray(features.predict_on_batch(
+        to_network_input(np.full((1, 32, 32), 65000, np.uint16), pixel_mean)))[0]
+    noise = np.asarray(features.predict_on_batch(to_network_input(
+        rng.integers(0, 65535, (16, 32, 32)).astype(np.uint16), pixel_mean))).mean(axis=0)
+    direction = (bright - noise) / np.sum((bright - noise) ** 2)
+    kernel, bias = (np.zeros_like(w) for w in dense.get_weights())
+    malignant = PATCH_CLASSES.index("mass_malignant")
+    kernel[:, malignant] = 20.0 * direction
+    bias[malignant] = -20.0 * float(noise @ direction) - 10.0
+    dense.set_weights([kernel, bias])
+    return patch_model
+
+
 def test_tiny_end_to_end_baseline(tmp_path):
     from mammo_tf.io import write_png16
     from mammo_tf.shen import build_patch_classifier
 
-    patch_model = build_patch_classifier("vgg16", input_shape=(32, 32, 3), weights=None)
     rng = np.random.default_rng(0)
+    patch_model = _bright_patch_detector(
+        build_patch_classifier("vgg16", input_shape=(32, 32, 3), weights=None), 50.0, rng)
     images = rng.integers(0, 65535, (8, 96, 64)).astype(np.uint16)
     labels = np.array([0, 1] * 4)
-    images[labels == 1, 30:60, 20:40] = 65000  # a bright "lesion" in positives
+    images[labels == 1, 28:68, 28:64] = 65000  # a bright "lesion" in positives, covering window (1, 1)
     result = hrf.run_heatmap_rf_baseline(
         patch_model, images[:4], labels[:4], images[4:], labels[4:], pixel_mean=50.0,
         n_estimators=20, n_boot=50, out_dir=tmp_path, progress=False, min_samples_split=2)
     assert result["heatmap_shape"] == [3, 2, 5]  # 96x64 image, 32 px patches: one cell per patch
     assert result["n_train"] == 4 and result["n_test"] == 4
-    assert 0.0 <= result["auc"] <= 1.0 and len(result["test_scores"]) == 4
+    assert len(result["test_scores"]) == 4
+    # the heatmap shows the lesion, so the forest ranks both test positives above both negatives
+    scores = np.array(result["test_scores"])
+    assert scores[labels[4:] == 1].min() > scores[labels[4:] == 0].max()
+    assert result["auc"] == 1.0
     saved = json.loads((tmp_path / "heatmap_rf_metrics.json").read_text())
     assert saved["auc"] == result["auc"] and saved["cutoffs"] == [0.3, 0.5, 0.7, 0.9]
     assert (tmp_path / "heatmap_rf_roc.png").read_bytes()[:4] == b"\x89PNG"

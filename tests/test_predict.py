@@ -240,9 +240,15 @@ def test_predict_items_reads_png_and_dicom_with_training_preprocessing(image_fol
 
 
 def test_dicom_is_scaled_to_16_bits(image_folder):
+    import pydicom
+
     image = load_image(image_folder / "scan.dcm")
     assert image.dtype == np.uint16 and image.shape == (50, 44)
-    assert image.max() > 4096  # 12-bit values stretched onto 0..65535
+    # 12-bit values stretched onto 0..65535: v -> round(v * 65535 / 4095), in integers here
+    stored = pydicom.dcmread(image_folder / "scan.dcm").pixel_array.astype(np.int64)
+    assert stored.max() > 4000
+    np.testing.assert_array_equal(image, (2 * stored * 65535 + 4095) // (2 * 4095))
+    assert int(image.max()) == (2 * int(stored.max()) * 65535 + 4095) // (2 * 4095)
 
 
 def test_model_averaging_is_the_mean_of_the_models(image_folder, tmp_path):

@@ -371,17 +371,37 @@ WU_BIRADS = ("The rest of the training details (e.g. ResNet-22 architecture, opt
              "that the model was trained with a minibatch size of 24 instead of 4.")  # section IV-C
 
 
-@pytest.mark.parametrize("name, task, channels, batch", [
-    ("nyu_image_only", "cancer", 1, 4), ("nyu_image_heatmaps", "cancer", 3, 4),
-    ("nyu_birads_pretraining", "birads", 1, 24)])
-def test_nyu_files_state_the_paper(name, task, channels, batch):
-    assert WU_TRAINING and WU_BIRADS
+def _quoted(pattern, text):
+    """The number the paper's sentence gives at ``pattern`` ("10^-4.5" -> 10 ** -4.5)."""
+    import re
+
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in the quote"
+    value = match.group(1)
+    return 10 ** float(value[3:]) if value.startswith("10^") else int(value)
+
+
+def test_paper_quotes_give_the_numbers():
+    assert _quoted(r"learning rate of (10\^-?\d+(?:\.\d+)?)", WU_TRAINING) == 1e-5
+    assert _quoted(r"minibatch of size (\d+)", WU_TRAINING) == 4
+    assert _quoted(r"coefficient of (10\^-?\d+(?:\.\d+)?)", WU_TRAINING) == pytest.approx(10 ** -4.5)
+    assert _quoted(r"did not improve for (\d+) epochs", WU_TRAINING) == 20
+    assert _quoted(r"minibatch size of (\d+) instead", WU_BIRADS) == 24
+
+
+@pytest.mark.parametrize("name, task, channels, batch_quote", [
+    ("nyu_image_only", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_heatmaps", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_birads_pretraining", "birads", 1, (r"minibatch size of (\d+) instead", WU_BIRADS))])
+def test_nyu_files_state_the_paper(name, task, channels, batch_quote):
+    # the expected numbers are read from the quoted sentences (section IV-A-1, IV-C)
     values = load_config_file(name, config_class_of(name))
     assert (values["task"], values["channels"], values["batch_size"], values["patience"]) == (
-        task, channels, batch, 20)
+        task, channels, _quoted(*batch_quote), _quoted(r"did not improve for (\d+) epochs", WU_TRAINING))
     (stage,) = values["stages"]
-    assert (stage.trainable_from, stage.learning_rate) == ("all", 1e-5)
-    assert stage.l2 == pytest.approx(10 ** -4.5, rel=1e-12)
+    assert (stage.trainable_from, stage.learning_rate) == (
+        "all", _quoted(r"learning rate of (10\^-?\d+(?:\.\d+)?)", WU_TRAINING))
+    assert stage.l2 == pytest.approx(_quoted(r"coefficient of (10\^-?\d+(?:\.\d+)?)", WU_TRAINING), rel=1e-12)
 
 
 def test_no_schedule_literals_left_in_shen_stages():

@@ -12,7 +12,8 @@ from mammo_tf.screening import calibration as C
 from mammo_tf.screening import operating as O
 from mammo_tf.screening.delong import delong_covariance, delong_test, paired_bootstrap
 from mammo_tf.screening.levels import all_levels, breast_level, exam_level, make_units, reduce_breast
-from mammo_tf.screening.report import ReportError, load_predictions, subgroup_table, write_report
+from mammo_tf.screening.inputs import ReportError, load_predictions
+from mammo_tf.screening.report import subgroup_table, write_report
 
 # --------------------------------------------------------------------------- levels
 
@@ -156,6 +157,26 @@ def test_operating_points_match_scikit_learn_roc_and_have_cis():
     ops = O.operating_points(y, s, groups=np.arange(300) // 3, n_boot=200)
     entry = ops["sensitivity_at_specificity"]["0.90"]
     assert entry["ci95"][0] <= entry["value"] <= entry["ci95"][1]
+
+
+def test_weighted_roc_is_scikit_learns_roc_with_sample_weights():
+    """The one ROC counting (evaluate.weighted_score_counts) on bootstrap resamples, with the
+    images left out (weight 0) and ties: the same points as roc_curve(sample_weight=...)."""
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 120)
+    s = np.round(rng.normal(y, 1.0), 1)
+    thresholds, code = O._codes(s)
+    for w in evaluate.bootstrap_weights(y, 5, seed=2, groups=np.arange(120) // 4):
+        assert (w == 0).any()
+        tpr, fpr = O._weighted_roc(code, y, w, len(thresholds))
+        sk_fpr, sk_tpr, sk_thr = roc_curve(y, s, sample_weight=w, drop_intermediate=False)
+        # scikit-learn drops weight-0 images, hence their thresholds: compare at the ones it keeps
+        at = 1 + np.searchsorted(-thresholds, -sk_thr[1:])
+        np.testing.assert_array_equal(thresholds[at - 1], sk_thr[1:])
+        np.testing.assert_allclose(tpr[at], sk_tpr[1:], atol=1e-12)
+        np.testing.assert_allclose(fpr[at], sk_fpr[1:], atol=1e-12)
 
 
 def test_threshold_is_chosen_on_validation_only():

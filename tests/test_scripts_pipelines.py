@@ -95,12 +95,19 @@ def _check_run_folder(run, metric_keys, exported=True):
     return metrics
 
 
-def test_train_patch_run_folder_and_resume(patch_run, uninterrupted_patch_run):
+def test_train_patch_run_folder_and_resume(patch_run, uninterrupted_patch_run, toy_data):
     import keras
+
+    import h5py
 
     metrics = _check_run_folder(patch_run, ("test_accuracy", "test_confusion_matrix", "test_auc_ovr_macro"))
     assert np.sum(metrics["test_confusion_matrix"]) > 0
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    # every test patch counted once, in the row of its true class; accuracy is the diagonal share
+    with h5py.File(toy_data["test_h5"], "r") as f:
+        test_labels = f["labels"][:]
+    matrix = np.array(metrics["test_confusion_matrix"])
+    assert matrix.sum(axis=1).tolist() == np.bincount(test_labels, minlength=len(matrix)).tolist()
+    assert metrics["test_accuracy"] == pytest.approx(np.trace(matrix) / len(test_labels), abs=1e-12)
     rows = _rows(os.path.join(patch_run, "log.csv"))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3, 1e-4, 1e-4, 1e-5])

@@ -22,15 +22,16 @@ LABELS_FORMAT = "mammo_tf.explain.unit_labels/1"
 
 
 def cohen_kappa(a, b):
-    """Cohen's kappa of two raters' categorical ratings (None when chance agreement is 1)."""
+    """Cohen's kappa of two raters' categorical ratings (scikit-learn's ``cohen_kappa_score``);
+    None when the chance agreement is 1 (both raters gave every unit one same category)."""
+    from sklearn.metrics import cohen_kappa_score
+
     a, b = list(a), list(b)
     if len(a) != len(b) or not a:
         raise ValueError("cohen_kappa needs two equally long, non-empty rating lists")
-    n = len(a)
-    po = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = collections.Counter(a), collections.Counter(b)
-    pe = sum(ca[c] * cb[c] for c in set(a) | set(b)) / n**2
-    return None if pe >= 1 else (po - pe) / (1 - pe)
+    if len(set(a) | set(b)) == 1:
+        return None
+    return float(cohen_kappa_score(a, b))
 
 
 def fleiss_kappa(ratings):

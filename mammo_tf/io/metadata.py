@@ -71,11 +71,17 @@ def to_uint16(image, metadata):
         raise ValueError(f"{metadata.path}: empty value range [{low}, {high}]")
     if low == 0 and high == UINT16_MAX and x.dtype == np.uint16:
         return x.copy()
-    # One float32 copy changed in place: exact for 16-bit values, half the memory of float64.
-    scaled = np.array(x, dtype=np.float32, copy=True)
-    if not (low == 0 and high == UINT16_MAX):
-        scaled -= np.float32(low)
-        scaled *= np.float32(UINT16_MAX / (high - low))
-    np.rint(scaled, out=scaled)
-    np.clip(scaled, 0, UINT16_MAX, out=scaled)
-    return scaled.astype(np.uint16)
+    # float64, a million values at a time: float32 rounds e.g. 12-bit 1229 * 65535 / 4095 =
+    # 19668.502 to 19668; 2 bytes per pixel plus one block, less than a whole float32 copy.
+    scale = UINT16_MAX / (high - low)
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, np.uint16)
+    step = 1 << 20
+    for start in range(0, flat.size, step):
+        block = flat[start : start + step].astype(np.float64)
+        block -= low
+        block *= scale
+        np.rint(block, out=block)
+        np.clip(block, 0, UINT16_MAX, out=block)
+        out[start : start + step] = block
+    return out.reshape(x.shape)

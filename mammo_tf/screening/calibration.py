@@ -185,9 +185,12 @@ def expected_calibration_error(y, p, n_bins=15):
 
 
 def brier_score(y, p):
-    """Mean squared difference between the probability and the 0/1 label."""
+    """Mean squared difference between the probability and the 0/1 label (scikit-learn's
+    ``brier_score_loss`` of the positive class)."""
+    from sklearn.metrics import brier_score_loss
+
     y, p = _check(y, p)
-    return float(np.mean((p - y) ** 2))
+    return float(brier_score_loss(y, p, pos_label=1))
 
 
 def calibration_metrics(y, p, n_bins=15):

@@ -11,7 +11,7 @@ is given), computed from weighted counts, so 1000 resamples take milliseconds.
 """
 import numpy as np
 
-from mammo_tf.evaluate import binary_inputs, bootstrap_weights
+from mammo_tf.evaluate import binary_inputs, bootstrap_weights, weighted_score_counts
 
 SPECIFICITIES = (0.90, 0.95)
 SENSITIVITIES = (0.90, 0.95)
@@ -25,8 +25,7 @@ def _codes(scores):
 
 def _weighted_roc(code, y, weights, k):
     """(tpr, fpr) for thresholds = distinct scores in decreasing order, with a leading (0, 0)."""
-    pos = np.bincount(code[y == 1], weights=weights[y == 1], minlength=k)
-    neg = np.bincount(code[y == 0], weights=weights[y == 0], minlength=k)
+    pos, neg = weighted_score_counts(code, y, weights, k)
     tpr = np.concatenate([[0.0], np.cumsum(pos) / pos.sum()])
     fpr = np.concatenate([[0.0], np.cumsum(neg) / neg.sum()])
     return tpr, fpr

@@ -2,17 +2,7 @@
 """The screening report: ``report.json`` + ``report.html`` (with PNG plots next to them) from
 one or more prediction CSVs of the same test cases (several = a model comparison).
 
-Inputs (:func:`load_predictions`):
-
-- image predictions (``predict.py`` / ``mammo-tf predict``): ``image_id`` and
-  ``prob_positive`` (or a ``score`` column; with exactly two ``prob_`` columns the second),
-  optional ``label``; joined by ``image_id`` to an image manifest (docs/DESIGN.md columns:
-  ``patient_id``, ``side``, ``view``, ``label``, and any further column, e.g. density or
-  vendor, for subgroups). A ``study_id`` column, where present, separates a patient's exams.
-- NYU exam predictions (``train_multiview.py --predict``): ``exam_id`` and
-  ``left_malignant`` / ``right_malignant`` (``task="benign"``: the benign columns), joined
-  by ``exam_id`` to the exam manifest, which gives ``patient_id`` and the breast labels:
-  breast units directly.
+Inputs: :mod:`.inputs` (:func:`load_predictions`); the page: :mod:`.html` (:func:`render_html`).
 
 What it reports, per model and level (image, breast, exam; :mod:`.levels`): AUC with a
 cluster-bootstrap CI over patients; calibration (fitted on the validation predictions only,
@@ -22,8 +12,6 @@ validation and applied unchanged to test with their confusion matrices; subgroup
 columns; for two or more models DeLong's paired test of each against the first
 (:mod:`.delong`) with a paired cluster-bootstrap CI of the difference.
 """
-import csv
-import html
 import json
 import logging
 import os
@@ -31,187 +19,22 @@ import re
 
 import numpy as np
 
-from mammo_tf.errors import DataError
-from mammo_tf.io import prediction_csv
 from mammo_tf import evaluate
 from mammo_tf.screening import calibration as C
 from mammo_tf.screening import operating as O
 from mammo_tf.screening.delong import delong_test, paired_bootstrap
-from mammo_tf.screening.levels import all_levels, make_units
+from mammo_tf.screening.html import render_html
+from mammo_tf.screening.inputs import ReportError, load_predictions
+from mammo_tf.screening.levels import all_levels
 from mammo_tf.utils import write_json_atomic, write_text_atomic
+
+__all__ = ["CALIBRATIONS", "LEVELS", "ReportError", "auc_entry", "load_predictions", "load_report",
+           "plot_subgroups", "render_html", "subgroup_table", "write_report"]
 
 log = logging.getLogger(__name__)
 
 LEVELS = ("image", "breast", "exam")
 CALIBRATIONS = ("temperature", "isotonic", "none")
-_SKIP_COLUMNS = {"image_path", "roi_mask_paths", "roi_classes", "image_id", "patient_id", "label",
-                 "l_cc", "r_cc", "l_mlo", "r_mlo", "exam_id", "left_benign", "right_benign",
-                 "left_malignant", "right_malignant", "path"}
-_EXAM_KEYS = ("study_id", "study", "exam_id")
-
-
-class ReportError(DataError):
-    """A prediction CSV or manifest that cannot be evaluated (the message names the file)."""
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _read_csv(path, what):
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            columns = list(reader.fieldnames or ())
-    except FileNotFoundError:
-        raise ReportError(f"{what} {path!r} does not exist") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ReportError(f"{path}: not a readable CSV ({exc})") from None
-    if not columns:
-        raise ReportError(f"{path}: empty {what} (no header)")
-    return rows, columns
-
-
-def _rows_of(source):
-    """(rows, columns, description) of a CSV path, a list of row dicts or a PredictionResult."""
-    if isinstance(source, (str, os.PathLike)):
-        rows, columns = _read_csv(os.fspath(source), "prediction CSV")
-        return rows, columns, os.fspath(source)
-    if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.inference.predict.PredictionResult
-        names = [prediction_csv.prob_column(c) for c in source.class_names]
-        info = list(dict.fromkeys(k for it in source.items for k in (getattr(it, "info", None) or {})))
-        rows = [dict({"image_id": it.image_id, "label": "" if it.label is None else it.label},
-                     **{n: float(p) for n, p in zip(names, probs)},
-                     **{k: (getattr(it, "info", None) or {}).get(k, "") for k in info})
-                for it, probs in zip(source.items, source.probabilities)]
-        return rows, ["image_id", "label"] + names + info, "predictions in memory"
-    rows = [dict(r) for r in source]
-    return rows, list(rows[0]) if rows else [], "predictions in memory"
-
-
-def _label(value, where):
-    value = "" if value is None else str(value).strip()
-    if value == "":
-        return -1
-    try:
-        label = int(float(value))
-    except ValueError:
-        raise ReportError(f"{where}: label {value!r} is not 0/1") from None
-    if label not in (0, 1):
-        raise ReportError(f"{where}: label {value!r} is not 0/1")
-    return label
-
-
-def _float(value, where):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ReportError(f"{where}: probability {value!r} is not a number") from None
-    if not np.isfinite(v) or v < 0 or v > 1:
-        raise ReportError(f"{where}: probability {value!r} is not in [0, 1]")
-    return v
-
-
-def _score_column(columns, where):
-    if prediction_csv.POSITIVE in columns:
-        return prediction_csv.POSITIVE
-    if prediction_csv.SCORE in columns:
-        return prediction_csv.SCORE
-    probs = [c for c in columns if prediction_csv.is_prob_column(c)]
-    if len(probs) == 2:
-        return probs[1]
-    raise ReportError(f"{where}: no 'prob_positive' (or 'score') column; a screening report needs "
-                      f"a binary whole-image model (columns: {', '.join(columns[:8])})")
-
-
-def _read_manifest(manifest):
-    if manifest is None:
-        return None, None
-    if isinstance(manifest, (str, os.PathLike)):
-        rows, columns = _read_csv(os.fspath(manifest), "manifest")
-        return rows, columns
-    rows = [dict(r) for r in manifest]
-    return rows, list(rows[0]) if rows else []
-
-
-def load_predictions(source, manifest=None, task="malignant"):
-    """Prediction rows + manifest -> base :class:`~mammo_tf.screening.levels.Units` (image
-    units for image predictions, breast units for NYU exam predictions)."""
-    rows, columns, where = _rows_of(source)
-    m_rows, m_columns = _read_manifest(manifest)
-    m_where = os.fspath(manifest) if isinstance(manifest, (str, os.PathLike)) else "manifest"
-    if not rows:
-        raise ReportError(f"{where}: no predictions")
-    if prediction_csv.EXAM_ID in columns and prediction_csv.breast_column("left", task) in columns:
-        return _nyu_units(rows, where, m_rows, m_columns, m_where, task)
-    if "image_id" not in columns:
-        raise ReportError(f"{where}: needs an 'image_id' column (image predictions) or 'exam_id' "
-                          f"with left_{task}/right_{task} (NYU exam predictions)")
-    score_column = _score_column(columns, where)
-    by_id = {}
-    if m_rows is not None:
-        if "image_id" not in m_columns:
-            raise ReportError(f"{m_where}: an image manifest needs an 'image_id' column")
-        by_id = {r["image_id"]: r for r in m_rows}
-        missing = [r["image_id"] for r in rows if r["image_id"] not in by_id]
-        if missing:
-            raise ReportError(f"{where}: {len(missing)} image(s) not in the manifest {m_where} "
-                              f"(first: {missing[0]!r})")
-    extra = [c for c in (m_columns or columns) if c not in _SKIP_COLUMNS and c not in _EXAM_KEYS
-             and not prediction_csv.is_prob_column(c) and c not in prediction_csv.BOOKKEEPING]
-    ids, scores, labels, patient, exam, side, view = [], [], [], [], [], [], []
-    cols = {c: [] for c in extra}
-    for number, row in enumerate(rows, start=2):
-        info = by_id.get(row["image_id"], row)
-        line = f"{where}, line {number}"
-        ids.append(row["image_id"])
-        scores.append(_float(row.get(score_column), line))
-        label = _label(row.get("label"), line)
-        if label < 0 and info is not row:
-            label = _label(info.get("label"), f"{m_where} (image {row['image_id']!r})")
-        labels.append(label)
-        pid = (info.get("patient_id") or "").strip() or row["image_id"]
-        patient.append(pid)
-        study = next((info[k] for k in _EXAM_KEYS if (info.get(k) or "").strip()), "")
-        exam.append(f"{pid}/{study}" if study else pid)
-        side.append((info.get("side") or "").strip().upper())
-        view.append((info.get("view") or "").strip().upper())
-        for c in extra:
-            cols[c].append(str(info.get(c, "") or "").strip())
-    if "patient_id" not in (m_columns or columns):
-        log.warning("%s: no patient_id known (give the manifest): every image counts as its own "
-                    "patient, so CIs are too narrow where patients have several images", where)
-    return make_units("image", ids, scores, labels, patient=patient, exam=exam, side=side, view=view,
-                      columns=cols)
-
-
-def _nyu_units(rows, where, m_rows, m_columns, m_where, task):
-    by_id = {}
-    if m_rows is not None:
-        if "exam_id" not in m_columns:
-            raise ReportError(f"{m_where}: NYU predictions need the exam manifest (column 'exam_id')")
-        by_id = {r["exam_id"]: r for r in m_rows}
-        missing = [r["exam_id"] for r in rows if r["exam_id"] not in by_id]
-        if missing:
-            raise ReportError(f"{where}: {len(missing)} exam(s) not in the manifest {m_where} "
-                              f"(first: {missing[0]!r})")
-    extra = [c for c in (m_columns or []) if c not in _SKIP_COLUMNS and c not in ("split", "birads")]
-    ids, scores, labels, patient, exam, side = [], [], [], [], [], []
-    cols = {c: [] for c in extra}
-    for number, row in enumerate(rows, start=2):
-        info = by_id.get(row["exam_id"], {})
-        for s, name in (("L", prediction_csv.breast_column("left", task)),
-                        ("R", prediction_csv.breast_column("right", task))):
-            ids.append(f"{row['exam_id']}/{s}")
-            scores.append(_float(row.get(name), f"{where}, line {number}"))
-            labels.append(_label(info.get(name, ""), f"{m_where} (exam {row['exam_id']!r})"))
-            patient.append((info.get("patient_id") or "").strip() or row["exam_id"])
-            exam.append(row["exam_id"])
-            side.append(s)
-            for c in extra:
-                cols[c].append(str(info.get(c, "") or "").strip())
-    return make_units("breast", ids, scores, labels, patient=patient, exam=exam, side=side,
-                      columns=cols)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -461,123 +284,6 @@ def _compare(a, b, name_a, name_b, level, n_boot, seed):
         record["bootstrap"] = paired_bootstrap(y, a.score[ia], b.score[ib], groups=patients,
                                                n_boot=n_boot, seed=seed)
     return record
-
-
-# --------------------------------------------------------------------------- HTML
-
-
-def _fmt(v, digits=3):
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return html.escape(str(v))
-
-
-def _ci(ci):
-    return "–" if not ci else f"{ci[0]:.3f}–{ci[1]:.3f}"
-
-
-def _table(header, rows):
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _img(src, alt):
-    return f'<figure><img src="{html.escape(src)}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
-
-
-def render_html(report):
-    """The report as one self-contained HTML page (the PNGs are linked, next to it)."""
-    parts = [f"<h1>{html.escape(report['title'])}</h1>",
-             f"<p>Breast level: <b>{html.escape(report['reducer'])}</b> over views; exam level: max over "
-             f"breasts; missing views: <b>{html.escape(report['missing_views'])}</b>. CIs: "
-             f"{html.escape(report['ci'])}, {report['n_boot']} resamples.</p>"]
-    images = report["images"]
-    parts.append("<h2>Discrimination</h2>")
-    rows = []
-    for name, model in report["models"].items():
-        for level, e in model["levels"].items():
-            rows.append([_fmt(name), level, e["n"], e["n_positive"], e["n_patients"], _fmt(e["auc"]),
-                         _ci(e["auc_ci95"]), e["probabilities"]])
-    parts.append(_table(["model", "level", "n", "positive", "patients", "AUC", "95% CI", "probabilities"], rows))
-    parts += [_img(images[k], f"ROC curve, {k[4:]} level") for k in images if k.startswith("roc_")]
-    parts.append("<h2>Missing views</h2>")
-    rows = [[_fmt(n), *(m["missing_views"][k] for k in ("breasts", "both_views", "missing_cc", "missing_mlo", "dropped"))]
-            for n, m in report["models"].items() if m.get("missing_views")]
-    parts.append(_table(["model", "breasts", "CC and MLO", "no CC", "no MLO", "dropped"], rows) if rows
-                 else "<p>Not applicable (breast-level predictions, or no sides known).</p>")
-    parts.append("<h2>Calibration</h2>")
-    rows = []
-    for name, model in report["models"].items():
-        cal = model.get("calibration")
-        how = "none" if not cal else (
-            f"temperature T = {cal['temperature']:.3f}" + (" (at its bound)" if cal.get("at_bound") else "")
-            if cal["method"] == "temperature" else f"isotonic ({len(cal['x_thresholds'])} points)")
-        for level, e in model["levels"].items():
-            before, after = e["calibration"]["before"], e["calibration"].get("after")
-            rows.append([_fmt(name), level, how, _fmt(before["ece"]), _fmt(after and after["ece"]),
-                         _fmt(before["brier"]), _fmt(after and after["brier"])])
-    parts.append(_table(["model", "level", "fitted on validation", "ECE before", "ECE after",
-                         "Brier before", "Brier after"], rows))
-    parts += [_img(images[k], f"Reliability diagram, {k[12:]}") for k in images if k.startswith("reliability_")]
-    parts.append("<h2>Operating points</h2>")
-    rows = []
-    for name, model in report["models"].items():
-        for level, e in model["levels"].items():
-            ops = e.get("operating_points")
-            if not ops:
-                continue
-            for kind, label in (("sensitivity_at_specificity", "sensitivity at specificity"),
-                                ("specificity_at_sensitivity", "specificity at sensitivity")):
-                for at, v in ops[kind].items():
-                    rows.append([_fmt(name), level, f"{label} {at}", _fmt(v["value"]), _ci(v["ci95"])])
-    parts.append(_table(["model", "level", "operating point", "value", "95% CI"], rows))
-    rows = []
-    for name, model in report["models"].items():
-        for level, e in model["levels"].items():
-            for t in e.get("validation_thresholds") or ():
-                (tn, fp), (fn, tp) = t["confusion_matrix"]["matrix"]
-                rows.append([_fmt(name), level, t["target"], _fmt(t["threshold"], 4),
-                             f"{t['sensitivity']:.3f} ({_ci(t['sensitivity_ci95'])})",
-                             f"{t['specificity']:.3f} ({_ci(t['specificity_ci95'])})",
-                             f"TP {tp} FN {fn} FP {fp} TN {tn}"])
-    parts.append("<h3>Thresholds chosen on validation, applied unchanged to test</h3>")
-    parts.append(_table(["model", "level", "target (validation)", "threshold", "test sensitivity",
-                         "test specificity", "test confusion matrix"], rows) if rows
-                 else "<p>No validation predictions given: no threshold chosen.</p>")
-    if report["comparisons"]:
-        parts.append("<h2>Paired comparison (DeLong)</h2>")
-        rows = []
-        for c in report["comparisons"]:
-            d = c.get("delong")
-            if not d:
-                rows.append([_fmt(c["model_1"]), _fmt(c["model_2"]), c["level"], c["n"], _fmt(c.get("note")), "", "", ""])
-                continue
-            boot = c.get("bootstrap", {}).get("difference_ci95")
-            rows.append([_fmt(c["model_1"]), _fmt(c["model_2"]), c["level"], c["n"], _fmt(d["difference"]),
-                         _ci(d["ci95"]), _fmt(d["p_value"], 4), _ci(boot)])
-        parts.append(_table(["model 1", "model 2", "level", "n", "AUC difference", "DeLong 95% CI",
-                             "p (DeLong)", "patient-bootstrap 95% CI"], rows))
-    sub_rows = []
-    for name, model in report["models"].items():
-        for level, e in model["levels"].items():
-            for column, table in (e.get("subgroups") or {}).items():
-                for r in table:
-                    sub_rows.append([_fmt(name), level, _fmt(column), _fmt(r["value"]), r["n"], r["n_positive"],
-                                     _fmt(r["auc"]), _ci(r["auc_ci95"])])
-    if sub_rows:
-        parts.append("<h2>Subgroups</h2>")
-        parts.append(_table(["model", "level", "column", "value", "n", "positive", "AUC", "95% CI"], sub_rows))
-        parts += [_img(images[k], f"Subgroups, {k[10:]}") for k in images if k.startswith("subgroups_")]
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-             "text-align:left}th{background:#f0f0f0}figure{display:inline-block;margin:0.5em}"
-             "img{max-width:480px}")
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
-            f"{html.escape(report['title'])}</title><style>{style}</style></head><body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
 
 
 def load_report(path):

@@ -15,7 +15,8 @@ import numpy as np
 
 from mammo_tf.datasets.manifest import SUBGROUP_COLUMNS
 from mammo_tf.io.prediction_csv import IMAGE_ID, LABEL, POSITIVE
-from mammo_tf.screening.report import ReportError, _slug, write_report
+from mammo_tf.screening.inputs import ReportError
+from mammo_tf.screening.report import _slug, write_report
 from mammo_tf.utils import atomic_path
 
 log = logging.getLogger(__name__)

@@ -28,13 +28,14 @@ from mammo_tf.training.environment import local_part, process_shard, sharded_bat
 
 
 def class_balanced_weights(labels):
-    """Per-sample weights: each class present gets total weight B / n_classes_present."""
+    """Per-sample weights: each class present gets total weight B / n_classes_present
+    (scikit-learn's ``compute_sample_weight("balanced", labels)``)."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
     labels = np.asarray(labels)
     if labels.size == 0:
         return np.zeros(0, np.float32)
-    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    weights = labels.size / (classes.size * counts[inverse])
-    return weights.astype(np.float32)
+    return compute_sample_weight("balanced", labels.ravel()).astype(np.float32)
 
 
 class _ImageBatches(keras.utils.PyDataset):

@@ -1,5 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Validation metrics computed once per epoch: cross-entropy, accuracy and AUC."""
+import warnings
+
 import numpy as np
 
 # The metric functions live in mammo_tf.evaluate (scikit-learn); classification_auc is
@@ -11,10 +13,21 @@ __all__ = ["classification_auc", "cross_entropy", "evaluate_probabilities", "pre
 
 
 def cross_entropy(y_true, probabilities, eps=1e-7):
-    """Mean categorical cross-entropy (no regularisation term)."""
+    """Mean categorical cross-entropy (no regularisation term): scikit-learn's ``log_loss``.
+
+    ``probabilities`` is ``(N, C)``; every one of the C columns is a class even when the
+    labels lack some (a small validation set). Probabilities below ``eps`` count as ``eps``: a
+    float32 softmax gives exact zeros, and one such case then adds -log(1e-7) = 16.1, not
+    scikit-learn's own floor -log(2.2e-16) = 36.0. scikit-learn's warning that float32 rows
+    do not sum to one in float64 is silenced.
+    """
+    from sklearn.metrics import log_loss
+
     y = np.asarray(y_true).astype(int).ravel()
     p = np.clip(np.asarray(probabilities, dtype=np.float64), eps, 1.0)
-    return float(-np.mean(np.log(p[np.arange(y.size), y])))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The y_(prob|pred) values do not sum to one")
+        return float(log_loss(y, p, labels=np.arange(p.shape[1])))
 
 
 def predict_dataset(model, dataset):
