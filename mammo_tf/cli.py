@@ -102,31 +102,33 @@ def _run(module, config_name, pipeline_name, prog, description, argv):
 
     argv = sys.argv[1:] if argv is None else argv
     with exit_on_bad_input(prog):
-        # The config dataclass lives with its pipeline; that module must import Keras lazily
-        # (inside functions) so that --help and argument errors stay fast.
-        pipeline_module = importlib.import_module(module)
-        config, resume = parse_config(getattr(pipeline_module, config_name), argv, prog,
+        # The config dataclass lives in a Keras-free module, so that --help and argument
+        # errors stay fast; the pipeline ("module:function") is imported after parsing.
+        config_module = importlib.import_module(module)
+        config, resume = parse_config(getattr(config_module, config_name), argv, prog,
                                       description, PRECEDENCE)
         setup_command()
-        getattr(pipeline_module, pipeline_name)(config, resume=resume)
+        _resolve(pipeline_name)(config, resume=resume)
     return 0
 
 
 def main_patch(argv=None, prog="train_patch.py"):
-    return _run("mammo_tf.shen.train_patch", "PatchConfig", "train_patch_classifier", prog,
+    return _run("mammo_tf.shen.config", "PatchConfig",
+                "mammo_tf.shen.train_patch:train_patch_classifier", prog,
                 "Train a 5-class patch classifier in 3 stages (head; from the unfreezing "
                 "boundary; all layers) and report test accuracy and the confusion matrix.", argv)
 
 
 def main_whole(argv=None, prog="train_whole.py"):
-    return _run("mammo_tf.shen.train_whole", "WholeConfig", "train_whole_image_classifier", prog,
+    return _run("mammo_tf.shen.config", "WholeConfig",
+                "mammo_tf.shen.train_whole:train_whole_image_classifier", prog,
                 "Convert a trained patch classifier into a whole-image classifier and train it in "
                 "2 stages (top layers; all layers); report the test AUC with a bootstrap 95% CI.",
                 argv)
 
 
 def main_transfer(argv=None, prog="transfer_inbreast.py"):
-    return _run("mammo_tf.shen.transfer", "TransferConfig", "transfer", prog,
+    return _run("mammo_tf.shen.config", "TransferConfig", "mammo_tf.shen.transfer:transfer", prog,
                 "Finetune a whole-image classifier on another database (INbreast) with image-level "
                 "labels only; --patients N... runs the transfer-efficiency series.", argv)
 
@@ -172,12 +174,12 @@ def main_multiview(argv=None, prog="train_multiview.py"):
 
         (check_prediction if predicting else check_training)(config)
         setup_command()
-        from mammo_tf.nyu import training
+        from mammo_tf.nyu import predict, training
         from mammo_tf.nyu.exams import ExamManifestError
 
         try:
             if predicting:
-                rows = training.predict_to_csv(config)
+                rows = predict.predict_to_csv(config)
                 print(f"wrote {len(rows)} exam predictions to {config.output}")
                 return 0
             metrics = training.train(config, resume=resume)

@@ -62,7 +62,8 @@ def _patch_args(toy_data, name):
 def patch_run(toy_data):
     """train_patch.py, crashed after epoch 2 (inside stage 2), then finished with --resume."""
     from mammo_tf.training.config import parse_config
-    from mammo_tf.shen.train_patch import PatchConfig, train_patch_classifier
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import train_patch_classifier
 
     config, _ = parse_config(PatchConfig, _patch_args(toy_data, "patch"), "train_patch.py", "")
     with pytest.raises(KeyboardInterrupt):
@@ -223,7 +224,7 @@ def test_train_patch_bad_arguments_exit_2_with_one_line(toy_data, capsys, make_a
 
 def test_config_file_gives_defaults_and_flags_override(toy_data, tmp_path):
     from mammo_tf.training.config import parse_config
-    from mammo_tf.shen.train_patch import PatchConfig
+    from mammo_tf.shen.config import PatchConfig
 
     config_file = tmp_path / "c.json"
     config_file.write_text(json.dumps({"train_h5": [toy_data["train_h5"]], "val_h5": [toy_data["val_h5"]],
@@ -259,10 +260,9 @@ def test_train_whole_bad_patch_model_exit_2(whole_run, toy_data, capsys, tmp_pat
 
 @pytest.mark.parametrize("script", ["train_patch.py", "train_whole.py", "transfer_inbreast.py"])
 def test_help_lists_every_option(script, capsys):
-    from mammo_tf.shen.train_patch import PatchConfig
-    from mammo_tf.shen.transfer import TransferConfig
-    from mammo_tf.shen.train_whole import WholeConfig
     import dataclasses
+
+    from mammo_tf.shen.config import PatchConfig, TransferConfig, WholeConfig
 
     main, cls = {"train_patch.py": (main_patch, PatchConfig), "train_whole.py": (main_whole, WholeConfig),
                  "transfer_inbreast.py": (main_transfer, TransferConfig)}[script]
@@ -319,7 +319,8 @@ def test_heatmap_top_builds_and_stages_apply(patch_run):
     import keras
 
     from mammo_tf.training import apply_stage
-    from mammo_tf.shen.train_whole import WholeConfig, build_whole_model, whole_stages
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import build_whole_model, whole_stages
 
     patch_model = keras.saving.load_model(os.path.join(patch_run, "checkpoints", "best.keras"),
                                           safe_mode=True)
