@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mammo_tf.cli import main_patch, main_transfer, main_whole
-from training_helpers import CrashAfterEpoch
+from training_helpers import CrashAfterEpoch, make_toy_shen_data
 
 # CI's JAX leg leaves these out (9 minutes there); `make test` and `make test-jax` run them
 pytestmark = pytest.mark.end_to_end
@@ -25,30 +25,8 @@ def _rows(path):
 @pytest.fixture(scope="session")
 def toy_data(tmp_path_factory):
     """A 10-patient phantom (drawn at 128x96, stored at 64x64) with both classes in every
-    split, and s1 patch sets of 32x32 patches."""
-    from mammo_tf.datasets.manifest import read_manifest, write_manifest
-    from mammo_tf.datasets.prepare import prepare
-    from mammo_tf.shen.patches.patch_set import make_patch_set
-
-    root = tmp_path_factory.mktemp("toy")
-    manifest, _ = prepare("phantom", None, root / "phantom", size=(64, 64), n_patients=10,
-                          phantom_size=(128, 96), progress=False)
-    rows = read_manifest(manifest)
-    # Reassign splits by patient so that val and test each hold positives and negatives.
-    patients = sorted({r["patient_id"] for r in rows})
-    positive = sorted({r["patient_id"] for r in rows if r["label"] == 1})
-    negative = [p for p in patients if p not in positive]
-    assert len(positive) >= 3 and len(negative) >= 2, (positive, negative)
-    split_of = {p: "train" for p in patients}
-    split_of[positive[0]] = split_of[negative[0]] = "val"
-    split_of[positive[1]] = split_of[negative[1]] = "test"
-    for r in rows:
-        r["split"] = split_of[r["patient_id"]]
-    write_manifest(manifest, rows)
-    make_patch_set(manifest, root / "patches", set_name="s1", patch_size=32, progress=False)
-    return {"root": root, "manifest": str(manifest),
-            "train_h5": str(root / "patches" / "train.h5"), "val_h5": str(root / "patches" / "val.h5"),
-            "test_h5": str(root / "patches" / "test.h5"), "runs": str(root / "runs")}
+    split, and s1 patch sets of 32x32 patches (``training_helpers.make_toy_shen_data``)."""
+    return make_toy_shen_data(tmp_path_factory.mktemp("toy"))
 
 
 def _patch_args(toy_data, name):
