@@ -108,8 +108,8 @@ def check_resume(main, config_cls, train, args, runs, reference, crash_after, cr
 def _patch_args(toy):
     def args(name):
         return ["--train-h5", toy["train_h5"], "--val-h5", toy["val_h5"], "--test-h5",
-                toy["test_h5"], "--backbone", "vgg16", "--schedule", "pretrained",
-                "--epochs", "1", "2", "1", "--batch-size", "16", "--runs-dir", toy["runs"],
+                toy["test_h5"], "--backbone", "vgg16", "--schedule", "random", "--epochs", "2",
+                "--batch-size", "16", "--runs-dir", toy["runs"],
                 "--name", name, "--verbose", "0", "--no-export"]
     return args
 
@@ -125,7 +125,7 @@ def test_patch_pipeline_resumes_alike(toy, patch_run, tmp_path, capsys):
 
     toy = dict(toy, runs=str(tmp_path))
     check_resume(main_patch, PatchConfig, train_patch_classifier, _patch_args(toy), toy["runs"],
-                 patch_run, crash_after=2, crash_stage=1,
+                 patch_run, crash_after=1, crash_stage=0,
                  metric_keys=("test_accuracy", "test_auc_ovr_macro", "test_confusion_matrix",
                               "best_epoch", "best_val_accuracy", "completed_epochs", "pixel_mean"),
                  capsys=capsys)
@@ -137,7 +137,7 @@ def _whole_args(toy, patch_run):
         return ["--patch-model", os.path.join(patch_run, "checkpoints", "best.keras"),
                 "--manifest", toy["manifest"], "--top", "hybrid", "--depths", "16", "16",
                 "--image-size", "64", "64", "--epochs", "1", "2", "--runs-dir", toy["runs"],
-                "--name", name, "--verbose", "0", "--no-export"]
+                "--name", name, "--verbose", "0", "--no-export", "--no-patch-baseline"]
     return args
 
 
@@ -155,8 +155,7 @@ def test_whole_pipeline_resumes_alike(toy, patch_run, whole_run, tmp_path, capsy
                  _whole_args(toy, patch_run), toy["runs"], whole_run, crash_after=2,
                  crash_stage=1,
                  metric_keys=("test_auc", "test_auc_ci95", "test_auc_tta", "best_val_auc",
-                              "best_epoch", "initial_val_auc", "completed_epochs", "pixel_mean",
-                              "patch_baseline"),
+                              "best_epoch", "initial_val_auc", "completed_epochs", "pixel_mean"),
                  capsys=capsys)
 
 
@@ -166,15 +165,15 @@ def test_transfer_pipeline_resumes_alike(toy, whole_run, tmp_path, capsys):
 
     def args(name, runs=str(tmp_path)):
         return ["--model", os.path.join(whole_run, "checkpoints", "best.keras"), "--manifest",
-                toy["manifest"], "--epochs", "3", "--runs-dir", runs, "--name", name,
-                "--verbose", "0", "--no-export"]
+                toy["manifest"], "--epochs", "2", "--runs-dir", runs, "--name", name,
+                "--verbose", "0", "--no-export", "--no-tta", "--no-patch-baseline"]
 
     assert main_transfer(args("transfer", toy["runs"])) == 0
     check_resume(main_transfer, TransferConfig, transfer, args, str(tmp_path),
-                 os.path.join(toy["runs"], "transfer"), crash_after=2, crash_stage=0,
-                 metric_keys=("test_auc", "test_auc_ci95", "test_auc_tta", "best_val_auc",
-                              "best_epoch", "initial_val_auc", "completed_epochs", "pixel_mean",
-                              "train_images", "patch_baseline"),
+                 os.path.join(toy["runs"], "transfer"), crash_after=1, crash_stage=0,
+                 metric_keys=("test_auc", "test_auc_ci95", "best_val_auc", "best_epoch",
+                              "initial_val_auc", "completed_epochs", "pixel_mean",
+                              "train_images"),
                  capsys=capsys)
 
 
@@ -188,11 +187,11 @@ def test_nyu_pipeline_resumes_alike(tmp_path, capsys):
     def args(name, runs=str(tmp_path / "runs")):
         return ["--manifest", str(manifest), "--runs-dir", runs, "--cc-size", "64", "48",
                 "--mlo-size", "64", "48", "--tta", "0", "--run-eagerly", "--cache-images",
-                "--epochs", "3", "--name", name, "--verbose", "0", "--no-export"]
+                "--epochs", "2", "--name", name, "--verbose", "0", "--no-export"]
 
     assert main_multiview(args("full", str(tmp_path / "reference"))) == 0
     check_resume(main_multiview, MultiviewConfig, train, args, str(tmp_path / "runs"),
-                 str(tmp_path / "reference" / "full"), crash_after=2, crash_stage=0,
+                 str(tmp_path / "reference" / "full"), crash_after=1, crash_stage=0,
                  metric_keys=("best_epoch", "best_val_mean_auc", "completed_epochs", "val",
                               "test"),
                  capsys=capsys)
