@@ -102,7 +102,8 @@ def sample_patches(manifest, out_dir, patch_size, set_name="s3"):
 
 def train_patch(patches, runs_dir, seed, overrides):
     """The patch classifier (demo_patch.json)."""
-    from mammo_tf.shen.train_patch import PatchConfig, train_patch_classifier
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import train_patch_classifier
 
     config = experiment_config(PatchConfig, "demo_patch", train_h5=[patches["train"]],
                                val_h5=[patches["val"]], test_h5=[patches["test"]],
@@ -112,7 +113,8 @@ def train_patch(patches, runs_dir, seed, overrides):
 
 def train_whole(patch_run, manifest, runs_dir, seed, overrides):
     """The heatmap whole-image classifier (demo_whole.json), 2 stages, with its patch baseline."""
-    from mammo_tf.shen.train_whole import WholeConfig, train_whole_image_classifier
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import train_whole_image_classifier
 
     config = experiment_config(WholeConfig, "demo_whole",
                                patch_model=os.path.join(patch_run, "checkpoints", "best.keras"),
@@ -123,7 +125,8 @@ def train_whole(patch_run, manifest, runs_dir, seed, overrides):
 
 def finetune(whole_run, manifest, runs_dir, seed, overrides):
     """Transfer to the second intensity profile (demo_transfer.json)."""
-    from mammo_tf.shen.transfer import TransferConfig, transfer
+    from mammo_tf.shen.config import TransferConfig
+    from mammo_tf.shen.transfer import transfer
 
     config = experiment_config(TransferConfig, "demo_transfer",
                                model=os.path.join(whole_run, "checkpoints", "best.keras"),

@@ -140,34 +140,3 @@ def setup_logging(level=logging.INFO):
             handler._mammo_tf_cli = True
             logger.addHandler(handler)
     return logger
-
-
-class _LazyModule:
-    """Stands for a module until an attribute is first read, then forwards to it."""
-
-    def __init__(self, name):
-        self.__dict__["_lazy_name"] = name
-
-    def _module(self):
-        import importlib
-
-        return importlib.import_module(self.__dict__["_lazy_name"])
-
-    def __getattr__(self, attr):
-        return getattr(self._module(), attr)
-
-    def __setattr__(self, attr, value):  # e.g. monkeypatching through the proxy patches the module
-        setattr(self._module(), attr, value)
-
-    def __delattr__(self, attr):
-        delattr(self._module(), attr)
-
-    def __repr__(self):
-        return f"<lazy module {self.__dict__['_lazy_name']!r}>"
-
-
-def lazy_module(name):
-    """``name`` imported on first use: for a Keras-heavy module that a module needs only inside
-    its functions, so that importing it (a command line reading its config class for
-    ``--help``) stays free of TensorFlow."""
-    return _LazyModule(name)

@@ -160,7 +160,7 @@ def test_several_processes_need_data_parallel_and_launch_options_stay_out_of_the
     import json
     import types
 
-    from mammo_tf.shen.train_patch import PatchConfig
+    from mammo_tf.shen.config import PatchConfig
     from mammo_tf.training.common import join_processes_for, open_run
     from mammo_tf.training.config import parse_config
     from mammo_tf.errors import UsageError

@@ -16,7 +16,7 @@ def test_heatmap_classifier_default_is_a_row_of_tables_2_3_with_the_shortcut():
     The default (train_whole.py and build_heatmap_classifier) is the 1x1 2048-1024 row with the
     shortcut."""
     from mammo_tf.shen.classifiers import build_heatmap_classifier
-    from mammo_tf.shen.train_whole import WholeConfig
+    from mammo_tf.shen.config import WholeConfig
 
     rows = {(5, (64, 32)), (2, (512, 256)), (1, (2048, 1024))}
     config = WholeConfig(patch_model="p", manifest="m", top="heatmap")
@@ -34,7 +34,7 @@ def test_heatmap_classifier_default_is_a_row_of_tables_2_3_with_the_shortcut():
 def test_heatmap_experiment_files_have_the_shortcut(name, row):
     """Shen 2.3: "We also add a shortcut between the heatmap and the output, implemented by an FC
     layer." (every row of the heatmap part of Tables 2-3)."""
-    from mammo_tf.shen.train_whole import WholeConfig
+    from mammo_tf.shen.config import WholeConfig
     from mammo_tf.training.config import load_config_file
 
     values = load_config_file(name, WholeConfig)
@@ -52,7 +52,8 @@ def test_whole_stage_2_weight_decay_default_and_the_original_codes_behaviour():
     import keras
 
     from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
-    from mammo_tf.shen.train_whole import WholeConfig, whole_stages
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import whole_stages
     from mammo_tf.training.config import parse_config
     from mammo_tf.training.runner import apply_stage
 
@@ -83,7 +84,8 @@ def test_pixel_mean_of_the_train_split_mammograms(tmp_path):
     from mammo_tf.constants import PIXEL_SCALE
     from mammo_tf.datasets.manifest import write_manifest
     from mammo_tf.io import write_png16
-    from mammo_tf.shen.train_patch import PatchConfig, pixel_mean_source_of
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import pixel_mean_source_of
 
     rows = []
     for i, (value, split) in enumerate([(1000, "train"), (3000, "train"), (60000, "test")]):

@@ -336,7 +336,8 @@ def test_densenet121_is_a_patch_backbone_of_the_training_stack():
     with the same stack; with pretrained weights Shen's 3 stages, stage 2 from ``pool4_bn``."""
     from mammo_tf.shen import build_patch_classifier
     from mammo_tf.models.backbones import CUT_LAYER, UNFREEZE_FROM, backbone_of
-    from mammo_tf.shen.train_patch import PatchConfig, build_stages
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import build_stages
     from mammo_tf.training.config import parse_config
 
     patch = build_patch_classifier("densenet121", num_classes=5, input_shape=(64, 64, 3))

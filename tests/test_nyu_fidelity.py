@@ -30,7 +30,7 @@ def test_breast_level_auc_pools_left_and_right_breasts():
     .7; negatives .2 .3 .4 .1: 8 of 8 -> 1.0. The mean of the four per-side AUCs (what the
     monitor averages) differs: left_malignant 1.0, right_malignant 1.0, left_benign 1.0,
     right_benign 1.0."""
-    from mammo_tf.nyu.training import breast_level_aucs, mean_auc
+    from mammo_tf.nyu.metrics import breast_level_aucs, mean_auc
 
     labels, probs = _exams()
     aucs = breast_level_aucs(labels, probs)
@@ -45,7 +45,7 @@ def test_breast_level_auc_pools_left_and_right_breasts():
 def test_breast_level_report_resamples_patients():
     """The CIs of the breast-level AUCs come from a cluster bootstrap over patients: both
     breasts (and every exam) of a patient are drawn together."""
-    from mammo_tf.nyu.training import breast_level_report
+    from mammo_tf.nyu.metrics import breast_level_report
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, (40, 4))
@@ -97,7 +97,7 @@ def test_scale_check_reads_the_run_and_the_dicom_header(tmp_path):
 
     from mammo_tf.nyu.config import MultiviewConfig
     from mammo_tf.nyu.heatmaps import classifier_pixel_spacing, image_pixel_spacing
-    from mammo_tf.nyu.training import check_scale
+    from mammo_tf.nyu.predict import check_scale
     from mammo_tf.runs import RunFolder, RunInfo
     from mammo_tf.errors import UsageError
 

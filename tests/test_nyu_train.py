@@ -17,7 +17,8 @@ import pytest
 
 from mammo_tf.nyu.data import ExamDataset
 from mammo_tf.nyu.exams import is_positive, read_exam_manifest, write_phantom_exams
-from mammo_tf.nyu.training import PREDICTION_COLUMNS, MultiviewConfig, ensure_heatmaps
+from mammo_tf.nyu.config import MultiviewConfig
+from mammo_tf.nyu.predict import PREDICTION_COLUMNS, ensure_heatmaps
 from mammo_tf.runs import load_keras_model
 from mammo_tf.nyu.views import PreprocessConfig
 
@@ -257,7 +258,7 @@ def test_help_is_generated_and_imports_no_tensorflow():
 def test_unreadable_views_are_skipped_and_reported(phantom_manifest, tmp_path):
     import shutil
 
-    from mammo_tf.nyu.training import scan_views
+    from mammo_tf.nyu.predict import scan_views
 
     folder = tmp_path / "copy"
     shutil.copytree(os.path.dirname(phantom_manifest), folder)

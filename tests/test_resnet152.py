@@ -85,7 +85,7 @@ def test_resnet152_weights_from_a_local_file(resnet152, tmp_path):
 
 
 def _config(args):
-    from mammo_tf.shen.train_patch import PatchConfig
+    from mammo_tf.shen.config import PatchConfig
     from mammo_tf.training.config import parse_config
 
     return parse_config(PatchConfig, args, "train_patch.py", "")[0]

@@ -23,10 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config_classes():
-    from mammo_tf.nyu.training import MultiviewConfig
-    from mammo_tf.shen.train_patch import PatchConfig
-    from mammo_tf.shen.train_whole import WholeConfig
-    from mammo_tf.shen.transfer import TransferConfig
+    from mammo_tf.nyu.config import MultiviewConfig
+    from mammo_tf.shen.config import PatchConfig, TransferConfig, WholeConfig
 
     return {"patch": PatchConfig, "whole": WholeConfig, "transfer": TransferConfig,
             "nyu": MultiviewConfig}
@@ -133,7 +131,8 @@ def test_flag_value_overrides_are_checked_like_records():
 # --- precedence: file stages < per-stage flags ----------------------------------------------
 
 def test_flags_override_the_files_stages(tmp_path):
-    from mammo_tf.shen.train_whole import WholeConfig, whole_stages
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import whole_stages
 
     stages = [dict(WHOLE_STAGE, l2=1e-3), {"name": "all", "trainable_from": "all",
                                            "learning_rate": 1e-6, "epochs": 4, "l2": 1e-2,
@@ -151,7 +150,8 @@ def test_flags_override_the_files_stages(tmp_path):
 
 
 def test_patch_flags_override_and_unfreeze_from(tmp_path):
-    from mammo_tf.shen.train_patch import PatchConfig, build_stages
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import build_stages
 
     config, _ = parse_config(PatchConfig, ["--config", "patch_s1_vgg19", "--train-h5", "t",
                                            "--val-h5", "v", "--epochs", "1", "2", "3",
@@ -179,7 +179,8 @@ def test_a_schedule_for_another_backbone_is_refused(capsys):
 
 def test_stages_survive_the_run_folders_config_round_trip(tmp_path):
     """--resume rebuilds the config from config.json: the schedule must come back equal."""
-    from mammo_tf.shen.train_whole import WholeConfig, whole_stages
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import whole_stages
 
     config = config_from_dict(WholeConfig, dict(load_config_file("demo_whole", WholeConfig),
                                                 patch_model="p", manifest="m"))
@@ -194,7 +195,7 @@ def test_stages_survive_the_run_folders_config_round_trip(tmp_path):
 # --- named experiments --------------------------------------------------------------------
 
 def test_config_name_resolves_to_the_packaged_file_and_the_checkout_link():
-    from mammo_tf.shen.train_whole import WholeConfig
+    from mammo_tf.shen.config import WholeConfig
 
     by_name, _ = parse_config(WholeConfig, ["--config", "whole_vgg", "--patch-model", "p",
                                             "--manifest", "m"], "x", "")
@@ -263,7 +264,8 @@ SHEN_PATCH = ("Set learning rate to 1e-3 and train the last layer for 3 epochs. 
                                              ("s1", (12, 40, 148))])
 def test_patch_files_state_the_paper(backbone, variant, epochs):
     from mammo_tf.shen import UNFREEZE_FROM, patch_stages
-    from mammo_tf.shen.train_patch import PatchConfig, build_stages
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import build_stages
 
     assert SHEN_PATCH
     expected = [("head", 1e-3, epochs[0]), (UNFREEZE_FROM[backbone], 1e-4, epochs[1]),
@@ -287,7 +289,8 @@ def test_random_init_trains_all_layers_at_1e3(backbone, variant, total):
     to 200". Random weights (the default, no --weights) -> one stage, all layers, lr 1e-3; a
     frozen random backbone (the pretrained schedule) is not the default any more."""
     from mammo_tf.shen import patch_stages
-    from mammo_tf.shen.train_patch import PatchConfig, build_stages
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import build_stages
 
     expected = [("all", 1e-3, total)]
     assert [(s.trainable_from, s.learning_rate, s.epochs)
@@ -306,7 +309,8 @@ def test_random_init_trains_all_layers_at_1e3(backbone, variant, total):
 def test_patch_checkpoint_on_best_validation_accuracy():
     """Shen, Table 1: "#Epochs indicates the epoch when the best validation accuracy has been
     reached." The patch pipeline's best checkpoint monitors validation accuracy by default."""
-    from mammo_tf.shen.train_patch import PatchConfig, training_options
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import training_options
     from mammo_tf.training.runner import Monitor
 
     config = PatchConfig(train_h5=["t"], val_h5=["v"])
@@ -331,7 +335,8 @@ SHEN_WHOLE = ("1. Set learning rate to 1e-4, weight decay to 0.001 and train the
     ("whole_heatmap_1x1", "heatmap", {"heatmap_pool": 1, "heatmap_hidden": [2048, 1024]}),
 ])
 def test_whole_image_files_state_the_paper(name, top, structure):
-    from mammo_tf.shen.train_whole import WholeConfig, whole_stages
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import whole_stages
 
     assert SHEN_WHOLE
     config = config_from_dict(WholeConfig, dict(load_config_file(name, WholeConfig),
@@ -350,7 +355,8 @@ SHEN_TRANSFER = ("We set the learning rate at 1e-6 with the Adam optimizer, the 
 
 
 def test_transfer_file_states_the_paper():
-    from mammo_tf.shen.transfer import TransferConfig, transfer_stages
+    from mammo_tf.shen.config import TransferConfig
+    from mammo_tf.shen.transfer import transfer_stages
 
     assert SHEN_TRANSFER
     values = load_config_file("transfer_inbreast", TransferConfig)

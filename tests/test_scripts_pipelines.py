@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mammo_tf.commands.train import main_patch, main_transfer, main_whole
-from training_helpers import CrashAfterEpoch
+from training_helpers import CrashAfterEpoch, make_toy_shen_data
 
 # CI's JAX leg leaves these out (9 minutes there); `make test` and `make test-jax` run them
 pytestmark = pytest.mark.end_to_end
@@ -25,30 +25,8 @@ def _rows(path):
 @pytest.fixture(scope="session")
 def toy_data(tmp_path_factory):
     """A 10-patient phantom (drawn at 128x96, stored at 64x64) with both classes in every
-    split, and s1 patch sets of 32x32 patches."""
-    from mammo_tf.datasets.manifest import read_manifest, write_manifest
-    from mammo_tf.datasets.prepare import prepare
-    from mammo_tf.shen.patches.patch_set import make_patch_set
-
-    root = tmp_path_factory.mktemp("toy")
-    manifest, _ = prepare("phantom", None, root / "phantom", size=(64, 64), n_patients=10,
-                          phantom_size=(128, 96), progress=False)
-    rows = read_manifest(manifest)
-    # Reassign splits by patient so that val and test each hold positives and negatives.
-    patients = sorted({r["patient_id"] for r in rows})
-    positive = sorted({r["patient_id"] for r in rows if r["label"] == 1})
-    negative = [p for p in patients if p not in positive]
-    assert len(positive) >= 3 and len(negative) >= 2, (positive, negative)
-    split_of = {p: "train" for p in patients}
-    split_of[positive[0]] = split_of[negative[0]] = "val"
-    split_of[positive[1]] = split_of[negative[1]] = "test"
-    for r in rows:
-        r["split"] = split_of[r["patient_id"]]
-    write_manifest(manifest, rows)
-    make_patch_set(manifest, root / "patches", set_name="s1", patch_size=32, progress=False)
-    return {"root": root, "manifest": str(manifest),
-            "train_h5": str(root / "patches" / "train.h5"), "val_h5": str(root / "patches" / "val.h5"),
-            "test_h5": str(root / "patches" / "test.h5"), "runs": str(root / "runs")}
+    split, and s1 patch sets of 32x32 patches (``training_helpers.make_toy_shen_data``)."""
+    return make_toy_shen_data(tmp_path_factory.mktemp("toy"))
 
 
 def _patch_args(toy_data, name):
@@ -62,7 +40,8 @@ def _patch_args(toy_data, name):
 def patch_run(toy_data):
     """train_patch.py, crashed after epoch 2 (inside stage 2), then finished with --resume."""
     from mammo_tf.training.config import parse_config
-    from mammo_tf.shen.train_patch import PatchConfig, train_patch_classifier
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.shen.train_patch import train_patch_classifier
 
     config, _ = parse_config(PatchConfig, _patch_args(toy_data, "patch"), "train_patch.py", "")
     with pytest.raises(KeyboardInterrupt):
@@ -230,7 +209,7 @@ def test_train_patch_bad_arguments_exit_2_with_one_line(toy_data, capsys, make_a
 
 def test_config_file_gives_defaults_and_flags_override(toy_data, tmp_path):
     from mammo_tf.training.config import parse_config
-    from mammo_tf.shen.train_patch import PatchConfig
+    from mammo_tf.shen.config import PatchConfig
 
     config_file = tmp_path / "c.json"
     config_file.write_text(json.dumps({"train_h5": [toy_data["train_h5"]], "val_h5": [toy_data["val_h5"]],
@@ -266,10 +245,9 @@ def test_train_whole_bad_patch_model_exit_2(whole_run, toy_data, capsys, tmp_pat
 
 @pytest.mark.parametrize("script", ["train_patch.py", "train_whole.py", "transfer_inbreast.py"])
 def test_help_lists_every_option(script, capsys):
-    from mammo_tf.shen.train_patch import PatchConfig
-    from mammo_tf.shen.transfer import TransferConfig
-    from mammo_tf.shen.train_whole import WholeConfig
     import dataclasses
+
+    from mammo_tf.shen.config import PatchConfig, TransferConfig, WholeConfig
 
     main, cls = {"train_patch.py": (main_patch, PatchConfig), "train_whole.py": (main_whole, WholeConfig),
                  "transfer_inbreast.py": (main_transfer, TransferConfig)}[script]
@@ -326,7 +304,8 @@ def test_heatmap_top_builds_and_stages_apply(patch_run):
     import keras
 
     from mammo_tf.training import apply_stage
-    from mammo_tf.shen.train_whole import WholeConfig, build_whole_model, whole_stages
+    from mammo_tf.shen.config import WholeConfig
+    from mammo_tf.shen.train_whole import build_whole_model, whole_stages
 
     patch_model = keras.saving.load_model(os.path.join(patch_run, "checkpoints", "best.keras"),
                                           safe_mode=True)

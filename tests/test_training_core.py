@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from mammo_tf.errors import RunError
 from mammo_tf.shen import Stage, build_patch_classifier
 from mammo_tf.training import StageRunner, TrainingOptions, apply_stage, compile_for_stage
 from mammo_tf.training.environment import seed_everything
@@ -116,6 +117,21 @@ def test_finished_run_is_not_redone(uninterrupted):
     assert (run / "log.csv").read_text() == before
 
 
+def test_resume_state_errors_are_run_errors_naming_the_run_and_the_way_out(uninterrupted,
+                                                                          tmp_path):
+    """A resume state that cannot be used is a RunError (one line and exit 2 in a command,
+    not a traceback) naming the run folder and what to do."""
+    import re
+
+    data = (ToyPatchData(), ToyPatchData(seed=1, shuffle=False), TrainingOptions(seed=3, verbose=0))
+    empty = tmp_path / "empty"
+    with pytest.raises(RunError, match=re.escape(str(empty)) + ".*no state.json.*without --resume"):
+        StageRunner(empty, STAGES, *data).train(None)
+    run, _, _ = uninterrupted
+    with pytest.raises(RunError, match=re.escape(str(run)) + ".*different stages.*another --name"):
+        StageRunner(run, STAGES[:1], *data).train(None)
+
+
 def test_early_stopping_per_stage_and_epoch_count_continues(tmp_path):
     # lr 0: the validation loss never improves, so each stage stops after `patience` epochs.
     stages = [Stage("a", "head", 0.0, 5), Stage("b", "head", 0.0, 5)]
@@ -160,8 +176,8 @@ def test_custom_monitored_metric_picks_the_best_checkpoint(tmp_path):
         np.testing.assert_array_equal(a, b)
     state = json.loads((run / "state.json").read_text())
     assert state["monitor"] == {"metric": "score", "mode": "min"}
-    # resuming with another monitored metric is refused
-    with pytest.raises(ValueError, match="monitored metric"):
+    # resuming with another monitored metric is refused (a RunError: exit 2 in a command)
+    with pytest.raises(RunError, match="monitored metric"):
         StageRunner(run, [Stage("all", "all", 1e-3, 4)], ToyPatchData(n=8), None,
                     TrainingOptions(verbose=0)).train(None)
 

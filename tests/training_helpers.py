@@ -55,3 +55,38 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epochs.append(epoch + 1)
         self.learning_rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+class CrashInFirstEpoch(keras.callbacks.Callback):
+    """Simulates a kill during the first epoch: raises after its first batch, before anything
+    of the epoch was committed (the run folder then has run.json but no state.json)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise KeyboardInterrupt("simulated crash in the first epoch")
+
+
+def make_toy_shen_data(root):
+    """A 10-patient phantom (drawn at 128x96, stored at 64x64) with both classes in every
+    split, and s1 patch sets of 32x32 patches, under ``root``."""
+    from mammo_tf.datasets.manifest import read_manifest, write_manifest
+    from mammo_tf.datasets.prepare import prepare
+    from mammo_tf.shen.patches.patch_set import make_patch_set
+
+    manifest, _ = prepare("phantom", None, root / "phantom", size=(64, 64), n_patients=10,
+                          phantom_size=(128, 96), progress=False)
+    rows = read_manifest(manifest)
+    # Reassign splits by patient so that val and test each hold positives and negatives.
+    patients = sorted({r["patient_id"] for r in rows})
+    positive = sorted({r["patient_id"] for r in rows if r["label"] == 1})
+    negative = [p for p in patients if p not in positive]
+    assert len(positive) >= 3 and len(negative) >= 2, (positive, negative)
+    split_of = {p: "train" for p in patients}
+    split_of[positive[0]] = split_of[negative[0]] = "val"
+    split_of[positive[1]] = split_of[negative[1]] = "test"
+    for r in rows:
+        r["split"] = split_of[r["patient_id"]]
+    write_manifest(manifest, rows)
+    make_patch_set(manifest, root / "patches", set_name="s1", patch_size=32, progress=False)
+    return {"root": root, "manifest": str(manifest),
+            "train_h5": str(root / "patches" / "train.h5"), "val_h5": str(root / "patches" / "val.h5"),
+            "test_h5": str(root / "patches" / "test.h5"), "runs": str(root / "runs")}

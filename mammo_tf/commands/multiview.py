@@ -47,12 +47,12 @@ def main(argv=None, prog="train_multiview.py"):
 
         (check_prediction if predicting else check_training)(config)
         setup_command()
-        from mammo_tf.nyu import training
+        from mammo_tf.nyu import predict, training
 
         # An unusable exam manifest (ExamManifestError), a missing heatmap or weight file
         # (MissingFileError) are of the MammoTfError family: one line, exit 2.
         if predicting:
-            rows = training.predict_to_csv(config)
+            rows = predict.predict_to_csv(config)
             print(f"wrote {len(rows)} exam predictions to {config.output}")
             return 0
         metrics = training.train(config, resume=resume)

@@ -10,10 +10,9 @@ from mammo_tf.commands.common import PRECEDENCE, exit_on_bad_input, setup_comman
 
 # Where each pipeline's config dataclass and function live ("module:name"; the one place to
 # change when they move).
-PATCH = ("mammo_tf.shen.train_patch:PatchConfig", "mammo_tf.shen.train_patch:train_patch_classifier")
-WHOLE = ("mammo_tf.shen.train_whole:WholeConfig",
-         "mammo_tf.shen.train_whole:train_whole_image_classifier")
-TRANSFER = ("mammo_tf.shen.transfer:TransferConfig", "mammo_tf.shen.transfer:transfer")
+PATCH = ("mammo_tf.shen.config:PatchConfig", "mammo_tf.shen.train_patch:train_patch_classifier")
+WHOLE = ("mammo_tf.shen.config:WholeConfig", "mammo_tf.shen.train_whole:train_whole_image_classifier")
+TRANSFER = ("mammo_tf.shen.config:TransferConfig", "mammo_tf.shen.transfer:transfer")
 
 
 def _resolve(target):
@@ -30,8 +29,8 @@ def run_pipeline(pipeline, prog, description, argv):
     config_target, function_target = pipeline
     argv = sys.argv[1:] if argv is None else argv
     with exit_on_bad_input(prog):
-        # The config module must import Keras lazily (inside functions) so that --help and
-        # argument errors stay fast; the pipeline function is looked up after parsing.
+        # The config module (shen/config.py) is Keras-free, so --help and argument errors stay
+        # fast; the pipeline module (Keras) is imported after parsing.
         config, resume = parse_config(_resolve(config_target), argv, prog, description,
                                       PRECEDENCE)
         setup_command()

@@ -2,7 +2,7 @@
 """The one window grid: where sliding windows lie on an image.
 
 Every sliding-window computation takes its positions from here: the Shen patch baseline and
-the converted heatmap classifier (``mammo_tf.shen.sliding``, ``mammo_tf.shen.layers``; valid
+the converted heatmap classifier (``mammo_tf.shen.sliding``, ``mammo_tf.models.layers``; valid
 windows only), DeepMiner's sliding patch set (``mammo_tf.shen.patches.sliding_set``; valid
 windows of a padded image) and the NYU patch heatmaps (``mammo_tf.nyu.heatmaps``; ``cover``:
 one more window flush with the far edge so every pixel is covered).

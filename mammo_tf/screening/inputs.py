@@ -56,7 +56,7 @@ def _rows_of(source):
     if isinstance(source, (str, os.PathLike)):
         rows, columns = _read_csv(os.fspath(source), "prediction CSV")
         return rows, columns, os.fspath(source)
-    if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.predict.PredictionResult
+    if hasattr(source, "items") and hasattr(source, "probabilities"):  # mammo_tf.inference.predict.PredictionResult
         names = [prediction_csv.prob_column(c) for c in source.class_names]
         info = list(dict.fromkeys(k for it in source.items for k in (getattr(it, "info", None) or {})))
         rows = [dict({"image_id": it.image_id, "label": "" if it.label is None else it.label},

@@ -8,90 +8,18 @@ import logging
 
 import numpy as np
 
-from mammo_tf.constants import PATCH_BACKBONES, PATCH_CLASSES
-from mammo_tf.runs import load_keras_model
-from mammo_tf.training.config import REQUIRED, CommonConfig, option
+from mammo_tf import evaluate
+from mammo_tf.constants import PATCH_CLASSES
 from mammo_tf.errors import UsageError
-from mammo_tf.utils import lazy_module
-
-# Keras-heavy modules load on first use: the command line imports this module for its config
-# class, and --help / argument errors must not wait for TensorFlow.
-data = lazy_module("mammo_tf.shen.data")
-common = lazy_module("mammo_tf.training.common")
-
-# Shen's backbones and DeepMiner's ResNet-152 (mammo_tf.constants.PATCH_BACKBONES).
-BACKBONES = PATCH_BACKBONES
-
-# DeepMiner, section 2.1, for --backbone resnet152 with pretrained --weights: "fine-tuned all
-# network weights ... The network was trained for 5 epochs ... a batch size of 32 ... a learning
-# rate of 0.0001 ... momentum and weight decay ... 0.9 and 0.0001" (SGD: --optimizer sgd).
-DEEPMINER_STAGE = {"name": "all_layers", "trainable_from": "all", "learning_rate": 1e-4, "epochs": 5}
+from mammo_tf.shen import UNFREEZE_FROM, build_patch_classifier, data, patch_stages
+from mammo_tf.shen.config import DEEPMINER_STAGE, PATCH_STAGE_FLAGS, check_patch
+from mammo_tf.training import common
+from mammo_tf.training.metrics import classification_auc, predict_dataset
+from mammo_tf.training.pipeline import Pipeline, run_pipeline
+from mammo_tf.training.runner import Monitor
+from mammo_tf.training.schedule import resolve_stages, stages_from_records
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class PatchConfig(CommonConfig):
-    """Configuration of ``train_patch.py``; defaults are the paper's."""
-
-    train_h5: list = option(REQUIRED, "training patch HDF5 file(s) (python -m mammo_tf.shen.patches)",
-                            nargs="+", type=str)
-    val_h5: list = option(REQUIRED, "validation patch HDF5 file(s)", nargs="+", type=str)
-    test_h5: list | None = option(None, "test patch HDF5 file(s) (default: report on validation)",
-                                  nargs="+", type=str)
-    backbone: str = option("resnet50", "patch classifier backbone (resnet152: DeepMiner's; with "
-                           "--weights its default schedule is the paper's one stage, all layers "
-                           "at 1e-4 for 5 epochs; add --optimizer sgd for its SGD)",
-                           choices=BACKBONES)
-    classes: int | None = option(None, "number of classes the patch files must hold: 5 (Shen's "
-                                 "sets) or 3 (DeepMiner's normal/benign/malignant, a --set "
-                                 "sliding set); default: whatever the files record")
-    weights: str | None = option(None, "initial backbone weights: 'imagenet' or a .h5/.weights.h5 "
-                                 "file (default: random init, which trains all layers at 1e-3 "
-                                 "as the paper does for randomly initialized networks)")
-    variant: str = option("s10", "patch-set variant; picks the default schedule when the config "
-                          "has no 'stages': with --weights, "
-                          "experiments/patch_<variant>_<backbone>.json (s10/s30: 3+10+37 epochs, "
-                          "s1: 12+40+148); with random init, experiments/patch_<variant>_random"
-                          ".json (one all-layer stage at 1e-3: 50 epochs, s1: 200)",
-                          choices=("s1", "s10", "s30"))
-    schedule: str = option("auto", "default schedule when the config has no 'stages': auto (by "
-                           "--weights: pretrained with weights, random without), pretrained "
-                           "(the 3-stage frozen schedule, also for random weights) or random "
-                           "(one all-layer stage at 1e-3)", choices=("auto", "pretrained", "random"))
-    learning_rates: list | None = option(None, "learning rates, one per stage of the schedule "
-                                         "(default: the schedule's, 1e-3 1e-4 1e-5 pretrained, "
-                                         "1e-3 random init)", nargs="+", type=float)
-    epochs: list | None = option(None, "epochs, one per stage of the schedule (default: the "
-                                 "schedule's)", nargs="+", type=int)
-    unfreeze_from: str | None = option(None, "first layer trained in stage 2 of a 3-stage schedule "
-                                       "(default: the paper's boundary, block4_conv1 / "
-                                       "conv4_block6_1_conv)")
-    monitor: str = option("accuracy", "validation metric of the best checkpoint: accuracy (the "
-                          "paper's 'epoch when the best validation accuracy has been reached') "
-                          "or auc (one-vs-rest macro AUC)", choices=("accuracy", "auc"))
-    pixel_mean_manifest: str | None = option(
-        None, "whole-image manifest CSV: compute the pixel mean over its train-split mammograms "
-        "at --pixel-mean-image-size (the paper's 'pixel-wise mean for the mammograms on the "
-        "train set'); default: the mean of the training patch files (no manifest needed)")
-    pixel_mean_image_size: list = option([1152, 896], "image size (height width) the "
-                                         "--pixel-mean-manifest mammograms are resized to",
-                                         nargs=2, type=int)
-    pixel_spacing: float | None = option(
-        None, "pixel spacing (mm) of the images the patches were cut from (e.g. about 0.18 for "
-        "DDSM resized to 1152x896), recorded in run.json so that heatmap runs can check their "
-        "scale (default: the training patch file's 'pixel_spacing_mm' attribute, if any)")
-    batch_size: int = option(32, "batch size")
-    l2: float = option(1e-4, "L2 factor of the output layer's kernel (the paper's weight decay)")
-    dropout: float = option(0.0, "dropout rate before the output layer")
-    augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
-    class_balanced: bool = option(True, "per-batch class-balancing sample weights")
-    bn_momentum: float | None = option(None, "BatchNormalization moving-average momentum "
-                                       "(default: Keras' 0.99; 0.9 suits short runs)")
-
-
-# Per-stage flags -> the Stage field each overrides (one value per stage, length-checked).
-STAGE_FLAGS = {"learning_rates": "learning_rate", "epochs": "epochs"}
 
 
 def build_stages(config):
@@ -99,16 +27,11 @@ def build_stages(config):
     ``patch_<variant>_<backbone>`` file with pretrained ``--weights``, the one-stage
     ``patch_<variant>_random`` file with random init), then ``--learning-rates`` /
     ``--epochs`` (one value per stage) / ``--unfreeze-from`` (3-stage schedules)."""
-    from mammo_tf.shen import UNFREEZE_FROM, patch_stages
-    from mammo_tf.training.schedule import resolve_stages
-
     pretrained = bool(config.weights)
     frozen = pretrained if config.schedule == "auto" else config.schedule == "pretrained"
     if config.stages:
         default = None
     elif config.backbone == "resnet152" and frozen:
-        from mammo_tf.training.schedule import stages_from_records
-
         default = stages_from_records([DEEPMINER_STAGE], "DeepMiner's schedule")
     elif config.backbone == "densenet121" and frozen:
         # The NYU paper gives no patch schedule: Shen's 3 stages, stage 2 from pool4_bn.
@@ -116,7 +39,7 @@ def build_stages(config):
         default[1] = dataclasses.replace(default[1], trainable_from=UNFREEZE_FROM["densenet121"])
     else:
         default = patch_stages(config.backbone, config.variant, pretrained=frozen)
-    stages = resolve_stages(config, default, STAGE_FLAGS)
+    stages = resolve_stages(config, default, PATCH_STAGE_FLAGS)
     if len(stages) not in (1, 3):
         raise UsageError(f"stages has {len(stages)} stage(s) but this pipeline needs 3 "
                          "(pretrained: head, top layers, all layers) or 1 (random init: all "
@@ -148,8 +71,6 @@ def build_stages(config):
 def training_options(config):
     """The runner's options; the best checkpoint is chosen on ``config.monitor`` (default the
     validation accuracy, as in the paper's Table 1)."""
-    from mammo_tf.training.runner import Monitor
-
     return dataclasses.replace(common.training_options(config),
                                monitor=Monitor(config.monitor, "max"))
 
@@ -182,8 +103,7 @@ def pixel_mean_source_of(config):
 
 def validate(config):
     """UsageError for a bad backbone, schedule or patch file; returns the run's stages."""
-    if config.backbone not in BACKBONES:
-        raise UsageError(f"unknown backbone {config.backbone!r}; choose one of {', '.join(BACKBONES)}")
+    check_patch(config)
     stages = build_stages(config)  # schedule errors before any file is read
     paths = list(config.train_h5) + list(config.val_h5) + list(config.test_h5 or [])
     for path in paths:
@@ -201,10 +121,6 @@ def validate(config):
 
 def evaluate_patches(model, dataset, run, class_names=PATCH_CLASSES):
     """Accuracy, one-vs-rest AUCs, confusion matrix (+PNG) and per-class ROC PNG."""
-    from mammo_tf import evaluate
-
-    from mammo_tf.training.metrics import classification_auc, predict_dataset
-
     y, probs = predict_dataset(model, dataset)
     names = list(class_names)[: probs.shape[1]]
     report = evaluate.confusion_matrix_report(y, probs.argmax(axis=1), names,
@@ -219,68 +135,77 @@ def evaluate_patches(model, dataset, run, class_names=PATCH_CLASSES):
             "confusion_matrix_text": report["text"], "class_names": names}
 
 
+class PatchPipeline(Pipeline):
+    """Section 2.2: patch HDF5 sets -> the patch classifier, trained in stages, evaluated on
+    the test patches (validation without ``--test-h5``)."""
+
+    name = "patch"
+    headline = ("test_accuracy", "test_auc_ovr_macro", "best_epoch")
+
+    def validate(self):
+        self.stages = validate(self.config)
+        config = self.config
+        self.class_names = patch_class_names(list(config.train_h5) + list(config.val_h5)
+                                             + list(config.test_h5 or []))
+        return self.stages
+
+    def pixel_mean(self, ctx):
+        compute, source = pixel_mean_source_of(self.config)
+        return common.resolve_pixel_mean(run=ctx.run, resume=ctx.resumed,
+                                         given=self.config.pixel_mean, compute=compute,
+                                         compute_source=source)
+
+    def datasets(self, ctx):
+        config = self.config
+        train = data.patch_dataset(config.train_h5, ctx.pixel_mean, config.batch_size,
+                                   training=True, seed=config.seed, augment=config.augment,
+                                   class_balanced=config.class_balanced, workers=config.workers)
+        val = data.patch_dataset(config.val_h5, ctx.pixel_mean, config.batch_size,
+                                 training=False, workers=config.workers)
+        return train, val
+
+    def build_model(self, ctx):
+        config = self.config
+        height, width = data.patch_input_size(config.train_h5[0])
+        try:
+            model = build_patch_classifier(config.backbone, num_classes=len(self.class_names),
+                                           weights=config.weights, input_shape=(height, width, 3),
+                                           dropout=config.dropout, l2=config.l2)
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise UsageError(str(exc).splitlines()[0]) from None
+        return common.set_bn_momentum(common.float32_output(model), config.bn_momentum)
+
+    def run_info(self, ctx, model):
+        config = self.config
+        return dict(kind="patch", classes=self.class_names, pixel_mean=ctx.pixel_mean,
+                    pixel_mean_source=ctx.pixel_mean_source, backbone=config.backbone,
+                    training_data={"train": list(config.train_h5), "val": list(config.val_h5),
+                                   "test": list(config.test_h5 or [])},
+                    details={"variant": config.variant, "weights": config.weights,
+                             "pixel_spacing_mm": config.pixel_spacing
+                             or patch_pixel_spacing(config.train_h5)})
+
+    def training_options(self, ctx):
+        return training_options(self.config)
+
+    def evaluate(self, ctx, best):
+        config, result = self.config, ctx.result
+        test = data.patch_dataset(config.test_h5 or config.val_h5, ctx.pixel_mean,
+                                  config.batch_size, training=False, workers=config.workers)
+        metrics = {"pipeline": "patch", "backbone": config.backbone,
+                   "evaluated_on": "test" if config.test_h5 else "val",
+                   "pixel_mean": ctx.pixel_mean, "best_epoch": result.best_epoch,
+                   "monitor": config.monitor, f"best_val_{config.monitor}": result.best_value,
+                   "completed_epochs": result.completed_epochs}
+        metrics.update({f"test_{k}": v for k, v in
+                        evaluate_patches(best, test, ctx.run, self.class_names).items()})
+        return metrics
+
+    def report(self, ctx, metrics):
+        logger.info("%s", metrics["test_confusion_matrix_text"])
+        super().report(ctx, metrics)
+
+
 def train_patch_classifier(config, resume=None, callbacks=()):
     """Run the whole patch pipeline; returns the metrics dict (also in ``metrics.json``)."""
-    from mammo_tf.shen import build_patch_classifier
-
-    stages = validate(config)
-    run = common.open_run(config, "patch", resume, stages)
-    if run.is_finished():
-        logger.info("%s: run already finished; nothing to do", run.path)
-        return run.read_metrics()
-    strategy = common.prepare_environment(config)
-
-    compute, source = pixel_mean_source_of(config)
-    pixel_mean, pixel_mean_source = common.resolve_pixel_mean(
-        run=run, resume=resume, given=config.pixel_mean, compute=compute, compute_source=source)
-
-    train = data.patch_dataset(config.train_h5, pixel_mean, config.batch_size, training=True,
-                               seed=config.seed, augment=config.augment,
-                               class_balanced=config.class_balanced, workers=config.workers)
-    val = data.patch_dataset(config.val_h5, pixel_mean, config.batch_size, training=False,
-                             workers=config.workers)
-    model = None
-    class_names = patch_class_names(list(config.train_h5) + list(config.val_h5)
-                                    + list(config.test_h5 or []))
-    if not resume:
-        height, width = data.patch_input_size(config.train_h5[0])
-        with common.scope(strategy):
-            try:
-                model = build_patch_classifier(config.backbone, num_classes=len(class_names),
-                                               weights=config.weights, input_shape=(height, width, 3),
-                                               dropout=config.dropout, l2=config.l2)
-            except (ValueError, OSError, RuntimeError) as exc:
-                raise UsageError(str(exc).splitlines()[0]) from None
-            model = common.set_bn_momentum(common.float32_output(model), config.bn_momentum)
-        common.write_run_info(
-            run, model, "patch", classes=class_names, pixel_mean=pixel_mean,
-            pixel_mean_source=pixel_mean_source, backbone=config.backbone,
-            training_data={"train": list(config.train_h5), "val": list(config.val_h5),
-                           "test": list(config.test_h5 or [])},
-            details={"variant": config.variant, "weights": config.weights,
-                     "pixel_spacing_mm": config.pixel_spacing or patch_pixel_spacing(config.train_h5)})
-    from mammo_tf.training.runner import StageRunner
-
-    result = StageRunner(run, stages, train, val, training_options(config), strategy,
-                         callbacks).train(model)
-    from mammo_tf.training.environment import end_processes
-
-    if not end_processes():  # several processes: process 0 evaluates and exports alone
-        return None
-
-    best = load_keras_model(run.best_model)
-    test = data.patch_dataset(config.test_h5 or config.val_h5, pixel_mean, config.batch_size,
-                              training=False, workers=config.workers)
-    metrics = {"pipeline": "patch", "backbone": config.backbone,
-               "evaluated_on": "test" if config.test_h5 else "val",
-               "pixel_mean": pixel_mean, "best_epoch": result.best_epoch, "monitor": config.monitor,
-               f"best_val_{config.monitor}": result.best_value,
-               "completed_epochs": result.completed_epochs}
-    metrics.update({f"test_{k}": v for k, v in evaluate_patches(best, test, run, class_names).items()})
-    if config.export:
-        common.export_model(run, run.best_model, pixel_mean)
-    run.write_metrics(metrics)
-    logger.info("%s", metrics["test_confusion_matrix_text"])
-    common.print_report(run, metrics, ("test_accuracy", "test_auc_ovr_macro", "best_epoch"))
-    return metrics
-
+    return run_pipeline(PatchPipeline(config), resume, callbacks)

@@ -8,88 +8,29 @@ import logging
 
 import numpy as np
 
+from mammo_tf import evaluate
 from mammo_tf.constants import WHOLE_IMAGE_CLASSES
-from mammo_tf.runs import load_keras_model
-from mammo_tf.training.config import REQUIRED, CommonConfig, option
 from mammo_tf.errors import UsageError
-from mammo_tf.utils import lazy_module
-
-# Keras-heavy modules load on first use: the command line imports this module for its config
-# class, and --help / argument errors must not wait for TensorFlow.
-data = lazy_module("mammo_tf.shen.data")
-common = lazy_module("mammo_tf.training.common")
-
-TOPS = ("resnet", "vgg", "hybrid", "heatmap")
+from mammo_tf.screening.runs import image_prediction_rows, write_run_report
+from mammo_tf.shen import build_heatmap_classifier, build_whole_image_classifier, data
+from mammo_tf.shen.config import WHOLE_STAGE_FLAGS, check_whole
+from mammo_tf.shen.heatmap_rf import run_heatmap_rf_from_manifest
+from mammo_tf.shen.sliding import baseline_on_dataset, patch_window_size
+from mammo_tf.shen.stages import whole_image_stages
+from mammo_tf.training import common
+from mammo_tf.training.metrics import predict_dataset, predict_padded
+from mammo_tf.training.pipeline import Pipeline, run_pipeline
+from mammo_tf.training.schedule import resolve_stages
+from mammo_tf.inference.tta import tta_predict
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class WholeConfig(CommonConfig):
-    """Configuration of ``train_whole.py``; defaults are the paper's."""
-
-    patch_model: str = option(REQUIRED, "trained patch classifier (.keras, e.g. "
-                              "runs/<patch run>/checkpoints/best.keras)")
-    manifest: str = option(REQUIRED, "whole-image manifest CSV with train/val/test splits")
-    top: str = option("resnet", "top blocks: resnet ([512-512-1024]x2), vgg (512x1 with "
-                      "--repetitions 1 1), hybrid (resnet top on a VGG patch model) or heatmap "
-                      "(probabilistic heatmap + FC layers)", choices=TOPS)
-    depths: list = option([512, 512], "top-block depths", nargs="+", type=int)
-    repetitions: list = option([2, 2], "units (resnet) / conv layers (vgg) per top block",
-                               nargs="+", type=int)
-    image_size: list = option([1152, 896], "whole-image input size: height width", nargs=2, type=int)
-    learning_rates: list | None = option(None, "learning rates of stage 1 (top) and 2 (all) "
-                                         "(default: the schedule's, experiments/whole_resnet.json: "
-                                         "1e-4 1e-6)", nargs=2, type=float)
-    epochs: list | None = option(None, "epochs of stage 1 and 2 (default: the schedule's, 30 20)",
-                                 nargs=2, type=int)
-    l2: list | None = option(None, "L2 weight decay of stage 1 and 2, applied for real "
-                             "(default: the schedule's, 1e-3 1e-2)", nargs=2, type=float)
-    dropout: float = option(0.0, "dropout rate before the output layer")
-    batch_size: int = option(2, "batch size")
-    augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
-    class_balanced: bool = option(True, "per-batch class-balancing sample weights")
-    bn_momentum: float | None = option(None, "BatchNormalization moving-average momentum "
-                                       "(default: Keras' 0.99; 0.9 suits short runs)")
-    tta: bool = option(True, "also report the test AUC with 4-flip test-time augmentation")
-    heatmap_pool: int = option(1, "--top heatmap: max-pooling size of the heatmap (default: "
-                               "the best row of Tables 2-3, 1x1 with FC 2048-1024)")
-    heatmap_hidden: list = option([2048, 1024], "--top heatmap: FC layer sizes", nargs="+",
-                                  type=int)
-    heatmap_shortcut: bool = option(True, "--top heatmap: shortcut Dense from the pooled heatmap "
-                                    "to the output (the paper: 'we also add a shortcut')")
-    heatmap_mode: str = option("sliding", "--top heatmap: 'sliding' (the patch classifier on every "
-                               "window: the untrained model reproduces the patch baseline) or "
-                               "'fcn' (the paper's input-size change; cells see context the "
-                               "patches never had)", choices=("sliding", "fcn"))
-    heatmap_stride: int = option(32, "--top heatmap --heatmap-mode sliding: window stride in "
-                                 "pixels (32: the paper's 30x22 heatmap at 1152x896)")
-    heatmap_init_baseline: bool = option(False, "--top heatmap with --heatmap-shortcut: start "
-                                         "the shortcut at the patch baseline (max P(malignant)) "
-                                         "and the FC path at zero")
-    validate_initial: bool = option(True, "validate the converted model before training; it "
-                                    "competes for the best checkpoint as epoch 0")
-    patch_baseline: bool = option(True, "report the patch baseline (the patch classifier slid "
-                                  "over the val/test images, max P(malignant)) beside the model")
-    baseline_stride: int | None = option(None, "window stride of the patch baseline in pixels "
-                                         "(default: a quarter of the patch size)")
-    rf_baseline: bool = option(False, "also run the heatmap + random-forest baseline "
-                               "(cutoffs 0.3/0.5/0.7/0.9, 500 trees) on the patch model")
-    rf_trees: int = option(500, "random-forest size for --rf-baseline")
-
-
-# Per-stage flags -> the Stage field each overrides (one value per stage, length-checked).
-STAGE_FLAGS = {"learning_rates": "learning_rate", "epochs": "epochs", "l2": "l2"}
 
 
 def whole_stages(config):
     """The run's 2 stages (top blocks; all layers): the config's ``stages`` (default: the
     ``whole_resnet`` experiment file, the paper's schedule for every top), then the flags."""
-    from mammo_tf.shen.stages import whole_image_stages
-    from mammo_tf.training.schedule import resolve_stages
-
-    return resolve_stages(config, None if config.stages else whole_image_stages(), STAGE_FLAGS,
-                          n_stages=2)
+    return resolve_stages(config, None if config.stages else whole_image_stages(),
+                          WHOLE_STAGE_FLAGS, n_stages=2)
 
 
 def check_patch_model(patch_run, top):
@@ -108,8 +49,6 @@ def check_patch_model(patch_run, top):
 
 def build_whole_model(patch_model, config, stages=None):
     """The whole-image classifier of ``config.top``; its new layers start with stage 1's L2."""
-    from mammo_tf.shen import build_heatmap_classifier, build_whole_image_classifier
-
     shape = (*config.image_size, 3)
     l2 = (stages or whole_stages(config))[0].l2
     if config.top == "heatmap":
@@ -135,8 +74,6 @@ def patch_baseline(patch_model, class_names, datasets, stride=None, seed=0):
     unshuffled whole-image dataset preprocessed with the PATCH run's pixel mean}):
     {split: {"window", "stride", "max_malignant": {"auc", "auc_ci95"}, "max_lesion": ...}},
     CIs resampling patients."""
-    from mammo_tf.shen.sliding import baseline_on_dataset, patch_window_size
-
     stride = stride or max(1, patch_window_size(patch_model)[0] // 4)
     out = {}
     for split, dataset in datasets.items():
@@ -201,10 +138,6 @@ def find_patch_run(run_info, what="--model"):
 
 def tta_probabilities(model, dataset):
     """Softmax averaged over the 4 flips (``mammo_tf.inference.tta``) of every image of ``dataset``."""
-    from mammo_tf.inference.tta import tta_predict
-
-    from mammo_tf.training.metrics import predict_padded
-
     forward = functools.partial(predict_padded, model, batch_size=4 * getattr(dataset, "batch_size", 1))
     return np.concatenate([tta_predict(forward, dataset[i][0]) for i in range(len(dataset))])
 
@@ -213,10 +146,6 @@ def evaluate_whole(model, dataset, run, tta=True, n_boot=1000, seed=0, prefix="t
     """AUC (+95% cluster-bootstrap CI over patients) of the positive class, with and without
     TTA; ROC PNG. ``predictions`` (a dict) receives the labels and probabilities (``model``,
     ``model + TTA``) for :func:`test_split_report`."""
-    from mammo_tf import evaluate
-
-    from mammo_tf.training.metrics import predict_dataset
-
     y, probs = predict_dataset(model, dataset)
     if predictions is not None:
         predictions.update(labels=y, model=probs)
@@ -247,9 +176,6 @@ def test_split_report(model, run, val, test, test_predictions, manifest, tta=Tru
     model (and with ``tta`` the model + TTA, compared by DeLong's test), calibrated and
     thresholded on the validation split ``val`` (``None``: neither). Returns its summary for
     metrics.json."""
-    from mammo_tf.screening.runs import image_prediction_rows, write_run_report
-    from mammo_tf.training.metrics import predict_dataset
-
     names = [n for n in ("model", "model + TTA") if n in test_predictions]
     rows = {n: image_prediction_rows(test.image_ids, test_predictions["labels"], test_predictions[n])
             for n in names}
@@ -263,46 +189,54 @@ def test_split_report(model, run, val, test, test_predictions, manifest, tta=Tru
     return write_run_report(run.path, rows, val_rows, manifest=manifest, n_boot=n_boot, seed=seed)
 
 
-def train_whole_image_classifier(config, resume=None, callbacks=()):
-    """Run the whole-image pipeline; returns the metrics dict (also in ``metrics.json``)."""
-    if config.top not in TOPS:
-        raise UsageError(f"unknown top {config.top!r}; choose one of {', '.join(TOPS)}")
-    if len(config.depths) != len(config.repetitions):
-        raise UsageError(f"--depths {config.depths} and --repetitions {config.repetitions} "
-                         "need the same length")
-    stages = whole_stages(config)  # schedule errors before any file is read
-    data.check_manifest(config.manifest)
-    patch_run = common.load_run(config.patch_model, "--patch-model")
-    backbone = check_patch_model(patch_run, config.top)
-    patch_model = patch_run.model
-    run = common.open_run(config, "whole", resume, stages)
-    if run.is_finished():
-        logger.info("%s: run already finished; nothing to do", run.path)
-        return run.read_metrics()
-    strategy = common.prepare_environment(config)
-    pixel_mean, pixel_mean_source = common.resolve_pixel_mean(
-        run=run, resume=resume, given=config.pixel_mean, parent=patch_run,
-        compute=lambda: data.pixel_mean_of(config.manifest, "train", config.image_size),
-        compute_source=f"compute_pixel_mean({config.manifest}, train)")
+class WholePipeline(Pipeline):
+    """Section 2.3: a trained patch classifier -> the whole-image classifier, trained in 2
+    stages, evaluated on the test split (AUC, with and without TTA), its screening report and
+    the patch baseline beside it."""
 
-    train = data.whole_image_dataset(config.manifest, "train", pixel_mean, config.batch_size,
-                                     config.image_size, training=True, seed=config.seed,
-                                     augment=config.augment, class_balanced=config.class_balanced,
-                                     workers=config.workers)
-    val = data.whole_image_dataset(config.manifest, "val", pixel_mean, config.batch_size,
-                                   config.image_size, training=False, workers=config.workers)
-    model = None
-    if not resume:
-        with common.scope(strategy):
-            try:
-                model = common.set_bn_momentum(common.float32_output(
-                    build_whole_model(patch_model, config, stages)), config.bn_momentum)
-            except ValueError as exc:
-                raise UsageError(str(exc).splitlines()[0]) from None
-        common.write_run_info(
-            run, model, "whole_heatmap" if config.top == "heatmap" else "whole_top",
-            classes=list(WHOLE_IMAGE_CLASSES), pixel_mean=pixel_mean,
-            pixel_mean_source=pixel_mean_source, backbone=backbone,
+    name = "whole"
+    headline = ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch", "beats_patch_baseline")
+
+    def validate(self):
+        config = self.config
+        check_whole(config)
+        stages = whole_stages(config)  # schedule errors before any file is read
+        data.check_manifest(config.manifest)
+        self.patch_run = common.load_run(config.patch_model, "--patch-model")
+        self.backbone = check_patch_model(self.patch_run, config.top)
+        return stages
+
+    def pixel_mean(self, ctx):
+        config = self.config
+        return common.resolve_pixel_mean(
+            run=ctx.run, resume=ctx.resumed, given=config.pixel_mean, parent=self.patch_run,
+            compute=lambda: data.pixel_mean_of(config.manifest, "train", config.image_size),
+            compute_source=f"compute_pixel_mean({config.manifest}, train)")
+
+    def datasets(self, ctx):
+        config = self.config
+        train = data.whole_image_dataset(config.manifest, "train", ctx.pixel_mean,
+                                         config.batch_size, config.image_size, training=True,
+                                         seed=config.seed, augment=config.augment,
+                                         class_balanced=config.class_balanced,
+                                         workers=config.workers)
+        val = data.whole_image_dataset(config.manifest, "val", ctx.pixel_mean, config.batch_size,
+                                       config.image_size, training=False, workers=config.workers)
+        return train, val
+
+    def build_model(self, ctx):
+        try:
+            model = build_whole_model(self.patch_run.model, self.config, ctx.stages)
+        except ValueError as exc:
+            raise UsageError(str(exc).splitlines()[0]) from None
+        return common.set_bn_momentum(common.float32_output(model), self.config.bn_momentum)
+
+    def run_info(self, ctx, model):
+        config, patch_run = self.config, self.patch_run
+        return dict(
+            kind="whole_heatmap" if config.top == "heatmap" else "whole_top",
+            classes=list(WHOLE_IMAGE_CLASSES), pixel_mean=ctx.pixel_mean,
+            pixel_mean_source=ctx.pixel_mean_source, backbone=self.backbone,
             training_data={"manifest": config.manifest, "patch_run": patch_run.model_path},
             details={"top": config.top, "depths": list(config.depths),
                      "patch_classes": list(patch_run.info.classes),
@@ -314,51 +248,48 @@ def train_whole_image_classifier(config, resume=None, callbacks=()):
                          "heatmap_stride": config.heatmap_stride,
                          "heatmap_init_baseline": config.heatmap_init_baseline}
                         if config.top == "heatmap" else {})})
-    from mammo_tf.training.runner import StageRunner
 
-    options = dataclasses.replace(common.training_options(config),
-                                  validate_initial=config.validate_initial)
-    result = StageRunner(run, stages, train, val, options, strategy, callbacks).train(model)
-    from mammo_tf.training.environment import end_processes
+    def training_options(self, ctx):
+        return dataclasses.replace(common.training_options(self.config),
+                                   validate_initial=self.config.validate_initial)
 
-    if not end_processes():  # several processes: process 0 evaluates and exports alone
-        return None
+    def evaluate(self, ctx, best):
+        config, result, patch_run = self.config, ctx.result, self.patch_run
+        test = data.whole_image_dataset(config.manifest, "test", ctx.pixel_mean,
+                                        config.batch_size, config.image_size, training=False,
+                                        workers=config.workers)
+        metrics = {"pipeline": "whole", "backbone": self.backbone, "top": config.top,
+                   "image_size": list(config.image_size), "pixel_mean": ctx.pixel_mean,
+                   "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
+                   "completed_epochs": result.completed_epochs,
+                   "initial_val_auc": (result.initial_val or {}).get("auc")}
+        test_predictions = {}
+        metrics.update(evaluate_whole(best, test, ctx.run, tta=config.tta, seed=config.seed,
+                                      predictions=test_predictions))
+        if test_predictions:
+            metrics["screening_report"] = test_split_report(
+                best, ctx.run, ctx.val, test, test_predictions, config.manifest, tta=config.tta,
+                seed=config.seed)
+        if config.patch_baseline:
+            metrics["patch_baseline"] = patch_baseline(
+                patch_run.model, patch_run.info.classes,
+                baseline_datasets(patch_run, config.manifest, {"val": "val", "test": "test"},
+                                  config.image_size, config.batch_size, config.workers),
+                stride=config.baseline_stride, seed=config.seed)
+            compare_with_baseline(metrics, metrics["patch_baseline"])
+        if config.rf_baseline:
+            metrics["heatmap_rf"] = heatmap_rf_baseline(patch_run.model, config, ctx.pixel_mean,
+                                                        ctx.run)
+        return metrics
 
-    best = load_keras_model(run.best_model)
-    test = data.whole_image_dataset(config.manifest, "test", pixel_mean, config.batch_size,
-                                    config.image_size, training=False, workers=config.workers)
-    metrics = {"pipeline": "whole", "backbone": backbone, "top": config.top,
-               "image_size": list(config.image_size), "pixel_mean": pixel_mean,
-               "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
-               "completed_epochs": result.completed_epochs,
-               "initial_val_auc": (result.initial_val or {}).get("auc")}
-    test_predictions = {}
-    metrics.update(evaluate_whole(best, test, run, tta=config.tta, seed=config.seed,
-                                  predictions=test_predictions))
-    if test_predictions:
-        metrics["screening_report"] = test_split_report(best, run, val, test, test_predictions,
-                                                        config.manifest, tta=config.tta, seed=config.seed)
-    if config.patch_baseline:
-        metrics["patch_baseline"] = patch_baseline(
-            patch_model, patch_run.info.classes,
-            baseline_datasets(patch_run, config.manifest, {"val": "val", "test": "test"},
-                              config.image_size, config.batch_size, config.workers),
-            stride=config.baseline_stride, seed=config.seed)
-        compare_with_baseline(metrics, metrics["patch_baseline"])
-    if config.rf_baseline:
-        metrics["heatmap_rf"] = heatmap_rf_baseline(patch_model, config, pixel_mean, run)
-    if config.export:
-        common.export_model(run, run.best_model, pixel_mean)
-    run.write_metrics(metrics)
-    common.print_report(run, metrics, ("test_auc", "test_auc_ci95", "test_auc_tta", "best_epoch",
-                                       "beats_patch_baseline"))
-    return metrics
+
+def train_whole_image_classifier(config, resume=None, callbacks=()):
+    """Run the whole-image pipeline; returns the metrics dict (also in ``metrics.json``)."""
+    return run_pipeline(WholePipeline(config), resume, callbacks)
 
 
 def heatmap_rf_baseline(patch_model, config, pixel_mean, run):
     """The paper's heatmap + random-forest baseline on the same manifest (train -> test)."""
-    from mammo_tf.shen.heatmap_rf import run_heatmap_rf_from_manifest
-
     try:
         result = run_heatmap_rf_from_manifest(patch_model, config.manifest, pixel_mean,
                                               image_size=tuple(config.image_size),

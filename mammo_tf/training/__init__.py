@@ -5,8 +5,10 @@
 monitored metrics), ``RunFolder`` (run folder layout), ``mammo_tf.training.config`` (dataclass
 configs + argparse), ``mammo_tf.training.schedule`` (``Stage`` records),
 ``mammo_tf.training.environment`` (seeds, tf.distribute, mixed precision) and
-``mammo_tf.training.common`` (steps the pipelines share). The pipelines live with their method
-(``mammo_tf.shen.train_patch`` / ``train_whole`` / ``transfer``, ``mammo_tf.nyu.training``).
+``mammo_tf.training.common`` (steps the pipelines share) and ``mammo_tf.training.pipeline``
+(the one skeleton every training command goes through, ``run_pipeline``). The pipelines' hooks
+live with their method (``mammo_tf.shen.train_patch`` / ``train_whole`` / ``transfer``,
+``mammo_tf.nyu.training``).
 
 Names are re-exported lazily, so ``mammo_tf.training.config`` (argument parsing) imports no
 Keras.

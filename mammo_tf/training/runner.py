@@ -42,7 +42,8 @@ require_keras3()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mammo_tf.runs import RunFolder  # noqa: E402
+from mammo_tf.errors import RunError  # noqa: E402
+from mammo_tf.runs import RunFolder, load_keras_model  # noqa: E402
 from mammo_tf.training.environment import is_chief  # noqa: E402
 from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset  # noqa: E402
 from mammo_tf.training.schedule import stage_to_dict  # noqa: E402,F401  (re-exported)
@@ -279,8 +280,6 @@ def checkpoint_target(path):
 
 def load_checkpoint(path, compile=True):
     """Load a ``.keras`` file with safe_mode on (optimizer state restored when compiled)."""
-    from mammo_tf.runs import load_keras_model
-
     return load_keras_model(path, compile=compile)
 
 
@@ -333,14 +332,18 @@ class StageRunner:
         state = RunState.from_json(values)
         planned = [stage_to_dict(s) for s in self.stages]
         if state.stages != planned:
-            raise ValueError(f"{self.run.state}: the run was started with different stages "
-                             f"({state.stages}); cannot resume with {planned}")
+            raise RunError(f"{self.run.state}: the run was started with different stages "
+                           f"({state.stages}); cannot resume with {planned}. Resume it with "
+                           "the stages it was started with, or train them as a new run "
+                           "(another --name)")
         for what, saved, now in (("monitored metric", state.monitor, self.options.monitor),
                                  ("early-stopping metric", state.early_stopping_metric,
                                   self.options.early_stopping)):
             if saved != now.to_dict():
-                raise ValueError(f"{self.run.state}: the run was started with {what} {saved}; "
-                                 f"cannot resume with {now.to_dict()}")
+                raise RunError(f"{self.run.state}: the run was started with {what} {saved}; "
+                               f"cannot resume with {now.to_dict()}. Resume it with the "
+                               "settings it was started with, or train a new run (another "
+                               "--name)")
         return state
 
     def _new_state(self):
@@ -532,7 +535,10 @@ class StageRunner:
                 self._advance_stage()
         else:
             if model is None:
-                raise ValueError(f"{self.run.path}: no resume state found and no model given")
+                raise RunError(f"{self.run.path}: no state.json there (the run has not "
+                               "completed an epoch), so there is nothing to resume from and "
+                               "no model was given: build the model and pass it to train(), "
+                               "or start the run again without --resume")
             self.state = self._new_state()
             if self.options.validate_initial:
                 self.validate_start(model)
