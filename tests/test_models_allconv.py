@@ -84,9 +84,10 @@ def test_whole_image_classifier_carries_weights_and_serves_any_size(backbone, to
                 np.testing.assert_array_equal(a, b)
     rng = np.random.default_rng(1)
     # Two VGG top blocks halve the 1/32 map twice: 128 px is the smallest size they accept.
+    # (A direct call: predict would trace the graph once per size, seconds each.)
     for shape in [(128, 128), (160, 128)]:
         x = rng.normal(0, 50, (1, *shape, 3)).astype("float32")
-        assert model.predict(x, verbose=0).shape == (1, 2)
+        assert model(x, training=False).shape == (1, 2)
     check_classifier(model, rng.normal(0, 50, (2, 128, 160, 3)).astype("float32"), 2, tmp_path)
 
 
@@ -120,13 +121,15 @@ def test_heatmap_classifier_reproduces_patch_softmax(patch_models, tmp_path):
     """At the patch size, the heatmap (1x1) equals the patch classifier's own softmax."""
     patch = patch_models["resnet50"]
     x = np.random.default_rng(3).normal(0, 50, (2, 64, 64, 3)).astype("float32")
+    # direct calls (inference mode): each predict traces a ResNet-50 graph, seconds each
+    expected = np.asarray(patch(x, training=False))
     for mode, layer in (("fcn", "heatmap"), ("sliding", "heatmap_grid")):
         model = models.build_heatmap_classifier(
             patch, input_shape=(64, 64, 3), pool_size=1, hidden=(8, 4), shortcut=True, mode=mode
         )
-        heatmap = keras.Model(model.inputs, model.get_layer(layer).output).predict(x, verbose=0)
+        heatmap = np.asarray(keras.Model(model.input, model.get_layer(layer).output)(x, training=False))
         assert heatmap.shape == (2, 1, 1, 5)
-        np.testing.assert_allclose(heatmap[:, 0, 0], patch.predict(x, verbose=0), atol=1e-5)
+        np.testing.assert_allclose(heatmap[:, 0, 0], expected, atol=1e-5)
         assert "shortcut" in {layer.name for layer in model.layers}
     check_classifier(model, x, 2, tmp_path)
 
