@@ -5,7 +5,7 @@ kept, as the paper), and found in folders.
 :func:`load_image` is THE image reader of every method: training (``shen.data``), prediction,
 DeepMiner, the baselines (sliding window, heatmap random forest) and the NYU views and their
 heatmaps (``nyu.data.read_view_image``) all call it, so every path
-reads and resizes an image the same way (tests/test_predict.py checks that training and
+reads and resizes an image the same way (tests/inference/test_predict.py checks that training and
 prediction give identical network inputs for PNG, DICOM and JPEG files)."""
 import os
 

@@ -11,7 +11,7 @@ import pytest
 from mammo_tf import shen as models
 from mammo_tf.models import backbones
 
-WEIGHTS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "pretrained",
+WEIGHTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "pretrained",
                        "mobilenet_2_5_224_tf_no_top.h5")
 needs_weights = pytest.mark.skipif(
     not os.path.isfile(WEIGHTS),

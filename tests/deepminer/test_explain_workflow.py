@@ -13,7 +13,7 @@ import pytest
 from explain_fixtures import SIZE, gap_dense_model, nested_model, write_phantom_manifest
 from mammo_tf.commands.explain import main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from mammo_tf.datasets.prepare import prepare
 from mammo_tf.io import read_mask, read_png16
 from mammo_tf.nyu import crop as C
 
-NYU_SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_ffdm_samples")
+NYU_SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "nyu_ffdm_samples")
 SAMPLES = ("1_L_CC", "1_R_CC", "2_L_CC", "2_R_CC")
 
 

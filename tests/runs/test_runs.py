@@ -23,7 +23,7 @@ from mammo_tf.runs import (
 from mammo_tf.training import common
 from mammo_tf.errors import UsageError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

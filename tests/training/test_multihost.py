@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/: the shared helpers
 TIMEOUT_S = 300  # per launch; the processes also stop themselves (SIGALRM) before that
 
 # argv: patch_h5 run_dir num_processes process_id port stop_after_epoch

@@ -17,7 +17,7 @@ from mammo_tf.io.images import load_image
 from mammo_tf.inference.tta import flip_batch
 from mammo_tf.preprocess import to_network_input
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PIXEL_MEAN = 40.0
 
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/: the shared helpers
 
 # Runs with KERAS_BACKEND=jax and XLA_FLAGS=--xla_force_host_platform_device_count=2.
 SCRIPT = textwrap.dedent("""

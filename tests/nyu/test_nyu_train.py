@@ -22,7 +22,7 @@ from mammo_tf.nyu.predict import PREDICTION_COLUMNS, ensure_heatmaps
 from mammo_tf.runs import load_keras_model
 from mammo_tf.nyu.views import PreprocessConfig
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "train_multiview.py")
 TOY = (64, 48)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow", reason="SavedModel export needs TensorFlow (on JAX: .keras + "
-                                         "ONNX export, tests/test_onnx_export.py)")
+                                         "ONNX export, tests/serving/test_onnx_export.py)")
 
 from mammo_tf import shen as models  # noqa: E402
 from mammo_tf.serving.savedmodel import export_saved_model, load_exported  # noqa: E402

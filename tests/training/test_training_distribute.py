@@ -15,7 +15,7 @@ from mammo_tf.training.common import float32_output
 from mammo_tf.training.environment import set_mixed_precision
 from training_helpers import ToyPatchData
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/: the shared helpers
 
 MIRRORED_SCRIPT = textwrap.dedent("""
     import sys
@@ -44,7 +44,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     pytest.importorskip("tensorflow", reason="--strategy mirrored is tf.distribute (TensorFlow "
-                                             "backend); JAX: tests/test_distribution.py")
+                                             "backend); JAX: tests/training/test_distribution.py")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path / "run")], env=env,
                           capture_output=True, text=True, timeout=240)

@@ -271,7 +271,7 @@ def test_kill_9_then_resume_continues(toy_data, tmp_path):
     import sys
     import time
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     run = tmp_path / "runs" / "killed"
     args = [sys.executable, os.path.join(repo, "train_patch.py"), "--train-h5", toy_data["train_h5"],
             "--val-h5", toy_data["val_h5"], "--backbone", "vgg16", "--schedule", "pretrained",

@@ -19,7 +19,7 @@ from mammo_tf.training.schedule import (
     stage_from_dict,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _config_classes():

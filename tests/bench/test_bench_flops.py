@@ -6,7 +6,7 @@ import sys
 import keras
 import pytest
 
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
 sys.path.insert(0, BENCH)
 
 from flops import TRAIN_FACTOR, forward_flops, training_flops  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from mammo_tf.nyu import crop as C
 from mammo_tf.nyu.views import PreprocessConfig, prepare_view, view_geometry
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NYU_SAMPLES = os.path.join(REPO, "..", "shared", "data", "nyu_ffdm_samples")
 SAMPLES = ("1_L_CC", "1_R_CC", "2_L_CC", "2_R_CC")
 
