@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 from mammo_tf.runs import RunFolder  # noqa: E402
 from mammo_tf.training.environment import is_chief  # noqa: E402
 from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset  # noqa: E402
+from mammo_tf.training.schedule import FREEZE_BACKBONE_BATCHNORM  # noqa: E402
 from mammo_tf.training.schedule import stage_to_dict  # noqa: E402,F401  (re-exported)
 from mammo_tf.utils import atomic_path, write_json_atomic  # noqa: E402
 
@@ -207,8 +208,14 @@ def apply_stage(model, stage):
         set_l2(model, stage.l2)
     if stage.dropout is not None:
         set_dropout(model, stage.dropout)
-    if getattr(stage, "freeze_batchnorm", False):
-        for layer in model.layers:
+    freeze = getattr(stage, "freeze_batchnorm", False)
+    if freeze:
+        layers = model.layers
+        if freeze == FREEZE_BACKBONE_BATCHNORM:  # the top blocks' BN layers (after the cut) train
+            from mammo_tf.shen.stages import head_start_layer
+
+            layers = layers[:[layer.name for layer in layers].index(head_start_layer(model)) + 1]
+        for layer in layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # Keras 3: a frozen BN layer runs in inference mode
 
