@@ -76,11 +76,11 @@ def test_pretrained_runs_keep_only_the_backbone_batchnorm_frozen():
 
     import keras
 
+    from mammo_tf.errors import UsageError
     from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
     from mammo_tf.shen.stages import head_start_layer
     from mammo_tf.training.runner import apply_stage
     from mammo_tf.training.schedule import stage_from_dict, stage_to_dict
-    from mammo_tf.errors import UsageError
 
     stages = check.stages_for("pretrained", check.pretrained_stages(6))
     assert [s.freeze_batchnorm for s in stages] == ["backbone"] * 3
