@@ -200,7 +200,9 @@ def _legacy_state(values):
 
 
 def apply_stage(model, stage):
-    """Set trainability, L2 and dropout of ``stage`` on ``model`` (recompile afterwards)."""
+    """Set trainability, L2, dropout and BN freezing of ``stage`` on ``model`` (recompile
+    afterwards). ``freeze_batchnorm``: True freezes every BatchNormalization layer, "backbone"
+    those up to the backbone cut (the BN layers of added top blocks keep training)."""
     from mammo_tf.shen import set_dropout, set_l2, set_trainable
 
     set_trainable(model, stage.trainable_from)
