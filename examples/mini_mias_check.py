@@ -27,18 +27,29 @@ calcifications (0.1-1 mm) are below this resolution; the calcification clusters 
 writes ``<out>/mini_mias_report.json`` (per run: metrics, learning curves, wall times) and a
 table: the mean over seeds with a patient-level (cluster) bootstrap 95% CI of that mean.
 
-Training is an in-memory loop here (the data fit in memory; it reuses the library's builders,
-``set_trainable``, preprocessing, sliding-window baseline and bootstrap) because the patch
-pipeline's backbone list (``mammo_tf.shen.train_patch.BACKBONES``) does not include MobileNet.
+Training goes through the library's runner (``mammo_tf.training.runner.StageRunner``), one run
+folder per model under ``<out>/runs`` (``patch_<init>_seed<seed>``, ``whole_<init>_seed<seed>``:
+config.json, run.json, log.csv, checkpoints/best.keras; a killed check resumes there), on
+in-memory ``PyDataset``s with the library's batching: the augmentation of
+``mammo_tf.shen.augment`` (the paper's ranges), per-batch class-balanced weights, a per-epoch
+order from (seed, epoch). The validation AUC (patch: lesion vs normal; whole: image) is the
+runner's evaluator hook and picks the best checkpoint. The one documented exception is stage
+config: with ImageNet init, ``freeze_batchnorm: "backbone"`` (the backbone's BN layers stay on
+their ImageNet statistics; the whole-image top blocks' BN layers train). Until commit b84eefa
+the check had its own in-memory loop (flips and 90-degree turns only, dataset-level class
+weights, best weights kept in memory); the README gives both sets of numbers.
 Hyperparameters were chosen on the validation split only.
 """
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import time
 
 import numpy as np
+
+logger = logging.getLogger("mammo_tf.examples.mini_mias_check")
 
 PATCH_EXPERIMENT, WHOLE_EXPERIMENT = "mini_mias_patch", "mini_mias_whole"
 IMAGE_SIZE = (512, 512)       # 1024 -> 512: 400 um per pixel
@@ -94,7 +105,7 @@ def prepare_data(src, work, progress=False):
     if not os.path.isfile(manifest):
         manifest, report = prepare("mini-mias", src, data_dir, size=IMAGE_SIZE, seed=DATA_SEED,
                                    progress=progress)
-        print(report.summary())
+        logger.info("%s", report.summary())
     manifest = resplit_validation(manifest)
     patches = os.path.join(work, f"patches_{IMAGE_SIZE[0]}_p{PATCH_SIZE}_{PATCH_SET}_val{VAL_FRACTION:g}")
     if not os.path.isfile(os.path.join(patches, "test.h5")):
@@ -126,14 +137,11 @@ def resplit_validation(manifest):
 
 
 def load_patches(path):
-    import h5py
+    from mammo_tf.io.patch_file import PatchFile
 
-    with h5py.File(path, "r") as f:
-        x = np.asarray(f["patches"])
-        y = np.asarray(f["labels"]).astype(np.int64)
-        ids = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in f["image_id"]])
-        names = json.loads(f.attrs["class_names"])
-    return x, y, ids, names
+    with PatchFile(path, require=("patches", "labels")) as f:
+        return (f.patches[()], f.column("labels").astype(np.int64), np.array(f.column("image_id")),
+                list(f.class_names))
 
 
 def load_images(manifest):
@@ -158,33 +166,131 @@ def patient_of_image(image_ids):
     return np.array([patient_of(i) for i in image_ids])
 
 
-# --- training ------------------------------------------------------------------------------
+# --- training ---------------------------------------------------------------------------
 
-def _augment(x, rng):
-    """Random horizontal / vertical flips and 90-degree turns (square inputs), per sample."""
-    x = x.copy()
-    for i in range(len(x)):
-        if rng.random() < 0.5:
-            x[i] = x[i, :, ::-1]
-        if rng.random() < 0.5:
-            x[i] = x[i, ::-1]
-        if x.shape[1] == x.shape[2]:
-            x[i] = np.rot90(x[i], rng.integers(4))
-    return x
+@dataclasses.dataclass
+class CheckRun:
+    """``config.json`` of one run folder of the check (``open_run`` writes it)."""
 
-
-def _class_weights(y, num_classes):
-    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
-    weights = np.where(counts > 0, len(y) / (num_classes * np.maximum(counts, 1)), 0.0)
-    return weights[y]
+    name: str                    # e.g. patch_pretrained_seed0
+    runs_dir: str                # <out>/runs
+    model: str                   # "patch" or "whole"
+    init: str                    # "random" or "pretrained"
+    seed: int
+    experiment: str              # the experiment file of the options
+    options: dict                # batch size, BN momentum, L2, ... (the experiment's)
+    epochs_scale: float = 1.0
+    augment: dict | None = None  # mammo_tf.shen.augment.AugmentConfig (the paper's ranges)
 
 
-def set_bn_momentum(model, momentum):
-    import keras
+def stages_for(init, stages):
+    """The check's one documented exception, as stage config: with ImageNet init every stage
+    keeps the backbone's BatchNormalization layers on their ImageNet statistics
+    (``freeze_batchnorm: "backbone"``; the converted model's new top blocks' BN layers train).
+    Unfreezing them dropped the validation lesion AUC from 0.75 to 0.68 (seed 0) when the
+    all-layer stage began. Random init: every BN layer trains."""
+    if init != "pretrained":
+        return list(stages)
+    from mammo_tf.training.schedule import FREEZE_BACKBONE_BATCHNORM
 
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = float(momentum)
+    return [dataclasses.replace(s, freeze_batchnorm=FREEZE_BACKBONE_BATCHNORM) for s in stages]
+
+
+def in_memory_dataset(images, labels, *, batch_size, pixel_mean, training, seed, num_classes,
+                      class_balanced=True):
+    """A ``keras.utils.PyDataset`` over raw 16-bit arrays held in memory, with the batching of
+    ``mammo_tf.shen.data``'s datasets: training = shuffled per epoch from (seed, epoch), the
+    library's augmentation (``mammo_tf.shen.augment``, the paper's ranges) and per-batch
+    class-balanced weights; evaluation = file order, plain. ``set_epoch`` makes a resumed run
+    see the same batches."""
+    from mammo_tf.shen.augment import AugmentConfig
+    from mammo_tf.shen.data import _ImageBatches
+
+    class ArrayDataset(_ImageBatches):
+        def __init__(self):
+            self.images = images
+            super().__init__(labels, batch_size, pixel_mean, AugmentConfig() if training else None,
+                             class_balanced and training, training, seed, workers=1,
+                             max_queue_size=10, num_classes=num_classes)
+
+        def _load(self, indices):
+            return list(self.images[np.asarray(indices)])
+
+    return ArrayDataset()
+
+
+def lesion_score(probs, class_names):
+    return 1.0 - probs[:, list(class_names).index("background")]
+
+
+def lesion_evaluator(class_names):
+    """The patch runs' validation hook: cross-entropy, accuracy and the lesion-vs-normal AUC
+    (1 - P(background); the monitored metric ``lesion_auc``)."""
+    from mammo_tf import evaluate
+    from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset
+
+    def evaluator(model, val_data):
+        y, probs = predict_dataset(model, val_data)
+        metrics = evaluate_probabilities(y, probs)
+        return {"loss": metrics["loss"], "accuracy": metrics["accuracy"],
+                "lesion_auc": evaluate.roc_auc((y != list(class_names).index("background"))
+                                               .astype(int), lesion_score(probs, class_names))}
+
+    return evaluator
+
+
+def image_evaluator(model, val_data):
+    """The whole-image runs' validation hook: cross-entropy, accuracy, image AUC (``auc``)."""
+    from mammo_tf import evaluate
+    from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset
+
+    y, probs = predict_dataset(model, val_data)
+    metrics = evaluate_probabilities(y, probs)
+    return {"loss": metrics["loss"], "accuracy": metrics["accuracy"],
+            "auc": evaluate.roc_auc(y, probs[:, 1])}
+
+
+def open_check_run(config, stages):
+    """The run folder ``<runs_dir>/<name>``: a new one, or the same folder resumed (a killed
+    check continues where it stopped; a finished run is not trained again)."""
+    from mammo_tf.runs import RunFolder
+    from mammo_tf.training.common import open_run
+
+    path = os.path.join(config.runs_dir, config.name)
+    resume = path if os.path.isfile(RunFolder(path).state) else None
+    return open_run(config, config.model, resume=resume, stages=stages), resume is not None
+
+
+def train_run(config, stages, build, train, val, evaluator, monitor, info):
+    """Train ``stages`` through the library's runner (``StageRunner``) in the config's run
+    folder; returns (best model, learning curve, TrainingResult). ``build()`` makes the model
+    of a new run; ``info``: run.json fields."""
+    from mammo_tf.runs import load_keras_model
+    from mammo_tf.models.trainability import set_bn_momentum
+    from mammo_tf.training.common import write_run_info
+    from mammo_tf.training.runner import Monitor, StageRunner, TrainingOptions
+
+    run, resumed = open_check_run(config, stages)
+    model = None
+    if not resumed:
+        model = set_bn_momentum(build(), config.options.get("bn_momentum"))
+        write_run_info(run, model, info.pop("kind"), **info)
+    options = TrainingOptions(optimizer="adam", patience=config.options.get("patience") or None,
+                              seed=config.seed, verbose=config.options.get("verbose", 2),
+                              monitor=Monitor(monitor, "max"))
+    result = StageRunner(run, stages, train, val, options, evaluator=evaluator).train(model)
+    return load_keras_model(run.best_model), read_curve(run.log_csv, monitor), result
+
+
+def read_curve(log_csv, monitor):
+    """The run's log.csv as the report's learning curve (one dict per epoch)."""
+    import csv
+
+    with open(log_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [{"epoch": int(r["epoch"]), "stage": r["stage_name"], "lr": float(r["learning_rate"]),
+             "train_loss": float(r["loss"]), "val_loss": float(r["val_loss"]),
+             "val_auc": float(r[f"val_{monitor}"]), "seconds": float(r["seconds"])} for r in rows]
 
 
 def _predict(model, x, batch_size):
@@ -194,137 +300,132 @@ def _predict(model, x, batch_size):
                            for i in range(0, len(x), batch_size)])
 
 
-def train_stages(model, stages, x, y, val_score, *, batch_size, num_classes, seed,
-                 freeze_bn=False, log_prefix="", class_balanced=True):
-    """Train ``stages`` (fresh Adam each, trainability per stage); keep the weights of the epoch
-    with the best ``val_score(model)``. Returns the learning curve (one dict per epoch).
-
-    ``freeze_bn``: the backbone's BatchNormalization layers stay frozen (Keras 3: inference
-    mode, the pretrained moving statistics; the new top blocks' BN layers train). Without it, each newly unfrozen ImageNet BN layer switches
-    to batch statistics of mammogram patches: on validation (seed 0) the loss jumped from 1.22
-    to 1.91 and the lesion AUC fell from 0.75 to 0.68 when the all-layer stage began, at lr 1e-5.
-    """
-    import keras
-
-    from mammo_tf.models.trainability import set_l2, set_trainable
-
-    rng = np.random.default_rng(seed)
-    sample_weight = _class_weights(y, num_classes) if class_balanced else np.ones(len(y))
-    best, best_weights, curve, epoch = -np.inf, None, [], 0
-    for stage in stages:
-        set_trainable(model, stage.trainable_from)
-        if freeze_bn:
-            for layer in model.layers:
-                if isinstance(layer, keras.layers.BatchNormalization) and not layer.name.startswith("top"):
-                    layer.trainable = False
-        if stage.l2 is not None:
-            set_l2(model, stage.l2)
-        model.compile(optimizer=keras.optimizers.Adam(stage.learning_rate),
-                      loss="sparse_categorical_crossentropy")
-        for _ in range(stage.epochs):
-            epoch += 1
-            start = time.time()
-            order = rng.permutation(len(x))
-            losses = []
-            for i in range(0, len(order) - batch_size + 1, batch_size):
-                idx = order[i:i + batch_size]
-                losses.append(float(model.train_on_batch(
-                    _augment(x[idx], rng), y[idx], sample_weight=sample_weight[idx])))
-            score = float(val_score(model))
-            curve.append({"epoch": epoch, "stage": stage.name, "lr": stage.learning_rate,
-                          "train_loss": float(np.mean(losses)), "val_auc": score,
-                          "seconds": round(time.time() - start, 1)})
-            print(f"{log_prefix} epoch {epoch} ({stage.name}, lr {stage.learning_rate:g}): "
-                  f"loss {curve[-1]['train_loss']:.4f} val AUC {score:.4f} "
-                  f"({curve[-1]['seconds']} s)", flush=True)
-            if score > best:
-                best, best_weights = score, model.get_weights()
-    model.set_weights(best_weights)
-    return curve
-
-
-def lesion_score(probs, class_names):
-    return 1.0 - probs[:, list(class_names).index("background")]
-
-
 def run_one(init, seed, data, patch_options, patch_stages, whole_options, whole_stages, weights,
             out_dir, epochs_scale=1.0, validation_only=False):
-    """One run (one init, one seed); returns its report dict (scores kept for the pooled CI).
-    ``validation_only``: no test-split number is computed (for choosing hyperparameters)."""
+    """One run (one init, one seed): two run folders under ``<out_dir>/runs`` (the patch and the
+    whole-image classifier, each trained by ``StageRunner``); returns its report dict (scores
+    kept for the pooled CI). ``validation_only``: no test-split number is computed (for
+    choosing hyperparameters)."""
     import keras
 
     from mammo_tf import evaluate
+    from mammo_tf.constants import WHOLE_IMAGE_CLASSES
     from mammo_tf.preprocess import to_network_input
     from mammo_tf.shen import build_patch_classifier, build_whole_image_classifier
+    from mammo_tf.shen.augment import AugmentConfig
     from mammo_tf.shen.sliding import patch_baseline_scores
 
-    keras.utils.set_random_seed(seed)
     t0 = time.time()
     patches, images = data["patches"], data["images"]
     class_names = patches["names"]
     x_train16, y_train, _ = patches["train"]
     pixel_mean = float(np.mean(x_train16) * (255.0 / 65535.0))
-    xp = {s: to_network_input(patches[s][0], pixel_mean) for s in ("train", "val", "test")}
+    runs_dir = os.path.join(out_dir, "runs")
 
     def scaled(stages):
         return [dataclasses.replace(s, epochs=max(1, round(s.epochs * epochs_scale))) for s in stages]
 
-    patch_model = build_patch_classifier(
-        "mobilenet", num_classes=len(class_names), weights=weights if init == "pretrained" else None,
-        input_shape=(PATCH_SIZE, PATCH_SIZE, 3), dropout=patch_options.get("dropout", 0.0),
-        l2=patch_options.get("l2", 0.0))
-    set_bn_momentum(patch_model, patch_options.get("bn_momentum", 0.99))
+    def config(model, experiment_name, options):
+        return CheckRun(name=f"{model}_{init}_seed{seed}", runs_dir=runs_dir, model=model,
+                        init=init, seed=seed, experiment=experiment_name, options=dict(options),
+                        epochs_scale=epochs_scale, augment=AugmentConfig().to_dict())
+
+    # patch classifier
     batch = int(patch_options.get("batch_size", 32))
-    y_val_lesion = (patches["val"][1] != 0).astype(int)
+    stages = scaled(stages_for(init, patch_stages if init == "random" else pretrained_stages(
+        sum(s.epochs for s in patch_stages))))
 
-    def patch_val(model):
-        return evaluate.roc_auc(y_val_lesion, lesion_score(_predict(model, xp["val"], 128), class_names))
+    def build_patch():
+        keras.utils.set_random_seed(seed)
+        return build_patch_classifier(
+            "mobilenet", num_classes=len(class_names),
+            weights=weights if init == "pretrained" else None,
+            input_shape=(PATCH_SIZE, PATCH_SIZE, 3), dropout=patch_options.get("dropout", 0.0),
+            l2=patch_options.get("l2", 0.0))
 
-    stages = scaled(patch_stages if init == "random" else pretrained_stages(
-        sum(s.epochs for s in patch_stages)))
-    patch_curve = train_stages(patch_model, stages, xp["train"], y_train, patch_val,
-                               batch_size=batch, num_classes=len(class_names), seed=seed,
-                               freeze_bn=init == "pretrained", log_prefix=f"[{init} seed {seed}] patch",
-                               class_balanced=patch_options.get("class_balanced", True))
+    train = in_memory_dataset(x_train16, y_train, batch_size=batch, pixel_mean=pixel_mean,
+                              training=True, seed=seed, num_classes=len(class_names),
+                              class_balanced=patch_options.get("class_balanced", True))
+    val = in_memory_dataset(patches["val"][0], patches["val"][1], batch_size=128,
+                            pixel_mean=pixel_mean, training=False, seed=seed,
+                            num_classes=len(class_names))
+    patch_model, patch_curve, patch_result = train_run(
+        config("patch", PATCH_EXPERIMENT, patch_options), stages, build_patch, train, val,
+        lesion_evaluator(class_names), "lesion_auc",
+        {"kind": "patch", "classes": list(class_names), "pixel_mean": pixel_mean,
+         "pixel_mean_source": "mean of the training patches (examples/mini_mias_check.py)",
+         "backbone": "mobilenet", "training_data": {"check": "mini-MIAS", "init": init},
+         "details": {"pixel_spacing_mm": PIXEL_SPACING_MM, "weights": weights
+                     if init == "pretrained" else None}})
     t_patch = time.time() - t0
+
+    # whole image, converted from the best patch classifier
+    t1 = time.time()
+    splits = ("train", "val") if validation_only else ("train", "val", "test")
+    xi = {s: to_network_input(images[s][0], pixel_mean) for s in splits}
+    wbatch = int(whole_options.get("batch_size", 8))
+
+    def build_whole():
+        keras.utils.set_random_seed(seed)
+        return build_whole_image_classifier(
+            patch_model, top=whole_options.get("top", "resnet"), depths=whole_options["depths"],
+            repetitions=whole_options["repetitions"], input_shape=(*IMAGE_SIZE, 3),
+            dropout=whole_options.get("dropout", 0.0))
+
+    wtrain = in_memory_dataset(images["train"][0], images["train"][1], batch_size=wbatch,
+                               pixel_mean=pixel_mean, training=True, seed=seed,
+                               num_classes=len(WHOLE_IMAGE_CLASSES),
+                               class_balanced=whole_options.get("class_balanced", True))
+    wval = in_memory_dataset(images["val"][0], images["val"][1], batch_size=wbatch,
+                             pixel_mean=pixel_mean, training=False, seed=seed,
+                             num_classes=len(WHOLE_IMAGE_CLASSES))
+    whole, whole_curve, whole_result = train_run(
+        config("whole", WHOLE_EXPERIMENT, whole_options), stages_for(init, scaled(whole_stages)),
+        build_whole, wtrain, wval, image_evaluator, "auc",
+        {"kind": "whole_top", "classes": list(WHOLE_IMAGE_CLASSES), "pixel_mean": pixel_mean,
+         "pixel_mean_source": "mean of the training patches (examples/mini_mias_check.py)",
+         "backbone": "mobilenet",
+         "training_data": {"check": "mini-MIAS", "init": init,
+                           "patch_run": os.path.join(runs_dir, f"patch_{init}_seed{seed}")},
+         "details": {"top": whole_options.get("top", "resnet"),
+                     "depths": list(whole_options["depths"]),
+                     "repetitions": list(whole_options["repetitions"]),
+                     "patch_classes": list(class_names)}})
+    t_whole = time.time() - t1
     if validation_only:
-        return _validation_report(init, seed, patch_model, patch_curve, t_patch, xp, images,
-                                  pixel_mean, class_names, whole_options, whole_stages, scaled,
-                                  t0)
+        t2 = time.time()
+        scores = patch_baseline_scores(patch_model, xi["val"], BASELINE_STRIDE, class_names)
+        baseline = {k: evaluate.roc_auc(images["val"][1], v) for k, v in scores.items()}
+        logger.info("[%s seed %d] val patch baseline: %s (%.0f s)", init, seed, baseline,
+                    time.time() - t2)
+        return {"init": init, "seed": seed, "validation_only": True,
+                "patch": {"curve": patch_curve, "best_val_auc": patch_result.best_value,
+                          "best_epoch": patch_result.best_epoch, "seconds": round(t_patch, 1)},
+                "whole": {"curve": whole_curve, "best_val_auc": whole_result.best_value,
+                          "best_epoch": whole_result.best_epoch, "val_baseline": baseline,
+                          "seconds": round(t_whole, 1)},
+                "seconds": round(time.time() - t0, 1)}
+
     _, y_test, ids_test = patches["test"]
-    test_probs = _predict(patch_model, xp["test"], 128)
+    x_test = to_network_input(patches["test"][0], pixel_mean)
     lesion = (y_test != 0).astype(int)
-    p_score = lesion_score(test_probs, class_names)
+    p_score = lesion_score(_predict(patch_model, x_test, 128), class_names)
     auc, lo, hi = evaluate.bootstrap_auc_ci(lesion, p_score, n_boot=N_BOOT,
                                             groups=patient_of_image(ids_test))
     patch_report = {"n_patches": int(len(y_test)), "n_lesion": int(lesion.sum()),
                     "auc": auc, "auc_ci95": [lo, hi], "scores": p_score.tolist(),
-                    "best_val_auc": max(c["val_auc"] for c in patch_curve), "curve": patch_curve,
+                    "best_val_auc": patch_result.best_value,
+                    "best_epoch": patch_result.best_epoch, "curve": patch_curve,
+                    "run": os.path.join(runs_dir, f"patch_{init}_seed{seed}"),
                     "seconds": round(t_patch, 1)}
-
-    # whole image, converted from the best patch classifier
-    t1 = time.time()
-    xi = {s: to_network_input(images[s][0], pixel_mean) for s in ("train", "val", "test")}
-    whole = build_whole_image_classifier(
-        patch_model, top=whole_options.get("top", "resnet"), depths=whole_options["depths"],
-        repetitions=whole_options["repetitions"], input_shape=(*IMAGE_SIZE, 3),
-        dropout=whole_options.get("dropout", 0.0))
-    set_bn_momentum(whole, whole_options.get("bn_momentum", 0.99))
-    wbatch = int(whole_options.get("batch_size", 8))
-
-    def whole_val(model):
-        return evaluate.roc_auc(images["val"][1], _predict(model, xi["val"], wbatch)[:, 1])
-
-    whole_curve = train_stages(whole, scaled(whole_stages), xi["train"], images["train"][1],
-                               whole_val, batch_size=wbatch, num_classes=2, seed=seed,
-                               freeze_bn=init == "pretrained", log_prefix=f"[{init} seed {seed}] whole")
     y_img, groups = images["test"][1], images["test"][2]
     w_score = _predict(whole, xi["test"], wbatch)[:, 1]
     auc, lo, hi = evaluate.bootstrap_auc_ci(y_img, w_score, n_boot=N_BOOT, groups=groups)
     whole_report = {"n_images": int(len(y_img)), "n_abnormal": int(y_img.sum()), "auc": auc,
                     "auc_ci95": [lo, hi], "scores": w_score.tolist(),
-                    "best_val_auc": max(c["val_auc"] for c in whole_curve), "curve": whole_curve}
-    t_whole = time.time() - t1
+                    "best_val_auc": whole_result.best_value,
+                    "best_epoch": whole_result.best_epoch, "curve": whole_curve,
+                    "run": os.path.join(runs_dir, f"whole_{init}_seed{seed}")}
     # the patch baseline on the same validation and test images
     t2 = time.time()
     baseline = {}
@@ -337,39 +438,8 @@ def run_one(init, seed, data, patch_options, patch_stages, whole_options, whole_
             baseline[split][key] = {"auc": auc, "auc_ci95": [lo, hi], "scores": values.tolist()}
     whole_report.update(seconds=round(t_whole, 1), baseline=baseline,
                         baseline_seconds=round(time.time() - t2, 1))
-    patch_model.save(os.path.join(out_dir, f"patch_{init}_seed{seed}.keras"))
     return {"init": init, "seed": seed, "pixel_mean": pixel_mean, "patch": patch_report,
             "whole": whole_report, "seconds": round(time.time() - t0, 1)}
-
-
-def _validation_report(init, seed, patch_model, patch_curve, t_patch, xp, images, pixel_mean,
-                       class_names, whole_options, whole_stages, scaled, t0):
-    """The validation-only version of ``run_one``'s second half."""
-    from mammo_tf import evaluate
-    from mammo_tf.preprocess import to_network_input
-    from mammo_tf.shen import build_whole_image_classifier
-    from mammo_tf.shen.sliding import patch_baseline_scores
-
-    xi = {s: to_network_input(images[s][0], pixel_mean) for s in ("train", "val")}
-    t1 = time.time()
-    scores = patch_baseline_scores(patch_model, xi["val"], BASELINE_STRIDE, class_names)
-    baseline = {k: evaluate.roc_auc(images["val"][1], v) for k, v in scores.items()}
-    print(f"[{init} seed {seed}] val patch baseline: {baseline} ({time.time() - t1:.0f} s)", flush=True)
-    whole = build_whole_image_classifier(
-        patch_model, top=whole_options.get("top", "resnet"), depths=whole_options["depths"],
-        repetitions=whole_options["repetitions"], input_shape=(*IMAGE_SIZE, 3),
-        dropout=whole_options.get("dropout", 0.0))
-    set_bn_momentum(whole, whole_options.get("bn_momentum", 0.99))
-    wbatch = int(whole_options.get("batch_size", 8))
-    whole_curve = train_stages(
-        whole, scaled(whole_stages), xi["train"], images["train"][1],
-        lambda m: evaluate.roc_auc(images["val"][1], _predict(m, xi["val"], wbatch)[:, 1]),
-        batch_size=wbatch, num_classes=2, seed=seed, freeze_bn=init == "pretrained",
-        log_prefix=f"[{init} seed {seed}] whole")
-    return {"init": init, "seed": seed, "validation_only": True,
-            "patch": {"curve": patch_curve, "seconds": round(t_patch, 1)},
-            "whole": {"curve": whole_curve, "val_baseline": baseline},
-            "seconds": round(time.time() - t0, 1)}
 
 
 # --- summary -------------------------------------------------------------------------------
@@ -467,9 +537,9 @@ def main(argv=None):
         x, y, ids, names = load_patches(path)
         patches[split], patches["names"] = (x, y, ids), names
     data = {"patches": patches, "images": load_images(manifest)}
-    print(f"data ready ({time.time() - start:.0f} s): " + ", ".join(
+    logger.info(f"data ready ({time.time() - start:.0f} s): " + ", ".join(
         f"{s}: {len(data['images'][s][1])} images ({int(data['images'][s][1].sum())} abnormal), "
-        f"{len(patches[s][1])} patches" for s in ("train", "val", "test")), flush=True)
+        f"{len(patches[s][1])} patches" for s in ("train", "val", "test")))
     patch_options, patch_stages = experiment(PATCH_EXPERIMENT)
     if args.patch_class_weights is not None:
         patch_options["class_balanced"] = args.patch_class_weights == "balanced"
@@ -488,7 +558,7 @@ def main(argv=None):
     if args.validation_only:
         path = os.path.join(out, "mini_mias_validation.json")
         write_json_atomic(path, {"settings": vars(args), "runs": runs})
-        print(f"validation report: {path} ({(time.time() - start) / 60:.1f} min)")
+        logger.info("validation report: %s (%.1f min)", path, (time.time() - start) / 60)
         return 0
     table = summarise(runs, data)
     report = {"settings": dict(vars(args), image_size=list(IMAGE_SIZE), patch_size=PATCH_SIZE,
@@ -498,8 +568,8 @@ def main(argv=None):
               "table": table, "runs": runs, "seconds": round(time.time() - start, 1)}
     path = os.path.join(out, "mini_mias_report.json")
     write_json_atomic(path, report)
-    print(format_table(table))
-    print(f"report: {path} ({report['seconds'] / 60:.1f} min)")
+    logger.info("%s", format_table(table))
+    logger.info("report: %s (%.1f min)", path, report["seconds"] / 60)
     return 0
 
 

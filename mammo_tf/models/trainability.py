@@ -108,11 +108,16 @@ def feature_layer_name(model):
     raise ValueError(f"Model {model.name!r} has no 'global_pool' layer to find its feature map.")
 
 
-def freeze_batchnorm(model):
-    """Freeze every BatchNormalization layer of ``model`` (Keras 3: a frozen BN layer runs in
-    inference mode, moving statistics fixed); returns their names. Recompile afterwards."""
+def freeze_batchnorm(model, backbone_only=False):
+    """Freeze the BatchNormalization layers of ``model`` (Keras 3: a frozen BN layer runs in
+    inference mode, moving statistics fixed): every one, or with ``backbone_only`` those up to
+    the backbone cut (``head_start_layer``: the BN layers of added top blocks keep training).
+    Returns their names. Recompile afterwards."""
+    layers = model.layers
+    if backbone_only:
+        layers = layers[:[layer.name for layer in layers].index(head_start_layer(model)) + 1]
     frozen = []
-    for layer in model.layers:
+    for layer in layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
             frozen.append(layer.name)

@@ -46,6 +46,7 @@ from mammo_tf.errors import RunError  # noqa: E402
 from mammo_tf.runs import RunFolder, load_keras_model  # noqa: E402
 from mammo_tf.training.environment import is_chief  # noqa: E402
 from mammo_tf.training.metrics import evaluate_probabilities, predict_dataset  # noqa: E402
+from mammo_tf.training.schedule import FREEZE_BACKBONE_BATCHNORM  # noqa: E402
 from mammo_tf.training.schedule import stage_to_dict  # noqa: E402,F401  (re-exported)
 from mammo_tf.utils import atomic_path, write_json_atomic  # noqa: E402
 
@@ -200,18 +201,19 @@ def _legacy_state(values):
 
 
 def apply_stage(model, stage):
-    """Set trainability, L2 and dropout of ``stage`` on ``model`` (recompile afterwards)."""
-    from mammo_tf.models.trainability import set_dropout, set_l2, set_trainable
+    """Set trainability, L2, dropout and BN freezing of ``stage`` on ``model`` (recompile
+    afterwards). ``freeze_batchnorm``: True freezes every BatchNormalization layer, "backbone"
+    those up to the backbone cut (the BN layers of added top blocks keep training)."""
+    from mammo_tf.models.trainability import freeze_batchnorm, set_dropout, set_l2, set_trainable
 
     set_trainable(model, stage.trainable_from)
     if stage.l2 is not None:
         set_l2(model, stage.l2)
     if stage.dropout is not None:
         set_dropout(model, stage.dropout)
-    if getattr(stage, "freeze_batchnorm", False):
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False  # Keras 3: a frozen BN layer runs in inference mode
+    freeze = getattr(stage, "freeze_batchnorm", False)
+    if freeze:
+        freeze_batchnorm(model, backbone_only=freeze == FREEZE_BACKBONE_BATCHNORM)
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):

@@ -37,10 +37,13 @@ class Stage:
     dropout: float | None = None
     # BatchNormalization layers stay in inference mode (moving statistics frozen): finetuning
     # with small batches on a shifted input distribution otherwise replaces the statistics
-    # the model was trained with.
-    freeze_batchnorm: bool = False
+    # the model was trained with. True: every BN layer; "backbone": only the backbone's (up to
+    # the backbone cut), so the BN layers of newly added top blocks still learn their statistics.
+    freeze_batchnorm: bool | str = False
 
 
+# Stage.freeze_batchnorm value that freezes only the backbone's BatchNormalization layers.
+FREEZE_BACKBONE_BATCHNORM = "backbone"
 STAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Stage))
 _REQUIRED_FIELDS = ("name", "trainable_from", "learning_rate", "epochs")
 
@@ -86,8 +89,9 @@ def stage_from_dict(record, where="stages[0]"):
     if optional["dropout"] is not None and optional["dropout"] >= 1:
         raise UsageError(f"{where}: 'dropout' must be below 1, got {optional['dropout']!r}")
     freeze = record.get("freeze_batchnorm", False)
-    if not isinstance(freeze, bool):
-        raise UsageError(f"{where}: 'freeze_batchnorm' must be true or false, got {freeze!r}")
+    if not isinstance(freeze, bool) and freeze != FREEZE_BACKBONE_BATCHNORM:
+        raise UsageError(f"{where}: 'freeze_batchnorm' must be true, false or "
+                         f"\"{FREEZE_BACKBONE_BATCHNORM}\", got {freeze!r}")
     return Stage(record["name"], record["trainable_from"],
                  _number(record["learning_rate"], where, "learning_rate"),
                  _number(record["epochs"], where, "epochs", minimum=1, integer=True), **optional,
