@@ -16,6 +16,7 @@ from mammo_tf.io import write_png16
 from mammo_tf.io.images import load_image
 from mammo_tf.inference.tta import flip_batch
 from mammo_tf.preprocess import to_network_input
+from data_layer_fixtures import make_dicom
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PIXEL_MEAN = 40.0
@@ -76,27 +77,7 @@ def save_in_run(model, run_dir, pixel_mean=PIXEL_MEAN):
 
 def write_dicom(path, image12):
     """A minimal 12-bit MONOCHROME2 MG DICOM file."""
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MG"
-    ds.PatientID = "P1"
-    ds.Rows, ds.Columns = image12.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    ds.PixelRepresentation = 0
-    ds.PixelData = image12.astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    make_dicom(path, image12, bits_stored=12)
 
 
 @pytest.fixture(scope="module")

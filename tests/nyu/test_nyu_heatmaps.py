@@ -11,6 +11,7 @@ from mammo_tf.constants import PATCH_CLASSES
 from mammo_tf.nyu import crop as C
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.preprocess import to_network_input
+from data_layer_fixtures import make_dicom
 
 PROBS = {"background": 0.1, "calc_benign": 0.2, "calc_malignant": 0.3, "mass_benign": 0.15,
          "mass_malignant": 0.25}
@@ -106,26 +107,7 @@ def test_cache_next_to_image_is_reused_and_invalidated(tmp_path):
 
 def _write_dicom12(path, image12):
     """A minimal 12-bit MONOCHROME2 MG DICOM file."""
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = pydicom.Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MG"
-    ds.Rows, ds.Columns = image12.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    ds.PixelRepresentation = 0
-    ds.PixelData = image12.astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    make_dicom(path, image12, bits_stored=12)
 
 
 class RecordingShenClassifier:
