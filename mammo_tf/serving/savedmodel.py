@@ -30,7 +30,9 @@ SavedModel folder, so a copied SavedModel still says what it is and how to feed 
 (``mammo_tf.runs.load_run`` reads it). Reading an export back (``load_exported``) is part of
 the run loader (``mammo_tf.runs.saved_model``), re-exported here.
 """
+import contextlib
 import dataclasses
+import logging
 import os
 
 import keras
@@ -62,6 +64,22 @@ def _calibrated(tf, record, probabilities):
         y0, y1 = tf.gather(ys, idx), tf.gather(ys, idx + 1)
         q = y0 + tf.math.divide_no_nan(x - x0, x1 - x0) * (y1 - y0)
     return tf.stack([1.0 - q, q], axis=-1)
+
+
+@contextlib.contextmanager
+def _root_logging_kept():
+    """Undo the root-logger handler ``tf.saved_model.save`` installs: it logs through the
+    ``logging`` module functions, which call ``logging.basicConfig`` when the root logger has
+    no handler, and from then on every library message (already printed by the commands'
+    handler) reached the console a second time."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        yield
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in before:
+                root.removeHandler(handler)
 
 
 def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None):
@@ -131,7 +149,7 @@ def export_saved_model(model, path, pixel_mean=None, info=None, calibration=None
                     tf, calibration, model(network_input(images), training=False))}
 
             archive.add_endpoint("serve_calibrated", serve_calibrated, input_signature=[spec])
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path) as tmp, _root_logging_kept():
         archive.write_out(tmp, verbose=False)
         if info is not None:
             # what the SavedModel takes: 1 raw channel when the preprocessing is embedded

@@ -34,6 +34,18 @@ def test_reloaded_savedmodel_equals_keras_at_two_sizes(any_size_model, tmp_path)
         np.testing.assert_allclose(features, expected_features, atol=1e-4)
 
 
+def test_export_leaves_the_root_logger_without_a_handler(any_size_model, tmp_path, monkeypatch):
+    """tf.saved_model.save logs through logging's module functions, which install a root handler
+    when there is none: every later library message then printed twice (seen in `make demo`
+    after the patch classifier's export)."""
+    import logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    export_saved_model(any_size_model, tmp_path / "export")
+    assert root.handlers == []
+
+
 def test_embedded_preprocessing_takes_raw_single_channel_images(tmp_path):
     model = models.build_patch_classifier("resnet50", input_shape=(32, 32, 3))
     served = load_exported(export_saved_model(model, tmp_path / "raw", pixel_mean=52.18))
