@@ -12,6 +12,7 @@ from mammo_tf import evaluate
 from mammo_tf.constants import WHOLE_IMAGE_CLASSES
 from mammo_tf.errors import UsageError
 from mammo_tf.screening.runs import image_prediction_rows, write_run_report
+from mammo_tf.models.trainability import float32_output, set_bn_momentum
 from mammo_tf.shen import build_heatmap_classifier, build_whole_image_classifier, data
 from mammo_tf.shen.config import WHOLE_STAGE_FLAGS, check_whole
 from mammo_tf.shen.heatmap_rf import run_heatmap_rf_from_manifest
@@ -229,7 +230,7 @@ class WholePipeline(Pipeline):
             model = build_whole_model(self.patch_run.model, self.config, ctx.stages)
         except ValueError as exc:
             raise UsageError(str(exc).splitlines()[0]) from None
-        return common.set_bn_momentum(common.float32_output(model), self.config.bn_momentum)
+        return set_bn_momentum(float32_output(model), self.config.bn_momentum)
 
     def run_info(self, ctx, model):
         config, patch_run = self.config, self.patch_run

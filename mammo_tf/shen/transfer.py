@@ -14,6 +14,7 @@ from mammo_tf.datasets.splits import draw_patient_subset
 from mammo_tf.errors import UsageError
 from mammo_tf.evaluate import pyplot, save_figure
 from mammo_tf.runs import RunFolder, load_keras_model
+from mammo_tf.models.trainability import float32_output
 from mammo_tf.shen import data
 from mammo_tf.shen.config import TRANSFER_STAGE_FLAGS
 from mammo_tf.shen.stages import transfer_stages as paper_stages
@@ -168,7 +169,7 @@ class TransferPipeline(WholePipeline):
         return train, val
 
     def build_model(self, ctx):
-        return common.float32_output(load_keras_model(self.source.model_path))
+        return float32_output(load_keras_model(self.source.model_path))
 
     def run_info(self, ctx, model):
         return transfer_info(self.source, ctx.pixel_mean, ctx.pixel_mean_source,

@@ -24,8 +24,6 @@ from mammo_tf.training.environment import (
     seed_everything,
     set_mixed_precision,
 )
-from mammo_tf.models.trainability import (  # noqa: F401  (re-exported for the pipelines)
-    float32_output, set_bn_momentum)
 from mammo_tf.runs import RunFolder, new_run_name
 from mammo_tf.training.runner import TrainingOptions, stage_to_dict
 

@@ -11,7 +11,7 @@ import pytest
 
 from mammo_tf.shen import Stage, build_patch_classifier
 from mammo_tf.training import StageRunner, TrainingOptions
-from mammo_tf.training.common import float32_output
+from mammo_tf.models.trainability import float32_output
 from mammo_tf.training.environment import set_mixed_precision
 from training_helpers import ToyPatchData
 
