@@ -61,9 +61,11 @@ class ModelInfo:
 
 @dataclasses.dataclass
 class ImageResult:
-    """One source image's result. ``source``: its pydicom dataset (the header suffices; the
-    overlay needs the pixels: pass ``pixels``), ``probability``: of malignancy, ``side`` L/R,
-    ``view`` (CC, MLO...), ``class_map``: (h, w) in [0, 1] or None."""
+    """One source image's result. ``source``: its pydicom dataset (the header suffices; a copy
+    without pixel data is kept), ``probability``: of malignancy, ``side`` L/R, ``view`` (CC,
+    MLO...), ``class_map``: (h, w) in [0, 1] or None, ``pixels``: the image for the overlay as
+    displayed, brighter = higher (``mammo_tf.io.images.load_image``'s output: MONOCHROME1 and
+    VOI already applied)."""
 
     source: object
     probability: float
@@ -335,11 +337,7 @@ def build_overlay(image, model, series_uid=None, sop_uid=None, instance_number=1
     if image.class_map is None or image.pixels is None:
         raise DicomResultError(f"{image.sop_instance_uid}: the overlay needs the class map and the pixels")
     source = image.source
-    if source.get("PhotometricInterpretation") == "MONOCHROME1":
-        pixels = np.max(image.pixels) - np.asarray(image.pixels, dtype=np.float32)
-    else:
-        pixels = image.pixels
-    rgb = overlay_pixels(pixels, image.class_map)
+    rgb = overlay_pixels(image.pixels, image.class_map)
     orientation = _patient_orientation(source)
     sc = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source, pixel_array=rgb, photometric_interpretation="RGB", bits_allocated=8,
