@@ -217,11 +217,13 @@ def _download(client, study_uid, folder):
     return paths
 
 
-def predict_study(paths, predictor, split, model_info, args):
-    """(ImageResults, problems as (path-or-uid, message), notes) of one study's files."""
-    import numpy as np
+def predict_study(paths, predictor, split, args):
+    """(ImageResults, problems as (path, message), notes) of one study's files: the run's
+    prediction (``mammo_tf.inference.predict.predict_items``: its preprocessing, TTA with
+    ``--tta``) and, with a ``split``, the class map of the image as the model sees it."""
     import pydicom
 
+    from mammo_tf.constants import WHOLE_IMAGE_SIZE
     from mammo_tf.datasets.manifest import ImageItem
     from mammo_tf.inference import predict as lib
     from mammo_tf.io.images import load_image, resize_image
@@ -235,22 +237,22 @@ def predict_study(paths, predictor, split, model_info, args):
     by_path = {im.path: im for im in images}
     p_malignant, classes = malignancy(result.probabilities, result.class_names) if result.items else ([], [])
     out = []
-    size = tuple(predictor.input_size or (1152, 896))
+    size = tuple(predictor.input_size or WHOLE_IMAGE_SIZE)
+    notes = []
     for item, p in zip(result.items, p_malignant):
         image = by_path[item.path]
         ds = pydicom.dcmread(item.path, stop_before_pixels=True)
         side = image.laterality if image.laterality in ("L", "R") else None
         if side is None:
-            problems.append((item.path, "side unknown (no laterality tag, none in the series "
-                                        "description or patient ID): image level only"))
+            notes.append(f"{image.sop_instance_uid}: side unknown (no laterality tag, none in the "
+                         "series description or patient ID): image level only")
         cmap, pixels = None, None
         if split is not None:
             pixels = load_image(item.path)
-            x = predictor.network_input(resize_image(pixels, size)[None])
+            x = predictor.network_input(resize_image(pixels, size, "cubic")[None])
             cmap = class_map(split, x, classes)
         out.append(ImageResult(ds, float(p), side, image.view, cmap,
                                None if args.no_overlay else pixels))
-    notes = []
     views = sorted({(im.side, im.view) for im in out if im.side}, key=str)
     if out and len(views) < 4:
         notes.append(f"{len(views)} of the 4 standard views ({', '.join(f'{s} {v}' for s, v in views) or 'none with a side'}): "
@@ -336,7 +338,7 @@ def main(argv=None, prog="mammo-tf pacs"):
                 return report_error(prog, f"study {study_uid}: cannot retrieve it from {args.url} ({exc})")
             if not paths:
                 return report_error(prog, f"study {study_uid}: no instances at {args.url}")
-            results, problems, notes = predict_study(paths, predictor, split, model_info, args)
+            results, problems, notes = predict_study(paths, predictor, split, args)
             uids = {}
             for path in paths:  # report problems by SOP instance UID: the temporary paths vanish
                 try:

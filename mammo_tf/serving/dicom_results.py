@@ -22,8 +22,10 @@ Per study (:func:`write_study_results`):
 
 :func:`read_sr_results` reads an SR back to the same numbers (what the tests compare).
 """
+import contextlib
 import dataclasses
 import os
+import warnings
 
 import numpy as np
 
@@ -35,6 +37,15 @@ CODING_SCHEME = "99MAMMOTF"  # a private coding scheme ("99" prefix: PS3.16 sect
 SERIES_NUMBERS = {"sr": 9101, "seg": 9102, "sc": 9103}
 OVERLAY_MAX_ROWS = 2048
 _SIDES = {"L": "left", "R": "right"}
+
+
+@contextlib.contextmanager
+def _quiet_names():
+    """highdicom warns about a one-component Patient's Name (e.g. CBIS-DDSM's); the results copy
+    the source's name as it is, so the warning says nothing about them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name.*")
+        yield
 
 
 class DicomResultError(DataError):
@@ -211,13 +222,20 @@ def build_sr(images, model, levels=None, series_uid=None, sop_uid=None):
         imaging_measurements=groups,
         title=codes.DCM.ImagingMeasurementReport,
     )
-    sr = hd.sr.Comprehensive3DSR(
+    with _quiet_names():
+        sr = _sr(hd, images, report, model, series_uid, sop_uid)
+    return sr
+
+
+def _sr(hd, images, report, model, series_uid, sop_uid):
+    from pydicom.uid import generate_uid
+
+    return hd.sr.Comprehensive3DSR(
         evidence=[im.source for im in images], content=report[0],
         series_instance_uid=series_uid or generate_uid(), series_number=SERIES_NUMBERS["sr"],
         sop_instance_uid=sop_uid or generate_uid(), instance_number=1, manufacturer=MANUFACTURER,
         is_complete=True, series_description=f"mammo_tf results ({model.name})"[:64],
     )
-    return sr
 
 
 def read_sr_results(dataset):
@@ -288,16 +306,17 @@ def build_segmentation(image, model, series_uid=None, sop_uid=None, instance_num
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Neoplasm,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm)
-    seg = hd.seg.Segmentation(
-        source_images=[source], pixel_array=prob, segmentation_type="FRACTIONAL",
-        fractional_type="PROBABILITY", segment_descriptions=[segment],
-        series_instance_uid=series_uid or generate_uid(), series_number=SERIES_NUMBERS["seg"],
-        sop_instance_uid=sop_uid or generate_uid(), instance_number=instance_number,
-        manufacturer=MANUFACTURER, manufacturer_model_name=model.name[:64],
-        software_versions=model.version[:64], device_serial_number="none",
-        transfer_syntax_uid=RLELossless, omit_empty_frames=False,
-        series_description=f"mammo_tf class map ({model.name})"[:64],
-    )
+    with _quiet_names():
+        seg = hd.seg.Segmentation(
+            source_images=[source], pixel_array=prob, segmentation_type="FRACTIONAL",
+            fractional_type="PROBABILITY", segment_descriptions=[segment],
+            series_instance_uid=series_uid or generate_uid(), series_number=SERIES_NUMBERS["seg"],
+            sop_instance_uid=sop_uid or generate_uid(), instance_number=instance_number,
+            manufacturer=MANUFACTURER, manufacturer_model_name=model.name[:64],
+            software_versions=model.version[:64], device_serial_number="none",
+            transfer_syntax_uid=RLELossless, omit_empty_frames=False,
+            series_description=f"mammo_tf class map ({model.name})"[:64],
+        )
     _set_orientation(seg, source)
     return seg
 
@@ -339,15 +358,16 @@ def build_overlay(image, model, series_uid=None, sop_uid=None, instance_number=1
     source = image.source
     rgb = overlay_pixels(image.pixels, image.class_map)
     orientation = _patient_orientation(source)
-    sc = hd.sc.SCImage.from_ref_dataset(
-        ref_dataset=source, pixel_array=rgb, photometric_interpretation="RGB", bits_allocated=8,
-        coordinate_system="PATIENT", series_instance_uid=series_uid or generate_uid(),
-        series_number=SERIES_NUMBERS["sc"], sop_instance_uid=sop_uid or generate_uid(),
-        instance_number=instance_number, manufacturer=MANUFACTURER,
-        patient_orientation=("A", "R"),  # highdicom needs one-letter values; replaced below
-        laterality=image.side if image.side in _SIDES else None,
-        transfer_syntax_uid=RLELossless,
-    )
+    with _quiet_names():
+        sc = hd.sc.SCImage.from_ref_dataset(
+            ref_dataset=source, pixel_array=rgb, photometric_interpretation="RGB", bits_allocated=8,
+            coordinate_system="PATIENT", series_instance_uid=series_uid or generate_uid(),
+            series_number=SERIES_NUMBERS["sc"], sop_instance_uid=sop_uid or generate_uid(),
+            instance_number=instance_number, manufacturer=MANUFACTURER,
+            patient_orientation=("A", "R"),  # highdicom needs one-letter values; replaced below
+            laterality=image.side if image.side in _SIDES else None,
+            transfer_syntax_uid=RLELossless,
+        )
     sc.PatientOrientation = list(orientation) if orientation else ""  # the source's, never guessed
     sc.SeriesDescription = f"mammo_tf overlay ({model.name})"[:64]
     sc.BurnedInAnnotation = "NO"
