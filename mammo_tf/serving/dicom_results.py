@@ -189,6 +189,7 @@ def _group(tracking, model, sources, p, p_cal, laterality, c):
 def build_sr(images, model, levels=None, series_uid=None, sop_uid=None):
     """The study's TID 1500 measurement report (``highdicom.sr.Comprehensive3DSR``)."""
     import highdicom as hd
+    from pydicom.dataset import Dataset
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
@@ -224,6 +225,11 @@ def build_sr(images, model, levels=None, series_uid=None, sop_uid=None):
     )
     with _quiet_names():
         sr = _sr(hd, images, report, model, series_uid, sop_uid)
+    scheme = Dataset()  # the private coding scheme of the measurement methods, declared
+    scheme.CodingSchemeDesignator = CODING_SCHEME
+    scheme.CodingSchemeName = "mammo_tf local codes"
+    scheme.CodingSchemeResponsibleOrganization = "mammo_tf"
+    sr.CodingSchemeIdentificationSequence = [scheme]
     return sr
 
 
