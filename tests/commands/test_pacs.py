@@ -164,8 +164,12 @@ def _check_stored(orthanc, study_uid, sources, summary):
 
 
 def test_pacs_round_trip_with_bad_instances(orthanc, tmp_path, capsys):
+    from mammo_tf.screening.calibration import Calibration, save_calibration
+
     orthanc.folder = tmp_path
     run = tiny_run(tmp_path / "run")
+    calibration = Calibration("temperature", temperature=2.0)
+    save_calibration(run, calibration)  # the run's calibration.json: the SR adds calibrated values
     study_uid, good = make_study(tmp_path / "study")
     bad = {}
     ct = tmp_path / "bad" / "ct.dcm"  # a non-mammogram in the same study
@@ -196,6 +200,14 @@ def test_pacs_round_trip_with_bad_instances(orthanc, tmp_path, capsys):
     summary["studies"][study_uid]["bad"] = list(bad)
     stored, groups = _check_stored(orthanc, study_uid, sources, summary)
     assert {"breast L", "breast R", "exam"} <= set(groups)
+    images = {name: g for name, g in groups.items() if name.startswith("image ")}
+    for g in images.values():
+        assert g["calibrated"] == pytest.approx(float(calibration(g["probability"])), abs=1e-9)
+    for side in "LR":  # breast = mean of its calibrated images, exam = max of the breasts
+        side_values = [g["calibrated"] for name, g in images.items() if name.split()[2] == side]
+        assert groups[f"breast {side}"]["calibrated"] == pytest.approx(np.mean(side_values))
+    assert groups["exam"]["calibrated"] == pytest.approx(
+        max(groups["breast L"]["calibrated"], groups["breast R"]["calibrated"]))
     # the one-view study: predicted, its missing views noted
     one = summary["studies"][one_uid]
     assert one["problems"] == [] and "1 of the 4 standard views" in one["notes"][0]
