@@ -20,7 +20,8 @@ cannot be read or decoded (e.g. truncated), an image whose side is unknown (imag
 a study with fewer than four views is noted (breast and exam levels from the views present).
 
 Exit codes: 0 done (problems listed; a study with no usable image stores nothing); 2 bad input
-(a bad argument, an unusable run, a PACS that cannot be reached or has no such study).
+(a bad argument, an unusable run; a study the PACS could not return or store: the other studies
+still run, and ``--out``'s summary.json lists every study).
 """
 import argparse
 import dataclasses
@@ -303,13 +304,63 @@ def _run_folder(path):
         return None
 
 
-def _print_study(study_uid, entry, what):
-    print(f"study {study_uid}: {len(entry.get('images', []))} of {entry['instances']} instance(s) "
-          f"predicted, {len(entry['problems'])} problem(s); {what}")
-    for problem in entry["problems"]:
-        print(f"  {problem['instance']}: {problem['message']}", file=sys.stderr)
-    for note in entry["notes"]:
-        print(f"  note: {note}")
+def _session(timeout):
+    """A requests session whose every request has ``timeout`` (dicomweb-client takes a session
+    but has no timeout of its own)."""
+    import requests
+
+    class TimeoutSession(requests.Session):
+        def request(self, *args, **kwargs):
+            kwargs.setdefault("timeout", timeout)
+            return super().request(*args, **kwargs)
+
+    return TimeoutSession()
+
+
+def _instance_uids(paths):
+    """SOP instance UID per downloaded file (problems are reported by UID: the files vanish)."""
+    import pydicom
+
+    uids = {}
+    for path in paths:
+        try:
+            uids[path] = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+        except Exception:  # damaged files make pydicom raise many exception types
+            uids[path] = os.path.basename(path)
+    return uids
+
+
+def run_study(client, study_uid, predictor, split, model_info, args):
+    """Retrieve, predict, write (and store) one study; its summary entry. Raises
+    ``requests.RequestException`` where the PACS fails."""
+    import pydicom
+
+    from mammo_tf.serving.dicom_results import write_study_results
+
+    entry = {"problems": [], "notes": [], "instances": 0, "images": [], "stored": []}
+    with tempfile.TemporaryDirectory(prefix="mammo_tf_pacs_") as tmp:
+        paths = _download(client, study_uid, tmp)
+        entry["instances"] = len(paths)
+        if not paths:
+            entry["error"] = "no instances in the PACS"
+            return entry
+        results, problems, notes = predict_study(paths, predictor, split, args)
+        uids = _instance_uids(paths)
+        entry["problems"] = [{"instance": uids.get(p, p), "message": m} for p, m in problems]
+        entry["notes"] = notes
+        if not results:
+            entry["error"] = "no usable image: nothing written"
+            return entry
+        out_dir = os.path.join(args.out, study_uid) if args.out else os.path.join(tmp, "results")
+        files = write_study_results(results, model_info, out_dir, overlay=not args.no_overlay)
+        entry["images"] = [{"instance": r.sop_instance_uid, "side": r.side, "view": r.view,
+                            "probability": r.probability, "calibrated": r.calibrated} for r in results]
+        entry["files"] = files.uids
+        entry["written"] = f"SR + {len(files.seg)} SEG + {len(files.sc)} SC"
+        if not args.no_store:
+            client.store_instances(datasets=[pydicom.dcmread(p) for p in [files.sr, *files.seg, *files.sc]])
+            entry["stored"] = sorted(files.uids.values())
+    return entry
 
 
 def main(argv=None, prog="mammo-tf pacs"):
@@ -320,62 +371,32 @@ def main(argv=None, prog="mammo-tf pacs"):
     import requests
     from dicomweb_client.api import DICOMwebClient
 
-    from mammo_tf.serving.dicom_results import write_study_results
-
     with exit_on_bad_input(prog):
         predictor, split, model_info = _load(args)
-    session = requests.Session()
-    client = DICOMwebClient(url=args.url.rstrip("/"), session=session)
-    client._http_timeout = args.timeout  # noqa: SLF001 (no public knob in dicomweb-client)
+    client = DICOMwebClient(url=args.url.rstrip("/"), session=_session(args.timeout))
     summary = {"model": dataclasses.asdict(model_info), "studies": {}}
-    failed = 0
     for study_uid in args.study:
-        entry = summary["studies"].setdefault(study_uid, {"problems": [], "notes": []})
-        with tempfile.TemporaryDirectory(prefix="mammo_tf_pacs_") as tmp:
-            try:
-                paths = _download(client, study_uid, tmp)
-            except requests.RequestException as exc:
-                return report_error(prog, f"study {study_uid}: cannot retrieve it from {args.url} ({exc})")
-            if not paths:
-                return report_error(prog, f"study {study_uid}: no instances at {args.url}")
-            results, problems, notes = predict_study(paths, predictor, split, args)
-            uids = {}
-            for path in paths:  # report problems by SOP instance UID: the temporary paths vanish
-                try:
-                    import pydicom
-
-                    uids[path] = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
-                except Exception:
-                    uids[path] = os.path.basename(path)
-            entry["problems"] = [{"instance": uids.get(p, p), "message": m} for p, m in problems]
-            entry["notes"] = notes
-            entry["instances"] = len(paths)
-            if not results:
-                entry["stored"] = []
-                failed += 1
-                _print_study(study_uid, entry, "nothing stored")
-                continue
-            out_dir = os.path.join(args.out, study_uid) if args.out else os.path.join(tmp, "results")
-            files = write_study_results(results, model_info, out_dir, overlay=not args.no_overlay)
-            entry["images"] = [{"instance": r.sop_instance_uid, "side": r.side, "view": r.view,
-                                "probability": r.probability, "calibrated": r.calibrated} for r in results]
-            entry["files"] = files.uids
-            if not args.no_store:
-                import pydicom
-
-                datasets = [pydicom.dcmread(p) for p in [files.sr, *files.seg, *files.sc]]
-                try:
-                    client.store_instances(datasets=datasets)
-                except requests.RequestException as exc:
-                    return report_error(prog, f"study {study_uid}: storing the results failed ({exc})")
-                entry["stored"] = sorted(files.uids.values())
-        _print_study(study_uid, entry, f"{'written' if args.no_store else 'stored'}: SR + "
-                                       f"{len(files.seg)} SEG + {len(files.sc)} SC")
+        try:
+            entry = run_study(client, study_uid, predictor, split, model_info, args)
+        except requests.RequestException as exc:  # this study fails; the others go on
+            entry = {"problems": [], "notes": [], "instances": 0, "images": [], "stored": [],
+                     "error": f"PACS request failed ({exc})"}
+        summary["studies"][study_uid] = entry
+        what = entry.get("error") or f"{'written' if args.no_store else 'stored'}: {entry['written']}"
+        print(f"study {study_uid}: {len(entry['images'])} of {entry['instances']} instance(s) "
+              f"predicted, {len(entry['problems'])} problem(s); {what}")
+        for problem in entry["problems"]:
+            print(f"  {problem['instance']}: {problem['message']}", file=sys.stderr)
+        for note in entry["notes"]:
+            print(f"  note: {note}")
     if args.out:
         from mammo_tf.utils import write_json_atomic
 
         os.makedirs(args.out, exist_ok=True)
         write_json_atomic(os.path.join(args.out, "summary.json"), summary)
+    failed = [uid for uid, e in summary["studies"].items() if "PACS request failed" in e.get("error", "")]
     if failed:
-        print(f"{failed} study/studies had no usable image: nothing stored for them", file=sys.stderr)
+        first = summary["studies"][failed[0]]["error"]
+        return report_error(prog, f"{len(failed)} of {len(args.study)} studies failed at {args.url}: "
+                                  f"{failed[0]}: {first}")
     return 0
