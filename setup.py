@@ -32,6 +32,13 @@ setup(
         "h5py>=3.9,<4",
         "matplotlib>=3.7,<4",
         "tqdm>=4.60,<5",
+        # DICOM results (mammo_tf.serving.dicom_results: SR, SEG, SC) and the `pacs` command's
+        # DICOMweb client. Core, not an extra: pure Python on pydicom / numpy / pillow / requests,
+        # and both test environments (the TensorFlow one and the JAX one, which the Makefile
+        # builds from install_requires) need them. highdicom 0.x changes its API between minor
+        # versions: pinned to the tested minor.
+        "highdicom>=0.28,<0.29",
+        "dicomweb-client>=0.60,<1",
     ],
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6", "selenium>=4"],

@@ -51,6 +51,8 @@ COMMANDS = (
      "the heatmap + random-forest baseline (Shen et al., section 3.3)"),
     ("export", "mammo_tf.commands.export:main",
      "export a run's model for serving: TensorFlow SavedModel or ONNX (docs/serving.md)"),
+    ("pacs", "mammo_tf.commands.pacs:main",
+     "predict studies from a PACS (DICOMweb) and store SR + SEG + overlay results back"),
 )
 
 PROG = "mammo-tf"
