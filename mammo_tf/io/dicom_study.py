@@ -315,6 +315,9 @@ def scan_dicom(paths, allow_for_processing=False, check_image=True):
         except Exception as exc:  # damaged files make pydicom raise many exception types
             problems.append(Problem(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})"))
             continue
+        if len(ds) == 0:
+            problems.append(Problem(path, "not a readable DICOM file (no data elements after the preamble)"))
+            continue
         refusal, notes = _check_header(ds, allow_for_processing)
         if refusal:
             problems.append(Problem(path, refusal))
@@ -435,3 +438,19 @@ def check_exams(exams):
                                            + ", ".join(f"{os.path.basename(e.path)} {e.side_view}" for e in extra)
                                            + "); the four-view model uses the first of each view"))
     return problems
+
+
+def image_inputs(path, allow_for_processing=False):
+    """``(paths, problems)`` for commands that take one image or a folder (``explain image``):
+    a file is itself; a folder gives its DICOM mammograms that pass :func:`scan_dicom` (by
+    exam, side, view) followed by its other images (PNG, JPEG, PGM), and the refused DICOM
+    instances as problems."""
+    from mammo_tf.io.images import list_images
+
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return [path], []
+    images, problems = scan_dicom([path], allow_for_processing=allow_for_processing)
+    ordered = [image.path for members in group_exams(images, merge_split_studies=True).values()
+               for image in members]
+    return ordered + [p for p in list_images(path) if not is_dicom_file(p)], problems
