@@ -344,9 +344,14 @@ def write_predictions_csv(path, result):
     return path
 
 
+def _dicom_patient(item):
+    info = getattr(item, "info", None) or {}
+    return (info.get("patient_id") or None) if info.get("sop_instance_uid") else None
+
+
 def patient_ids(inputs, items):
     """Patient id of every item, from the ``patient_id`` column of the manifest CSVs among
-    ``inputs`` (else the item's own, e.g. a DICOM header's); ``None`` unless every item has one (then CIs resample images)."""
+    ``inputs`` (else, for DICOM items, the header's); ``None`` unless every item has one (then CIs resample images)."""
     known = {}
     for entry in inputs:
         entry = os.fspath(entry)
@@ -355,8 +360,7 @@ def patient_ids(inputs, items):
                 for row in csv.DictReader(f):
                     if (row.get("patient_id") or "").strip() and row.get("image_id"):
                         known.setdefault(row["image_id"], row["patient_id"].strip())
-    ids = [known.get(item.image_id) or (getattr(item, "info", None) or {}).get("patient_id") or None
-           for item in items]
+    ids = [known.get(item.image_id) or _dicom_patient(item) for item in items]
     return None if not ids or any(i is None for i in ids) else ids
 
 
