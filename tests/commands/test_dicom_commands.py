@@ -124,6 +124,7 @@ def test_explain_image_on_a_dicom_folder(real_folder, tmp_path, capsys):
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.end_to_end  # the ResNet-22 columns: ~10 s on TensorFlow, several times that on JAX's CPU compile
 def test_nyu_exam_prediction_from_a_dicom_folder(tmp_path, caplog):
     """train_multiview.py --predict with --manifest DICOM_FOLDER: exams by study, views and sides
     from the headers (one study without tags: from the image, view unknown), the NYU rule: an
