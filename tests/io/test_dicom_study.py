@@ -231,3 +231,17 @@ def test_exams_by_study_with_missing_and_extra_views_reported(tmp_path):
     paths, problems = image_inputs(tmp_path)
     assert len(paths) == 10 and problems == []
     assert image_inputs(tmp_path / "a" / "PAT1_1.dcm") == ([os.path.join(tmp_path, "a", "PAT1_1.dcm")], [])
+
+
+@pytest.mark.slow  # NYU's crop at full resolution: ~1-3 s per image on 2 cores
+def test_full_size_nyu_crop_and_window_lie_inside_each_real_image(real_scan):
+    from mammo_tf.nyu.views import PreprocessConfig, view_geometry
+
+    for image in real_scan[0]:
+        pixels = load_image(image.path)
+        geometry = view_geometry(pixels, image.view, PreprocessConfig())
+        box = geometry.crop
+        h, w = pixels.shape
+        assert 0 <= box.top < box.bottom <= h and 0 <= box.left < box.right <= w
+        assert box.height > 0.85 * h and 0.15 < box.height * box.width / (h * w) < 0.9
+        assert (box.left == 0) if image.laterality == "L" else (box.right == w), stem(image.path)
