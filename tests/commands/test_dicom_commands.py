@@ -81,8 +81,9 @@ def test_predict_on_a_dicom_folder_gives_patients_sides_views_and_exams(shen_run
         assert any(name in line and reason in line for line in captured.err.splitlines()), (name, captured.err)
     # breast and exam levels from the CSV's own columns (no manifest)
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    levels = json.dumps(report)
-    assert '"breast"' in levels and '"exam"' in levels
+    (model,) = report["models"].values()
+    counts = {level: (v["n"], v["n_positive"], v["n_patients"]) for level, v in model["levels"].items()}
+    assert counts == {"image": (8, 2, 2), "breast": (4, 1, 2), "exam": (2, 1, 2)}
     # --strict: the first refused instance stops the run (exit 2)
     assert main([str(real_folder), "-m", str(shen_run), "--out", str(tmp_path / "s.csv"), "--strict",
                  "--no-progress"]) == 2
