@@ -38,6 +38,7 @@ from collections import defaultdict
 
 import cv2
 import numpy as np
+from pydicom.multival import MultiValue
 
 from mammo_tf.io.errors import MammogramReadError
 
@@ -143,13 +144,18 @@ def find_dicom_files(paths):
 # --------------------------------------------------------------------------- side and view
 
 
-def _text(ds, tag):
-    value = ds.get(tag)
+def _values(value):
+    """A DICOM value as a list of strings (multi-valued elements give several)."""
     if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value).strip().upper()
-    return str(value).strip().upper()
+        return []
+    if isinstance(value, (list, tuple, MultiValue)):
+        return [str(v).strip() for v in value]
+    return [str(value).strip()]
+
+
+def _text(ds, tag):
+    """An element's value(s) as one upper-case string (multiple values joined by a backslash)."""
+    return "\\".join(_values(ds.get(tag))).strip().upper()
 
 
 def _view_term(text):
@@ -180,10 +186,7 @@ def _side_view_from_text(text):
 def _from_orientation(ds):
     """(side, view) from PatientOrientation: a view code stored there (CBIS-DDSM), or the
     column direction of a standard MG orientation (``A\\R``: left breast; ``P\\L``: right)."""
-    value = ds.get("PatientOrientation")
-    parts = [str(v).strip().upper() for v in (value if isinstance(value, (list, tuple)) or
-                                             type(value).__name__ == "MultiValue" else [value])
-             if v is not None and str(v).strip()]
+    parts = [v.upper() for v in _values(ds.get("PatientOrientation")) if v]
     if len(parts) == 1:
         side, view = _side_view_from_text(parts[0])
         return side, view or _view_term(parts[0])
@@ -262,7 +265,8 @@ def _check_header(ds, allow_for_processing):
         return f"{what}, not MG (mammography): not a mammogram, skipped", notes
     if "Rows" not in ds or "Columns" not in ds:
         return "no image (no Rows/Columns): not an image instance", notes
-    frames = int(ds.get("NumberOfFrames") or 1) if str(ds.get("NumberOfFrames") or "1").strip().isdigit() else 1
+    frames = (_values(ds.get("NumberOfFrames")) or ["1"])[0]
+    frames = int(frames) if frames.isdigit() else 1
     if frames > 1:
         return (f"{frames} frames (tomosynthesis or a cine series): one 2-D mammogram per instance is "
                 "read; use the synthetic 2-D view (C-View / V-Preview) of the exam"), notes
@@ -290,9 +294,8 @@ def _check_header(ds, allow_for_processing):
         notes.append(f"VOI LUT applied (the first of {len(seq)})")
     elif ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
         function = _text(ds, "VOILUTFunction") or "LINEAR"
-        centre, width = ds.WindowCenter, ds.WindowWidth
-        first = (lambda v: v[0] if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue" else v)
-        notes.append(f"window applied (centre {first(centre)}, width {first(width)}, {function})")
+        centre, width = _values(ds.WindowCenter)[0], _values(ds.WindowWidth)[0]
+        notes.append(f"window applied (centre {centre}, width {width}, {function})")
     if _text(ds, "BurnedInAnnotation") == "YES":
         notes.append("BurnedInAnnotation YES: text is burned into the pixels (it can identify the "
                      "patient and it is part of what the model sees)")
