@@ -95,6 +95,7 @@ class DicomImage:
     burned_in_annotation: bool = False
     notes: list = dataclasses.field(default_factory=list)
     exam_id: str = ""  # key of the exam it was grouped into (group_exams)
+    sop_class_uid: str = ""  # for references from derived objects (SR, SEG)
 
     @property
     def side_view(self):
@@ -365,7 +366,8 @@ def scan_dicom(paths, allow_for_processing=False, check_image=True):
             instance_number=int(number) if str(number or "").strip().lstrip("-").isdigit() else None,
             photometric_interpretation=_text(ds, "PhotometricInterpretation") or "MONOCHROME2",
             presentation_intent=_text(ds, "PresentationIntentType") or None,
-            burned_in_annotation=_text(ds, "BurnedInAnnotation") == "YES", notes=notes)
+            burned_in_annotation=_text(ds, "BurnedInAnnotation") == "YES", notes=notes,
+            sop_class_uid=str(ds.get("SOPClassUID") or ""))
         image.exam_id = image.study_instance_uid or image.path
         seen[sop] = path
         images.append(image)

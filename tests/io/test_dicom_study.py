@@ -36,6 +36,7 @@ def test_reads_all_eight_rle_files_as_two_exams(real_scan):
     assert problems == []
     assert sorted(_by_stem(images)) == sorted(TRUTH)
     assert all(isinstance(i, DicomImage) for i in images)
+    assert {i.sop_class_uid for i in images} == {"1.2.840.10008.5.1.4.1.1.7"}  # Secondary Capture
     ds = pydicom.dcmread(images[0].path, stop_before_pixels=True)
     assert ds.file_meta.TransferSyntaxUID.name == "RLE Lossless"
     # every image was its own study in CBIS-DDSM's conversion: by study 8 exams of one view,
