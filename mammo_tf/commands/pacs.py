@@ -86,92 +86,6 @@ def check_arguments(parser, args):
         parser.error(f"--timeout must be > 0, got {args.timeout}")
 
 
-# --------------------------------------------------------------------------- DICOM reading
-# FALLBACK (i25b): a minimal stand-in for i25a's mammo_tf.io.dicom_study.scan_dicom /
-# group_exams, same names and fields (plan2.md contract). Used only while that module is absent;
-# the lead removes this block at merge.
-
-
-@dataclasses.dataclass
-class _DicomImage:
-    path: str
-    sop_instance_uid: str
-    series_instance_uid: str
-    study_instance_uid: str
-    patient_id: str
-    laterality: str | None
-    view: str | None
-    laterality_source: str | None
-    view_source: str | None
-
-
-@dataclasses.dataclass
-class _Problem:
-    path: str
-    message: str
-
-
-def _from_text(text, words):
-    text = str(text or "").upper().replace("-", "_").replace(" ", "_")
-    for word, value in words:
-        if word in text.split("_"):
-            return value
-    return None
-
-
-def _scan_dicom(paths, allow_for_processing=False):
-    import pydicom
-
-    images, problems = [], []
-    for path in paths:
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as exc:  # damaged files make pydicom raise many exception types
-            problems.append(_Problem(path, f"not a readable DICOM file ({type(exc).__name__}: {exc})"))
-            continue
-        modality = str(ds.get("Modality", "") or "")
-        if modality != "MG":
-            problems.append(_Problem(path, f"not a mammogram (Modality {modality or 'missing'})"))
-            continue
-        intent = str(ds.get("PresentationIntentType", "") or "")
-        if intent == "FOR PROCESSING" and not allow_for_processing:
-            problems.append(_Problem(path, "a FOR PROCESSING image (raw detector data); the models "
-                                           "read FOR PRESENTATION images (--allow-for-processing)"))
-            continue
-        side, side_source = str(ds.get("ImageLaterality", "") or ds.get("Laterality", "") or ""), "tags"
-        if side not in ("L", "R"):
-            side, side_source = None, None
-            for key, source in (("SeriesDescription", "series_description"), ("PatientID", "patient_id")):
-                side = _from_text(ds.get(key), (("LEFT", "L"), ("RIGHT", "R"), ("L", "L"), ("R", "R")))
-                if side:
-                    side_source = source
-                    break
-        view, view_source = str(ds.get("ViewPosition", "") or ""), "tags"
-        if not view:
-            view, view_source = None, None
-            for key, source in (("SeriesDescription", "series_description"), ("PatientID", "patient_id")):
-                view = _from_text(ds.get(key), (("CC", "CC"), ("MLO", "MLO"), ("ML", "ML")))
-                if view:
-                    view_source = source
-                    break
-        images.append(_DicomImage(path, str(ds.SOPInstanceUID), str(ds.get("SeriesInstanceUID", "")),
-                                  str(ds.get("StudyInstanceUID", "")), str(ds.get("PatientID", "")),
-                                  side, view, side_source, view_source))
-    return images, problems
-
-
-def _group_exams(images):
-    exams = {}
-    for image in images:
-        exams.setdefault(image.study_instance_uid, []).append(image)
-    return exams
-
-
-try:  # i25a's reader (mammo_tf/io/dicom_study.py) when it is there
-    from mammo_tf.io.dicom_study import group_exams, scan_dicom
-except ImportError:  # FALLBACK until it lands (see above)
-    scan_dicom, group_exams = _scan_dicom, _group_exams
-# --------------------------------------------------------------------------- end of FALLBACK
 
 
 def malignancy(probabilities, class_names):
@@ -229,6 +143,8 @@ def predict_study(paths, predictor, split, args):
     from mammo_tf.inference import predict as lib
     from mammo_tf.io.images import load_image, resize_image
     from mammo_tf.serving.dicom_results import ImageResult
+
+    from mammo_tf.io.dicom_study import scan_dicom
 
     images, problems = scan_dicom(paths, allow_for_processing=args.allow_for_processing)
     problems = [(p.path, p.message) for p in problems]

@@ -14,6 +14,8 @@ from mammo_tf.commands.common import CommandParser, exit_on_bad_input, report_er
 
 EXAMPLES = """examples:
   {prog} scans/ --model runs/whole --tta --out preds.csv
+  {prog} dicom_study/ --model runs/whole --tta --out preds.csv   # DICOM folder: patient, side,
+                                  # view and exam from the headers (or the image) in the CSV
   {prog} data/manifest.csv --split test --model runs/a/saved_model \\
       --model runs/b/checkpoints/best.keras --tta --out preds.csv   # averages two models
 """
@@ -33,8 +35,11 @@ def build_parser(prog="predict.py"):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image files, folders (searched recursively for .dcm/.dicom/.png/.pgm) "
-                             "or manifest CSVs (columns image_id, image_path, optional label, split)")
+                        help="image files, folders (searched recursively for .png/.pgm/.jpg and DICOM "
+                             "files, with or without an extension) or manifest CSVs (columns image_id, "
+                             "image_path, optional label, split). DICOM instances are checked (Modality "
+                             "MG, FOR PRESENTATION, one grey frame) and grouped into exams by study; the "
+                             "CSV gets their patient_id, side, view and study_id")
     parser.add_argument("-m", "--model", action="append", required=True, metavar="PATH",
                         help="a .keras model or an exported SavedModel folder; repeat to average models")
     parser.add_argument("-o", "--out", default="predictions.csv",
@@ -62,7 +67,12 @@ def build_parser(prog="predict.py"):
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the AUC CI; default: 1000")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed; default: 0")
     parser.add_argument("--strict", action="store_true",
-                        help="stop at the first unreadable image (exit 2) instead of skipping it")
+                        help="stop at the first unreadable image or refused DICOM instance (exit 2) "
+                             "instead of skipping it")
+    parser.add_argument("--allow-for-processing", action="store_true",
+                        help="read DICOM images whose Presentation Intent Type is FOR PROCESSING (raw "
+                             "detector data; refused by default: models are trained on FOR PRESENTATION "
+                             "images)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write the screening report (report.json + report.html: image, breast "
@@ -118,8 +128,16 @@ def main(argv=None, prog="predict.py"):
     from mammo_tf.utils import write_json_atomic
 
     with exit_on_bad_input(prog):  # an unusable manifest, labels file or model: one line, exit 2
-        items = lib.collect_items(args.inputs, split=args.split)
+        collected = lib.collect_inputs(args.inputs, split=args.split,
+                                       allow_for_processing=args.allow_for_processing)
+        items = collected.items
+        if collected.problems and args.strict:
+            return report_error(prog, f"{collected.problems[0]} (--strict)")
+        _print_dicom_scan(collected)
         if not items:
+            if collected.problems:
+                return report_error(prog, f"none of the {len(collected.problems)} DICOM instance(s) can be "
+                                          f"read ({collected.problems[0]})")
             parser.error(f"no images found in {' '.join(args.inputs)}")
         if args.labels is not None:
             labels = lib.read_labels_csv(args.labels)
@@ -135,10 +153,11 @@ def main(argv=None, prog="predict.py"):
         )
     except MammogramReadError as exc:
         return report_error(prog, f"{exc} (--strict)")
+    result.failures[:0] = [(p.path, str(p)) for p in collected.problems]
     if not result.items:
         first = result.failures[0][1] if result.failures else "no reason recorded"
         more = f"; and {len(result.failures) - 1} more" if len(result.failures) > 1 else ""
-        return report_error(prog, f"none of the {len(items)} images could be read ({first}{more})")
+        return report_error(prog, f"none of the {len(result.failures)} images could be read ({first}{more})")
     lib.write_predictions_csv(args.out, result)
     print(f"wrote {len(result.items)} predictions ({len(predictors)} model(s), "
           f"TTA {'on' if args.tta else 'off'}) to {args.out}")
@@ -174,6 +193,25 @@ def main(argv=None, prog="predict.py"):
         for _, reason in result.failures:
             print(f"  {reason}", file=sys.stderr)
     return 0
+
+
+def _print_dicom_scan(collected):
+    """One summary of the DICOM scan: images, exams, where side and view came from, notes and
+    exam-level reports (a study with missing views is reported, never refused)."""
+    dicom = [item for item in collected.items if "sop_instance_uid" in item.info]
+    if not dicom and not collected.problems:
+        return
+    sources = {}
+    for item in dicom:
+        for what in ("side", "view"):
+            key = f"{what} from {item.info[what + '_source'] or 'nowhere (unknown)'}"
+            sources[key] = sources.get(key, 0) + 1
+    print(f"DICOM: {len(dicom)} image(s) in {len(collected.exams)} exam(s); "
+          + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
+    for note, count in collected.notes.items():
+        print(f"  note ({count} image(s)): {note}")
+    for problem in collected.exam_problems:
+        print(f"  {problem.message}")
 
 
 def _write_report(args, result, prog):

@@ -48,6 +48,93 @@ def collect_items(inputs, split=None):
     return items
 
 
+# prediction-CSV columns of a DICOM image (read by the screening report: breasts and exams)
+DICOM_INFO_COLUMNS = ("patient_id", "side", "view", "study_id", "study_instance_uid",
+                      "sop_instance_uid", "side_source", "view_source")
+
+
+@dataclasses.dataclass
+class CollectedInputs:
+    """What :func:`collect_inputs` found: items to predict, DICOM instances refused (each a
+    ``mammo_tf.io.dicom_study.Problem``), exam-level reports and per-image notes of the DICOM
+    scan, and the DICOM exams (``{exam key: [DicomImage]}``)."""
+
+    items: list
+    problems: list
+    exam_problems: list
+    notes: dict  # note -> number of images it applies to
+    exams: dict
+
+
+def _dicom_items(images):
+    from collections import Counter
+
+    stems = Counter(image_id_from_path(image.path) for image in images)
+    items = []
+    for image in images:
+        stem = image_id_from_path(image.path)
+        image_id = stem if stems[stem] == 1 or not image.sop_instance_uid else image.sop_instance_uid
+        info = {"patient_id": image.patient or image.patient_id, "side": image.laterality or "",
+                "view": image.view or "", "study_id": image.exam_id,
+                "study_instance_uid": image.study_instance_uid, "sop_instance_uid": image.sop_instance_uid,
+                "side_source": image.laterality_source or "", "view_source": image.view_source or ""}
+        items.append(ImageItem(image_id, image.path, None, info))
+    return items
+
+
+def collect_inputs(inputs, split=None, allow_for_processing=False, check_image=True):
+    """Files, folders and manifest CSVs -> :class:`CollectedInputs`.
+
+    DICOM files (named, or found in folders by their preamble or extension, with or without
+    an extension) go through ``mammo_tf.io.dicom_study.scan_dicom``: refused instances become
+    ``problems``, the others items whose ``info`` holds patient, side, view and exam
+    (``DICOM_INFO_COLUMNS``; studies split one image per study, as CBIS-DDSM's, are merged by
+    patient and date). Other images and manifests as :func:`collect_items`.
+    """
+    from mammo_tf.io.dicom_study import check_exams, group_exams, is_dicom_file, scan_dicom
+
+    order, dicom_paths, others = [], [], {}
+    for entry in inputs:
+        entry = os.fspath(entry)
+        if os.path.isdir(entry):
+            dicom_paths.append(entry)
+            order.append(("dicom", entry))
+            plain = [p for p in list_images(entry) if not is_dicom_file(p)]
+            others[entry] = [ImageItem(image_id_from_path(p), p) for p in plain]
+            order.append(("other", entry))
+        elif entry.lower().endswith(".csv") and os.path.isfile(entry):
+            others[entry] = items_from_manifest(entry, split)
+            order.append(("other", entry))
+        elif os.path.isfile(entry) and is_dicom_file(entry):
+            dicom_paths.append(entry)
+            order.append(("dicom", entry))
+        elif os.path.isfile(entry):
+            others[entry] = [ImageItem(image_id_from_path(entry), entry)]
+            order.append(("other", entry))
+        else:
+            raise PredictionError(f"input {entry!r} does not exist")
+    images, problems = scan_dicom(dicom_paths, allow_for_processing=allow_for_processing,
+                                  check_image=check_image) if dicom_paths else ([], [])
+    exams = group_exams(images, merge_split_studies=True)
+    notes = {}
+    for image in images:
+        for note in image.notes:
+            notes[note] = notes.get(note, 0) + 1
+    by_path = dict(zip((i.path for i in images), _dicom_items(images)))
+    items, done = [], set()
+    for kind, entry in order:
+        if kind == "other":
+            items += others[entry]
+            continue
+        root = os.path.abspath(entry)
+        for image in images:
+            absolute = os.path.abspath(image.path)
+            if image.path not in done and (absolute == root or absolute.startswith(root + os.sep)):
+                items.append(by_path[image.path])
+                done.add(image.path)
+    return CollectedInputs(items, problems, check_exams(exams), notes, exams)
+
+
 def read_labels_csv(path):
     """``image_id,label`` CSV -> dict image_id -> int label."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -257,9 +344,14 @@ def write_predictions_csv(path, result):
     return path
 
 
+def _dicom_patient(item):
+    info = getattr(item, "info", None) or {}
+    return (info.get("patient_id") or None) if info.get("sop_instance_uid") else None
+
+
 def patient_ids(inputs, items):
     """Patient id of every item, from the ``patient_id`` column of the manifest CSVs among
-    ``inputs``; ``None`` unless every item has one (then CIs resample images)."""
+    ``inputs`` (else, for DICOM items, the header's); ``None`` unless every item has one (then CIs resample images)."""
     known = {}
     for entry in inputs:
         entry = os.fspath(entry)
@@ -268,7 +360,7 @@ def patient_ids(inputs, items):
                 for row in csv.DictReader(f):
                     if (row.get("patient_id") or "").strip() and row.get("image_id"):
                         known.setdefault(row["image_id"], row["patient_id"].strip())
-    ids = [known.get(item.image_id) for item in items]
+    ids = [known.get(item.image_id) or _dicom_patient(item) for item in items]
     return None if not ids or any(i is None for i in ids) else ids
 
 

@@ -6,7 +6,8 @@
 ``images.load_image`` is the one image reader of every method (16-bit scale, resized);
 ``write_png16`` / ``read_png16`` store whole images, ``write_mask_png`` / ``read_mask`` ROI masks
 (``read_mask`` is the one mask reader); ``patch_file.PatchFile`` reads patch HDF5 files and
-``prediction_csv`` holds the prediction-CSV column names.
+``prediction_csv`` holds the prediction-CSV column names; ``dicom_study`` (imported on its own)
+turns DICOM files, folders and studies into checked mammograms with side, view and exam.
 """
 from mammo_tf.io.dicom import read_dicom, read_dicom_header
 from mammo_tf.io.errors import MammogramReadError, MissingDecoderError

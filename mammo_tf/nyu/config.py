@@ -103,7 +103,8 @@ class PredictConfig:
     (run.json); a flag that disagrees with the recorded value is an error.
     """
 
-    manifest: str = option(REQUIRED, "four-view exam manifest CSV")
+    manifest: str = option(REQUIRED, "four-view exam manifest CSV, or DICOM files / a DICOM folder "
+                           "(exams grouped by study, views and sides from the headers or the image)")
     predict: str = option(REQUIRED, "the model: a run folder or a .keras file inside one")
     output: str | None = option(None, "prediction CSV to write (required)")
     split: str = option("all", "exams to predict", choices=("train", "val", "test", "all"))
@@ -129,6 +130,8 @@ class PredictConfig:
     cache_images: bool = option(False, "keep decoded images in memory")
     run_eagerly: bool = option(False, "run eagerly (no graph tracing)")
     strict: bool = option(False, "stop at the first unreadable image")
+    allow_for_processing: bool = option(False, "with a DICOM --manifest: read FOR PROCESSING images "
+                                        "(refused by default)")
     workers: int = option(1, "data-loading workers")
     verbose: int = option(1, "progress output: 0 silent")
 
@@ -178,7 +181,8 @@ def check_training(config):
 
 def check_prediction(config):
     """UsageError for a bad prediction configuration."""
-    _check_files(config, ("manifest",))
+    if not os.path.isdir(config.manifest or ""):  # a DICOM folder is an exam source too
+        _check_files(config, ("manifest",))
     if not config.output:
         raise UsageError("--predict needs --output")
     if not os.path.exists(config.predict):

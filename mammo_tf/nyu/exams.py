@@ -137,6 +137,38 @@ def exams_from_image_manifest(manifest_path, out_path, strict=False):
     return rows, skipped
 
 
+def exams_from_dicom(paths, allow_for_processing=False, strict=False):
+    """Four-view exams straight from DICOM files / folders (``mammo_tf.io.dicom_study``):
+    instances checked, grouped by study (studies of one image each, as CBIS-DDSM's, merged by
+    patient and date), side and view from the headers or the image.
+
+    Returns ``(rows, problems)``: exam rows as :func:`read_exam_manifest` gives them (absolute
+    image paths; no labels: ``labelled`` False and the label columns 0, unused in prediction)
+    and the refused instances and exams (``Problem``; the NYU rule: an exam needs all four
+    standard views, the first image of a view is used). ``strict``: the first problem raises
+    ``ExamManifestError``.
+    """
+    from mammo_tf.io.dicom_study import check_exams, four_views, group_exams, scan_dicom
+
+    images, problems = scan_dicom(paths, allow_for_processing=allow_for_processing)
+    exams = group_exams(images, merge_split_studies=True)
+    problems += check_exams(exams)
+    if strict and problems:
+        raise ExamManifestError(str(problems[0]))
+    rows = []
+    for key, members in exams.items():
+        chosen, missing, _ = four_views(members)
+        if missing:
+            continue
+        row = {"exam_id": key, "patient_id": members[0].patient, "study_id": key, "split": "all",
+               "birads": None, "labelled": False}
+        for (side, view), image in chosen.items():
+            row[f"{side.lower()}_{view.lower()}"] = os.path.abspath(image.path)
+        row.update({name: 0 for name in OUTPUT_NAMES})
+        rows.append(row)
+    return rows, problems
+
+
 def _exam_row(patient, study, members, manifest_path, out_folder, resolve_path):
     by_view = {}
     for image in sorted(members, key=lambda r: r["image_id"]):

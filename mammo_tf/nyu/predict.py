@@ -18,7 +18,7 @@ from mammo_tf.nyu import four_view as F
 from mammo_tf.nyu import heatmaps as H
 from mammo_tf.nyu.config import MultiviewConfig, check_prediction
 from mammo_tf.nyu.data import ExamDataset, read_view_image
-from mammo_tf.nyu.exams import ExamManifestError, read_exam_manifest
+from mammo_tf.nyu.exams import ExamManifestError, exams_from_dicom, read_exam_manifest
 from mammo_tf.nyu.metrics import breast_level_report, finite, mean_auc, task_labels, task_names
 from mammo_tf.nyu.views import view_geometry
 from mammo_tf.runs import load_keras_model, load_run
@@ -183,8 +183,8 @@ def predict_to_csv(config):
     except RunError as exc:
         raise UsageError(f"--predict: {exc}") from None
     settings = prediction_config(config, loaded.info)
-    rows = read_exam_manifest(config.manifest)
-    if config.split != "all":
+    rows = exam_rows(config)
+    if config.split != "all" and not is_dicom_source(config.manifest):
         rows = [r for r in rows if r["split"] == config.split]
     if not rows:
         raise ExamManifestError(f"{config.manifest}: no exams in split {config.split!r}")
@@ -199,8 +199,34 @@ def predict_to_csv(config):
     probs = predict_exams(model, rows, settings, tta=settings.tta, seed=settings.seed,
                           batch_size=settings.batch_size, progress=settings.verbose > 0)
     write_predictions(config.output, rows, probs, task_names(settings.task))
-    if settings.task != "birads":
+    if settings.task != "birads" and all(r.get("labelled", True) for r in rows):
         write_prediction_report(prediction_report_path(config.output), rows, probs, settings.seed)
+    return rows
+
+
+def is_dicom_source(path):
+    """True when ``--manifest`` names DICOM input (a folder, or a DICOM file) instead of a CSV."""
+    from mammo_tf.io.dicom_study import is_dicom_file
+
+    path = os.fspath(path)
+    return os.path.isdir(path) or (os.path.isfile(path) and not path.lower().endswith(".csv")
+                                   and is_dicom_file(path))
+
+
+def exam_rows(config):
+    """The exams to predict: the exam manifest's rows, or exams built from DICOM
+    (``exams_from_dicom``; refused instances and incomplete exams are logged, never stop the
+    others, and raise with ``--strict``)."""
+    if not is_dicom_source(config.manifest):
+        return read_exam_manifest(config.manifest)
+    rows, problems = exams_from_dicom([config.manifest], strict=config.strict,
+                                      allow_for_processing=getattr(config, "allow_for_processing", False))
+    for problem in problems:
+        logger.warning("%s", problem)
+    if not rows:
+        raise ExamManifestError(f"{config.manifest}: no exam with the four standard views "
+                                f"({len(problems)} problem(s); first: {problems[0] if problems else 'no DICOM files'})")
+    logger.info("%d four-view exam(s) from DICOM %s", len(rows), config.manifest)
     return rows
 
 

@@ -281,7 +281,7 @@ def _policy_cases(tmp):
         (["export"], [str(tmp)], "mammo_tf.runs:locate_run"),
         (["heatmap-rf"], ["--patch-model", str(exists), "--manifest", str(exists), "--out", str(tmp)],
          "mammo_tf.runs:load_run"),
-        (["predict"], [str(exists), "-m", str(tmp), "--no-progress"], "mammo_tf.inference.predict:collect_items"),
+        (["predict"], [str(exists), "-m", str(tmp), "--no-progress"], "mammo_tf.inference.predict:collect_inputs"),
         (["train-patch"], ["--train-h5", str(exists), "--val-h5", str(exists)], PATCH[1]),
     ]
 
