@@ -17,7 +17,7 @@ HELP_BOUND_S = 3.0  # the promise is 1 s; the bound is generous for a loaded CI 
 # The commands the project documents for `mammo-tf` (written out here, not read from the code,
 # so that a command dropped from mammo_tf.commands fails the test).
 COMMANDS = ("train-patch", "train-whole", "transfer", "train-multiview", "predict", "evaluate", "explain",
-            "prepare", "subset", "patches", "exams", "heatmap-rf", "export")
+            "prepare", "subset", "patches", "exams", "heatmap-rf", "export", "pacs")
 SCRIPTS = ("train_patch.py", "train_whole.py", "transfer_inbreast.py", "train_multiview.py",
            "predict.py", "explain.py")
 # Every `python -m` entry point: the __main__ shims (checked against the package's files below),
@@ -155,6 +155,9 @@ def _bad_cases(tmp):
                           "--cutoffs", "1.5"], "--cutoffs"),
         (["export"], [str(tmp / "no_run")], "does not exist"),
         (["export"], [str(tmp), "--format", "tflite"], "invalid choice"),
+        (["pacs"], ["--url", "http://127.0.0.1:1/dicom-web", "--study", "1.2.3", "-m", str(tmp / "m.keras")],
+         "does not exist"),
+        (["pacs"], ["--url", "ftp://x", "--study", "1.2.3", "-m", str(exists)], "--url must be an http(s)"),
     ]
 
 
@@ -283,6 +286,8 @@ def _policy_cases(tmp):
          "mammo_tf.runs:load_run"),
         (["predict"], [str(exists), "-m", str(tmp), "--no-progress"], "mammo_tf.inference.predict:collect_inputs"),
         (["train-patch"], ["--train-h5", str(exists), "--val-h5", str(exists)], PATCH[1]),
+        (["pacs"], ["--url", "http://127.0.0.1:1/dicom-web", "--study", "1.2.3", "-m", str(tmp)],
+         "mammo_tf.commands.pacs:_load"),
     ]
 
 
