@@ -27,8 +27,8 @@ b. whole-image classifier cancer vs no cancer on the RSNA training split (``prep
    schedule) and ``random`` (``rsna_whole_random``: the paper's random-init schedule);
 c. the patch baseline: (a) slid over the RSNA validation and test images (stride 8 px, max
    P(malignant) and max P(lesion)), beside every model;
-d. transfer: the RSNA init with the best mean validation AUC (chosen on validation after all
-   seeds of (b)) rebuilt at 256x256 and finetuned on mini-MIAS whole images (abnormal vs
+d. transfer: the seed's RSNA model with the best validation AUC (of the three inits) rebuilt
+   at 256x256 and finetuned on mini-MIAS whole images (abnormal vs
    normal) with 10 / 20 / 40 / all training patients (``rsna_transfer``), against a
    whole-image model trained on mini-MIAS alone from (a) on the same patients
    (``rsna_mias_whole``).
@@ -285,38 +285,35 @@ class Check:
         return out
 
     # d. transfer to mini-MIAS
-    def transfer(self, source_init, patch_model):
-        from mammo_tf.runs import load_keras_model
-        from mammo_tf.runs import RunFolder
+    def transfer(self, source_init, patch_model, n):
+        """2d for ``n`` training patients: {"transfer": the RSNA model finetuned, "alone": the
+        whole-image model from (a) on mini-MIAS alone}, the same training images."""
+        from mammo_tf.runs import RunFolder, load_keras_model
 
         mias = self.data["mias"]
-        patients, labels = mias["train"][2], mias["train"][1]
         options = check.experiment(WHOLE_EXPERIMENT)[0]
         source_run = RunFolder(os.path.join(self.runs_dir, f"rsna_{source_init}_seed{self.seed}"))
-        out = {}
-        for n in self.args.transfer_sizes:
-            mask = subset_mask(patients, labels, n, self.seed)
+        mask = subset_mask(mias["train"][2], mias["train"][1], n, self.seed)
 
-            def build_transfer():
-                source = load_keras_model(source_run.best_model)
-                model = self.whole_model(self.patch_model(None), self.args.mias_size, options)
-                model.set_weights(source.get_weights())
-                return model
+        def build_transfer():
+            source = load_keras_model(source_run.best_model)
+            model = self.whole_model(self.patch_model(None), self.args.mias_size, options)
+            model.set_weights(source.get_weights())
+            return model
 
-            common = {"top": options.get("top", "resnet"), "depths": list(options["depths"]),
-                      "repetitions": list(options["repetitions"]),
-                      "image_size": list(self.args.mias_size), "train_patients": n}
-            _, transferred = self.train_whole(
-                f"mias_transfer_n{n}", source_init, build_transfer, TRANSFER_EXPERIMENT, mias, mask,
-                {"check": "mini-MIAS", "source_run": source_run.path, "patients": n},
-                dict(common, source=source_init), "pretrained")
-            _, alone = self.train_whole(
-                f"mias_alone_n{n}", "patch", lambda: self.whole_model(patch_model, self.args.mias_size, options),
-                MIAS_EXPERIMENT, mias, mask,
-                {"check": "mini-MIAS", "patch_run": os.path.join(self.runs_dir, f"patch_seed{self.seed}"),
-                 "patients": n}, common, "pretrained")
-            out[n] = {"transfer": transferred, "alone": alone}
-        return out
+        common = {"top": options.get("top", "resnet"), "depths": list(options["depths"]),
+                  "repetitions": list(options["repetitions"]),
+                  "image_size": list(self.args.mias_size), "train_patients": n}
+        _, transferred = self.train_whole(
+            f"mias_transfer_n{n}", source_init, build_transfer, TRANSFER_EXPERIMENT, mias, mask,
+            {"check": "mini-MIAS", "source_run": source_run.path, "patients": n},
+            dict(common, source=source_init), "pretrained")
+        _, alone = self.train_whole(
+            f"mias_alone_n{n}", "patch", lambda: self.whole_model(patch_model, self.args.mias_size, options),
+            MIAS_EXPERIMENT, mias, mask,
+            {"check": "mini-MIAS", "patch_run": os.path.join(self.runs_dir, f"patch_seed{self.seed}"),
+             "patients": n}, common, "pretrained")
+        return {"transfer": transferred, "alone": alone}
 
 
 # --- summary -------------------------------------------------------------------------------
@@ -474,11 +471,23 @@ def _manifest_rows(manifest, split):
     return [r for r in read_manifest(manifest) if r["split"] == split]
 
 
-def choose_transfer_source(seeds):
-    """The RSNA init with the best mean validation AUC (ties: the paper's method first)."""
-    means = {init: np.mean([s["rsna"][init]["best_val_auc"] for s in seeds]) for init in INITS
-             if all(init in s.get("rsna", {}) for s in seeds)}
-    return max(means, key=lambda k: (means[k], -INITS.index(k))), {k: float(v) for k, v in means.items()}
+def choose_transfer_source(seed):
+    """The seed's RSNA init with the best validation AUC (ties: the paper's method first)."""
+    values = {init: float(seed["rsna"][init]["best_val_auc"]) for init in INITS if init in seed["rsna"]}
+    return max(values, key=lambda k: (values[k], -INITS.index(k))), values
+
+
+def save_seed(path, seed):
+    """Store one seed's results in ``path`` (read-modify-write: processes that run other seeds
+    into the same --out keep theirs)."""
+    from mammo_tf.utils import write_json_atomic
+
+    saved = {}
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    saved[str(seed["seed"])] = seed
+    write_json_atomic(path, saved)
 
 
 def run_seed_rsna(args, data, seed, done):
@@ -556,29 +565,38 @@ def main(argv=None):
     if os.path.isfile(partial_path):
         with open(partial_path, encoding="utf-8") as f:
             saved = {int(k): v for k, v in json.load(f).items()}
-    seeds = []
-    for seed in args.seeds:
-        seeds.append(run_seed_rsna(args, data, seed, saved.get(seed, {})))
-        saved[seed] = seeds[-1]
-        write_json_atomic(partial_path, saved)
     from mammo_tf.runs import RunFolder, load_keras_model
 
-    source, val_means = choose_transfer_source(seeds)
-    logger.info("2d transfer source (best mean RSNA validation AUC): %s %s", source, val_means)
-    for s in seeds:
-        if set(args.transfer_sizes) - set(s.get("transfer", {})) or s.get("transfer_source") != source:
-            c = Check(args, data, s["seed"])
+    seeds = []
+    for seed in args.seeds:
+        s = run_seed_rsna(args, data, seed, saved.get(seed, {}))
+        save_seed(partial_path, s)
+        # 2d: the seed's best RSNA model by validation AUC -> mini-MIAS, one size at a time
+        source, values = choose_transfer_source(s)
+        if s.get("transfer_source") != source:
+            s["transfer"] = {}
+        s["transfer_source"], s["transfer_source_val_auc"] = source, values
+        c = Check(args, data, seed)
+        patch_model = None
+        for n in args.transfer_sizes:
+            if n in s["transfer"]:
+                continue
+            if patch_model is None:
+                logger.info("[seed %d] 2d transfer source (best RSNA validation AUC): %s %s", seed, source, values)
+                patch_model = load_keras_model(RunFolder(os.path.join(c.runs_dir, f"patch_seed{seed}")).best_model)
             t0 = time.time()
-            s["transfer"] = c.transfer(source, load_keras_model(
-                RunFolder(os.path.join(c.runs_dir, f"patch_seed{s['seed']}")).best_model))
-            s["transfer_source"] = source
-            s["transfer_seconds"] = round(time.time() - t0, 1)
-            saved[s["seed"]] = s
-            write_json_atomic(partial_path, saved)
+            s["transfer"][n] = c.transfer(source, patch_model, n)
+            s["transfer"][n]["seconds"] = round(time.time() - t0, 1)
+            logger.info("[seed %d] 2d n=%s: transfer test %.3f, alone %.3f (%.1f min)", seed, n,
+                        s["transfer"][n]["transfer"]["test"]["plain"]["auc"],
+                        s["transfer"][n]["alone"]["test"]["plain"]["auc"], s["transfer"][n]["seconds"] / 60)
+            save_seed(partial_path, s)
+        seeds.append(s)
+    sources = {s["seed"]: s["transfer_source"] for s in seeds}
     table = summarise(seeds, data)
     report = {"settings": dict(vars(args), experiments=[PATCH_EXPERIMENT, WHOLE_EXPERIMENT, RANDOM_EXPERIMENT,
                                                         TRANSFER_EXPERIMENT, MIAS_EXPERIMENT]),
-              "transfer_source": {"init": source, "val_auc_means": val_means},
+              "transfer_source": sources,
               "table": table, "seeds": seeds, "seconds": round(time.time() - start, 1)}
     try:
         screening = screening_report(args.out, seeds, data)

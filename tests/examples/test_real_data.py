@@ -56,14 +56,35 @@ def _screening(root, n_patients=30):
     return str(root)
 
 
+def _argv(tmp_path, *extra):
+    return ["--rsna", _screening(tmp_path / "rsna"), "--mias", _mias(tmp_path / "mias"),
+            "--out", str(tmp_path / "out"), "--seeds", "0", "--size", "64", "64", "--mias-size", "64", "64",
+            "--spacing", "3.2", "--patch-size", "32", "--baseline-stride", "16", "--epochs-scale", "0.01",
+            "--weights", "none", "--no-savedmodel", *extra]
+
+
+def test_toy_run_2a_to_2c(tmp_path, monkeypatch, capsys):
+    """The make-test size: the patch classifier (2a), one whole-image init (2b), the patch
+    baseline (2c), the table, the screening report and the learning curves."""
+    monkeypatch.setattr(real_data, "N_BOOT", 20)
+    monkeypatch.setattr(real_data.check, "N_BOOT", 20)
+    assert real_data.main(_argv(tmp_path, "--inits", "random", "--transfer-sizes")) == 0
+    assert "random init -> whole image" in capsys.readouterr().out
+    report = json.load(open(tmp_path / "out" / "real_data_report.json"))
+    assert set(report["table"]["rsna"]) == {"random", "baseline_max_malignant", "baseline_max_lesion"}
+    assert 0.0 <= report["table"]["rsna"]["random"]["tta"]["mean"] <= 1.0
+    assert os.path.isfile(tmp_path / "out" / "learning_curves.png")
+    assert os.path.isfile(tmp_path / "out" / "screening" / "report.html")
+    run = json.load(open(tmp_path / "out" / "runs" / "rsna_random_seed0" / "run.json"))
+    assert run["details"]["inversion_correction"] == "border_median"
+
+
+@pytest.mark.slow
 def test_toy_run_covers_2a_to_2d(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(real_data, "N_BOOT", 20)
     monkeypatch.setattr(real_data.check, "N_BOOT", 20)
     out = tmp_path / "out"
-    argv = ["--rsna", _screening(tmp_path / "rsna"), "--mias", _mias(tmp_path / "mias"),
-            "--out", str(out), "--seeds", "0", "--size", "64", "64", "--mias-size", "64", "64",
-            "--spacing", "3.2", "--patch-size", "32", "--baseline-stride", "16",
-            "--transfer-sizes", "3", "--epochs-scale", "0.01", "--weights", "none", "--no-savedmodel"]
+    argv = _argv(tmp_path, "--transfer-sizes", "3")
     assert real_data.main(argv) == 0
     text = capsys.readouterr().out
     assert "the paper's method" in text and "RSNA model -> finetuned on mini-MIAS" in text
