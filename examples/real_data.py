@@ -347,7 +347,8 @@ def summarise(seeds, data):
         if runs:
             table["rsna"][f"baseline_{key}"] = {"plain": seed_summary(y, groups, runs)}
     ym, gm = data["mias"]["test"][1], data["mias"]["test"][2]
-    for n in TRANSFER_SIZES:
+    sizes = {n for s in seeds for n in s.get("transfer", {})}
+    for n in sorted(sizes, key=lambda n: (n == "all", int(n) if n.isdigit() else 0)):
         for kind in ("transfer", "alone"):
             runs = [s["transfer"][n][kind] for s in seeds if n in s.get("transfer", {})]
             if runs:
