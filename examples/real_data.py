@@ -347,7 +347,7 @@ def summarise(seeds, data):
         if runs:
             table["rsna"][f"baseline_{key}"] = {"plain": seed_summary(y, groups, runs)}
     ym, gm = data["mias"]["test"][1], data["mias"]["test"][2]
-    sizes = {n for s in seeds for n in s.get("transfer", {})}
+    sizes = set.intersection(*[set(s.get("transfer", {})) for s in seeds]) if seeds else set()  # every seed
     for n in sorted(sizes, key=lambda n: (n == "all", int(n) if n.isdigit() else 0)):
         for kind in ("transfer", "alone"):
             runs = [s["transfer"][n][kind] for s in seeds if n in s.get("transfer", {})]
