@@ -63,6 +63,7 @@ def _argv(tmp_path, *extra):
             "--weights", "none", "--no-savedmodel", *extra]
 
 
+@pytest.mark.end_to_end  # about 50 s of CPU on TensorFlow (tracing 4 fits); CI's JAX leg skips it
 def test_toy_run_2a_to_2c(tmp_path, monkeypatch, capsys):
     """The make-test size: the patch classifier (2a), one whole-image init (2b), the patch
     baseline (2c), the table, the screening report and the learning curves."""
