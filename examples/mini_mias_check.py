@@ -95,22 +95,24 @@ def experiment(name):
 
 # --- data ---------------------------------------------------------------------------------
 
-def prepare_data(src, work, progress=False):
-    """Manifest and patch HDF5 files (cached in ``work``)."""
+def prepare_data(src, work, progress=False, image_size=IMAGE_SIZE, patch_size=PATCH_SIZE,
+                 pixel_spacing=PIXEL_SPACING_MM):
+    """Manifest and patch HDF5 files (cached in ``work``), at ``image_size`` (the 1024 px
+    source resized) with ``patch_size`` patches (``pixel_spacing`` mm per output pixel)."""
     from mammo_tf.datasets.prepare import prepare
     from mammo_tf.shen.patches.patch_set import make_patch_set
 
-    data_dir = os.path.join(work, f"prepared_{IMAGE_SIZE[0]}")
+    data_dir = os.path.join(work, f"prepared_{image_size[0]}")
     manifest = os.path.join(data_dir, "manifest.csv")
     if not os.path.isfile(manifest):
-        manifest, report = prepare("mini-mias", src, data_dir, size=IMAGE_SIZE, seed=DATA_SEED,
+        manifest, report = prepare("mini-mias", src, data_dir, size=tuple(image_size), seed=DATA_SEED,
                                    progress=progress)
         logger.info("%s", report.summary())
     manifest = resplit_validation(manifest)
-    patches = os.path.join(work, f"patches_{IMAGE_SIZE[0]}_p{PATCH_SIZE}_{PATCH_SET}_val{VAL_FRACTION:g}")
+    patches = os.path.join(work, f"patches_{image_size[0]}_p{patch_size}_{PATCH_SET}_val{VAL_FRACTION:g}")
     if not os.path.isfile(os.path.join(patches, "test.h5")):
-        make_patch_set(manifest, patches, set_name=PATCH_SET, patch_size=PATCH_SIZE, seed=DATA_SEED,
-                       progress=progress, pixel_spacing=PIXEL_SPACING_MM)
+        make_patch_set(manifest, patches, set_name=PATCH_SET, patch_size=patch_size, seed=DATA_SEED,
+                       progress=progress, pixel_spacing=pixel_spacing)
     return manifest, {s: os.path.join(patches, f"{s}.h5") for s in ("train", "val", "test")}
 
 
@@ -144,8 +146,9 @@ def load_patches(path):
                 list(f.class_names))
 
 
-def load_images(manifest):
-    """{split: (images uint16 (N, H, W), abnormal labels (N,), patient ids (N,))}."""
+def load_images(manifest, image_size=IMAGE_SIZE, label=None):
+    """{split: (images uint16 (N, H, W), labels (N,), patient ids (N,))}; labels: abnormal
+    (pathology not NORMAL), or ``label(row)``."""
     from mammo_tf.datasets.manifest import read_manifest
     from mammo_tf.io.images import load_image
 
@@ -153,9 +156,9 @@ def load_images(manifest):
     out = {}
     for split in ("train", "val", "test"):
         rows = [r for r in read_manifest(manifest) if r["split"] == split]
-        images = np.stack([load_image(os.path.join(folder, r["image_path"]), size=IMAGE_SIZE)
+        images = np.stack([load_image(os.path.join(folder, r["image_path"]), size=tuple(image_size))
                            for r in rows])
-        labels = np.array([int(r["pathology"] != "NORMAL") for r in rows])
+        labels = np.array([int(r["pathology"] != "NORMAL") if label is None else label(r) for r in rows])
         out[split] = (images, labels, np.array([r["patient_id"] for r in rows]))
     return out
 
@@ -261,10 +264,11 @@ def open_check_run(config, stages):
     return open_run(config, config.model, resume=resume, stages=stages), resume is not None
 
 
-def train_run(config, stages, build, train, val, evaluator, monitor, info):
+def train_run(config, stages, build, train, val, evaluator, monitor, info, export=False):
     """Train ``stages`` through the library's runner (``StageRunner``) in the config's run
     folder; returns (best model, learning curve, TrainingResult). ``build()`` makes the model
-    of a new run; ``info``: run.json fields."""
+    of a new run; ``info``: run.json fields; ``export``: also the run's SavedModel (TensorFlow
+    backend; skipped when it exists)."""
     from mammo_tf.runs import load_keras_model
     from mammo_tf.models.trainability import set_bn_momentum
     from mammo_tf.training.common import write_run_info
@@ -279,6 +283,10 @@ def train_run(config, stages, build, train, val, evaluator, monitor, info):
                               seed=config.seed, verbose=config.options.get("verbose", 2),
                               monitor=Monitor(monitor, "max"))
     result = StageRunner(run, stages, train, val, options, evaluator=evaluator).train(model)
+    if export and not os.path.isdir(run.saved_model):
+        from mammo_tf.training.common import export_model
+
+        export_model(run, run.best_model)
     return load_keras_model(run.best_model), read_curve(run.log_csv, monitor), result
 
 

@@ -7,7 +7,8 @@ from mammo_tf.constants import WHOLE_IMAGE_SIZE
 from mammo_tf.errors import MammoTfError
 
 # Same names as mammo_tf.datasets.prepare.DATASETS (not imported: keeps --help fast).
-DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed")
+DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed",
+            "image-folder")
 
 
 def _add_prepare_arguments(prep):
@@ -37,6 +38,15 @@ def _add_prepare_arguments(prep):
                            "<out>/shards/manifest.shard-I-of-N.csv; one job per shard, then --merge")
     prep.add_argument("--merge", action="store_true",
                       help="join the shards under --out into <out>/manifest.csv (no dataset argument)")
+    prep.add_argument("--labels", metavar="CSV", default=None,
+                      help="image-folder: labels CSV (file, patient_id, label[, image_id, view, laterality]); "
+                           "default <src>/labels.csv when present, else the class subfolders")
+    prep.add_argument("--positive", nargs="+", metavar="LABEL", default=None,
+                      help="image-folder: the label names that mean 1 (default: malignant cancer positive "
+                           "abnormal 1 yes true)")
+    prep.add_argument("--keep-inverted", action="store_true",
+                      help="image-folder: no inversion check (by default images with a bright border "
+                           "are converted as 65535 - image and listed in the report)")
     prep.add_argument("--n-patients", type=int, default=40, help="phantom: number of patients")
     prep.add_argument("--profile", default=None, choices=("ddsm", "inbreast"),
                       help="phantom: intensity profile")
@@ -105,6 +115,12 @@ def _prepare(args, parser):
     for flag, value in (("--workers", args.workers), ("--n-patients", args.n_patients)):
         if value < 1:
             parser.error(f"{flag} must be at least 1, got {value}")
+    folder_options = None
+    if args.dataset == "image-folder":
+        folder_options = {"labels_csv": args.labels, "positive": args.positive,
+                          "fix_inversion": not args.keep_inverted}
+    elif args.labels or args.positive or args.keep_inverted:
+        parser.error("--labels, --positive and --keep-inverted are for image-folder")
     setup_command()
     from mammo_tf.datasets.manifest import read_manifest
     from mammo_tf.datasets.prepare import prepare, split_counts
@@ -116,6 +132,7 @@ def _prepare(args, parser):
             interpolation=args.interpolation, split=args.split, seed=args.seed, workers=args.workers,
             progress=not args.no_progress, n_patients=args.n_patients, profile=args.profile,
             phantom_size=args.phantom_size, shard=args.shard, crop=args.crop, frame=args.frame,
+            folder_options=folder_options,
         )
     except PrepareError as exc:  # an unusable item with --strict: bad input
         return report_error(parser.prog, f"{exc} (--strict)")

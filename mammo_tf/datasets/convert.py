@@ -60,6 +60,9 @@ class ImageRecord:
     # subgroup columns the dataset's tables give (density, age; mammo_tf.datasets.subgroups);
     # the DICOM header's manufacturer, model and age are added while converting
     subgroups: dict = dataclasses.field(default_factory=dict)
+    # True: the source is an inverted rendering (white background; the image-folder loader's
+    # border-median check): the converted image is 65535 - source
+    invert: bool = False
 
 
 def safe_id(text):
@@ -95,6 +98,8 @@ def _params(record, size, interpolation, crop="none", frame=None):
         params["crop"] = crop
     if frame is not None:
         params["frame"] = int(frame)
+    if record.invert:
+        params["inverted"] = True
     return params
 
 
@@ -165,6 +170,8 @@ def convert_record(record, out_dir, size=WHOLE_IMAGE_SIZE, interpolation="cubic"
     image, metadata = read_mammogram(record.source, frame=frame)
     full = to_uint16(image, metadata)
     del image
+    if record.invert:
+        full = np.uint16(65535) - full
     shape = full.shape
     crop_box, region = "", None
     if crop == "breast":

@@ -14,7 +14,8 @@ from mammo_tf.datasets.splits import official_split, patient_labels_of, stratifi
 from mammo_tf.errors import DataError, MissingFileError, UsageError
 from mammo_tf.utils import write_json_atomic
 
-DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed")
+DATASETS = ("cbis-ddsm", "inbreast", "mini-mias", "phantom", "vindr-mammo", "rsna", "cmmd", "embed",
+            "image-folder")
 # (held-out fraction, validation fraction of the rest, held-out split name) per dataset.
 # Shen et al.: DDSM 85/15 train/test with 10% of training patients as validation;
 # INbreast 70/30 train/validation by patient (the paper reports the validation AUC).
@@ -28,6 +29,7 @@ PAPER_SPLITS = {
     "rsna": (0.15, 0.10, "test"),
     "cmmd": (0.15, 0.10, "test"),
     "embed": (0.15, 0.10, "test"),
+    "image-folder": (0.15, 0.10, "test"),
 }
 OFFICIAL_SPLIT_DATASETS = ("cbis-ddsm", "phantom", "vindr-mammo")
 
@@ -89,7 +91,7 @@ def _make_phantom(src, n_patients, seed, profile, phantom_size, progress):
     return write_phantom_cbis(src, progress=progress, **kwargs)
 
 
-def load_records(dataset, src, report, progress=True, out=None):
+def load_records(dataset, src, report, progress=True, out=None, folder_options=None):
     if dataset in ("cbis-ddsm", "phantom"):
         from mammo_tf.datasets.cbis_ddsm import load_cbis_ddsm
 
@@ -119,6 +121,10 @@ def load_records(dataset, src, report, progress=True, out=None):
         from mammo_tf.datasets.embed import load_embed
 
         return load_embed(src, report)
+    if dataset == "image-folder":
+        from mammo_tf.datasets.image_folder import load_image_folder
+
+        return load_image_folder(src, report, out=out, **(folder_options or {}))
     raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 
@@ -146,7 +152,7 @@ def _shard_path(out, shard, kind):
 
 def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolation="cubic", split="paper",
             seed=0, workers=1, progress=True, n_patients=40, profile=None, phantom_size=None, shard=None,
-            crop="none", frame=None):
+            crop="none", frame=None, folder_options=None):
     """Prepare a dataset end to end; returns ``(manifest_path, report)``.
 
     ``src``: the dataset's download folder (mini-MIAS may also be a ``.tar.xz``); for
@@ -163,7 +169,9 @@ def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolatio
     ``crop="breast"`` crops every image (and its ROI masks) to the breast before resizing
     (:mod:`mammo_tf.datasets.breast_region`); the box is the manifest's ``crop_box``.
     ``frame`` (0-based) is read from multi-frame DICOMs, which are otherwise reported as bad
-    items naming their frame count.
+    items naming their frame count. ``folder_options`` (``image-folder`` only): keyword
+    arguments of :func:`mammo_tf.datasets.image_folder.load_image_folder` (``labels_csv``,
+    ``positive``, ``fix_inversion``), recorded in ``dataset.json``.
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
@@ -179,12 +187,21 @@ def prepare(dataset, src, out, strict=False, size=WHOLE_IMAGE_SIZE, interpolatio
         if not src or not os.path.exists(src):
             raise MissingFileError(f"--src {src!r} does not exist")
         src = _extract_if_archive(os.path.abspath(os.fspath(src)), out)
-    records = load_records(dataset, src, report, progress, out)
+    if folder_options and dataset != "image-folder":
+        raise UsageError(f"labels CSV / positive labels / inversion options are for image-folder, not {dataset}")
+    records = load_records(dataset, src, report, progress, out, folder_options)
     if not records:
         raise DataError(f"{src}: no usable images found for {dataset}\n{report.summary()}")
     assign_splits(records, dataset, split, seed)
     info = {"dataset": dataset, "source": src, "size": list(size), "interpolation": interpolation,
             "split": split, "seed": seed, "crop": crop, "frame": frame}
+    if dataset == "image-folder":
+        from mammo_tf.datasets.image_folder import DEFAULT_POSITIVE
+
+        options = dict(folder_options or {})
+        info["fix_inversion"] = bool(options.get("fix_inversion", True))
+        info["labels_csv"] = options.get("labels_csv")
+        info["positive"] = list(options.get("positive") or DEFAULT_POSITIVE)
     indices = list(range(len(records)))
     if shard is not None:
         shard = parse_shard(shard) if isinstance(shard, str) else tuple(int(v) for v in shard)

@@ -179,6 +179,9 @@ class Predictor:
         self.input_size = input_size
         self.class_names = None if class_names is None else list(class_names)
         self._forward = forward or model.predict_on_batch
+        # the run's recorded image correction (run.json details, e.g. examples/real_data.py's
+        # RSNA runs): "border_median" = inverted images flipped back as in prepare image-folder
+        self.inversion_correction = None
 
     @classmethod
     def load(cls, path, pixel_mean=None):
@@ -208,9 +211,20 @@ class Predictor:
                                   "it with train_multiview.py's predict command")
         mean = pixel_mean if pixel_mean is not None else info.pixel_mean
         size = info.input_size
-        return cls(loaded.model, None if loaded.raw_input else mean, raw_input=loaded.raw_input,
-                   input_size=None if size is None or None in size else tuple(size), name=name,
-                   forward=loaded.forward, class_names=info.classes)
+        predictor = cls(loaded.model, None if loaded.raw_input else mean, raw_input=loaded.raw_input,
+                        input_size=None if size is None or None in size else tuple(size), name=name,
+                        forward=loaded.forward, class_names=info.classes)
+        predictor.inversion_correction = (info.details or {}).get("inversion_correction")
+        return predictor
+
+    def source_image(self, image):
+        """A 16-bit image as read -> as the run's training images were prepared (the recorded
+        inversion correction; others unchanged)."""
+        if self.inversion_correction == "border_median":
+            from mammo_tf.io.images import correct_inversion
+
+            return correct_inversion(image)[0]
+        return image
 
     @property
     def num_classes(self):
@@ -300,7 +314,8 @@ def predict_items(predictors, items, tta=False, size=None, batch_size=2, strict=
             continue
         kept += batch
         for m, (predictor, model_size) in enumerate(zip(predictors, sizes)):
-            x = np.stack([resize_image(image, model_size, interpolation) for image in images])
+            x = np.stack([resize_image(predictor.source_image(image), model_size, interpolation)
+                          for image in images])
             outputs[m].append(predictor(x, tta=tta))
     if not kept:
         per_model = np.zeros((len(predictors), 0, predictors[0].num_classes or 0))

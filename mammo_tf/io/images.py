@@ -10,6 +10,7 @@ prediction give identical network inputs for PNG, DICOM and JPEG files)."""
 import os
 
 import cv2
+import numpy as np
 
 from mammo_tf.constants import WHOLE_IMAGE_SIZE
 from mammo_tf.io.raster import resize_mask  # noqa: F401  (the one mask resize, beside the mask reader)
@@ -46,6 +47,36 @@ def load_image(path, size=None, interpolation="cubic"):
     image, metadata = read_mammogram(path)
     image = to_uint16(image, metadata)
     return image if size is None else resize_image(image, size, interpolation)
+
+
+# Inverted images (a white background: MONOCHROME1 pixels rendered as they are, a negative
+# export): the median of the image's outer border is above the middle of the 16-bit scale.
+INVERSION_BORDER_FRACTION = 0.02  # the border band: 2% of each side (at least one pixel)
+INVERSION_THRESHOLD = 32768       # 128 of 255 on the 16-bit scale
+
+
+def border_median(image, fraction=INVERSION_BORDER_FRACTION):
+    """Median of the pixels of the image's outer band (``fraction`` of each side, >= 1 px)."""
+    image = np.asarray(image)
+    rows, cols = image.shape[:2]
+    r, c = max(1, int(round(rows * fraction))), max(1, int(round(cols * fraction)))
+    band = np.concatenate([image[:r].ravel(), image[-r:].ravel(), image[r:-r, :c].ravel(),
+                           image[r:-r, -c:].ravel()])
+    return float(np.median(band))
+
+
+def is_inverted(image, threshold=INVERSION_THRESHOLD):
+    """True when a 16-bit mammogram looks inverted: its border median is above ``threshold``
+    (the background of a mammogram is dark)."""
+    return border_median(image) > threshold
+
+
+def correct_inversion(image):
+    """``(image, inverted)``: a 16-bit image that :func:`is_inverted` flags comes back as
+    65535 - image (dense tissue bright again); any other unchanged."""
+    if is_inverted(image):
+        return (np.uint16(65535) - np.asarray(image, np.uint16)).astype(np.uint16), True
+    return image, False
 
 
 def list_images(folder):

@@ -33,7 +33,9 @@ def _config_classes():
 def config_class_of(name):
     """The config class an experiment file is for, from its name."""
     kind = {"demo_patch": "patch", "demo_whole": "whole", "demo_transfer": "transfer",
-            "mini_mias_patch": "patch", "mini_mias_whole": "whole"}.get(name, name.split("_")[0])
+            "mini_mias_patch": "patch", "mini_mias_whole": "whole", "rsna_patch": "patch",
+            "rsna_whole": "whole", "rsna_whole_random": "whole", "rsna_mias_whole": "whole",
+            "rsna_transfer": "whole"}.get(name, name.split("_")[0])  # rsna_transfer: a whole-image finetune (bn_momentum)
     return _config_classes()[kind]
 
 
@@ -226,7 +228,8 @@ EXPECTED = sorted(
        "whole_heatmap_1x1", "transfer_inbreast", "nyu_image_only", "nyu_image_heatmaps",
        "nyu_birads_pretraining", "patch_s10_random", "patch_s30_random", "patch_s1_random",
        "demo_patch", "demo_whole", "demo_transfer", "mini_mias_patch",
-       "mini_mias_whole"])
+       "mini_mias_whole", "rsna_patch", "rsna_whole", "rsna_whole_random", "rsna_transfer",
+       "rsna_mias_whole"])
 
 
 def test_one_file_per_row():
