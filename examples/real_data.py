@@ -3,7 +3,7 @@
 to mini-MIAS (issue 23, steps 2a-2d).
 
     python examples/real_data.py --rsna ../shared/data/rsna_screening_640 \\
-        --mias ../shared/data/mini_mias_258.tar.xz --out /work/out23 --seeds 0 1 2
+        --mias ../shared/data/mini_mias_258.tar.xz --out real_data_output --seeds 0 1 2
 
 Scale, from the lesions' physical size: the RSNA JPEGs are whole images stretched to 640x640,
 about 0.35-0.45 mm per pixel (originals 2000-5000 px at 50-100 um); at 320x320 (this check)
