@@ -97,6 +97,22 @@ def build_parser(prog=PROG):
                    help="annotated units shown among them (default 5: DeepMiner's 'up to five units "
                         "that have been annotated'); without --labels the top ones, unlabelled")
     p.add_argument("--labels", default=None, help="unit_labels.json from merge")
+    p.add_argument("--scale", default="auto", metavar="RULE",
+                   help="how the mammogram is resized so the network sees lesions at its training scale: "
+                        "auto (default: a whole-image run's input size; a patch run's recorded pixel "
+                        "spacing against the image's), paper (DeepMiner: short side = 4 x the patch size), "
+                        "native (the image as it is) or a resize FACTOR; an image whose scale cannot be "
+                        "known is refused")
+    p.add_argument("--pixel-spacing", type=float, default=None, metavar="MM",
+                   help="the image's pixel spacing in mm where its file does not record it (with a patch "
+                        "run that records its training pixel spacing)")
+    p.add_argument("--class-map", choices=("fcn", "windows"), default=None,
+                   help="fcn: every location of the fully convolutional network (DeepMiner); windows: the "
+                        "patch classifier on every patch-size window (default: a heatmap classifier's own "
+                        "mode, else fcn)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="window stride in pixels for --class-map windows (default: the heatmap "
+                        "classifier's, else a quarter of the patch)")
     p.add_argument("--out", required=True, help="output folder")
 
     p = sub.add_parser("evaluate", help="pointing game, energy share, deletion AUC and sanity check on ROI images",
@@ -122,9 +138,10 @@ def _check_positive(args, parser, *names):
 
 def _load(args):
     from mammo_tf.deepminer.graph import split_model
-    from mammo_tf.deepminer.pipeline import load_model
+    from mammo_tf.deepminer.pipeline import load_explained
 
-    model, pixel_mean, model_path = load_model(args.model, args.pixel_mean)
+    model, pixel_mean, model_path, info, run_dir = load_explained(args.model, args.pixel_mean)
+    args._loaded = (model, info, run_dir)
     return split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
 
 
@@ -195,21 +212,31 @@ def run(args):
               f"wrote {os.path.join(args.out, 'dissection.json')}")
         _report_failures(probe)
     elif command == "image":
-        from mammo_tf.deepminer.explanation import explain_to_files, resolve_class
+        from mammo_tf.deepminer.explanation import resolve_class
         from mammo_tf.deepminer.merge import load_unit_labels
+        from mammo_tf.deepminer.pipeline import explain_file
 
         labels = load_unit_labels(args.labels) if args.labels else None
         names = class_names_for(model_path, split)
-        record = explain_to_files(split, args.image, pixel_mean, args.out, class_index=resolve_class(args.class_, names),
-                                  top_n=args.top_n, unit_labels=labels, max_units=args.max_units,
-                                  class_names=names)
-        probs = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
-        print(f"{probs}; class map {record['class_map']} at layer {record['layer']} "
-              f"(feature map {'x'.join(map(str, record['feature_map_size']))} for a "
-              f"{'x'.join(map(str, record['input_size']))} input)")
-        print(f"{record['units_shown']}:")
+        model, info, run_dir = args._loaded
+        record = explain_file(model, pixel_mean, model_path, info, run_dir, args.image, args.out,
+                              scale=args.scale, pixel_spacing=args.pixel_spacing, split=split,
+                              class_map=args.class_map, stride=args.stride,
+                              class_index=resolve_class(args.class_, names), top_n=args.top_n,
+                              unit_labels=labels, max_units=args.max_units, class_names=names)
+        d = record["decision"]
+        print(f"decision: P({d['class']}) = {d['probability']:.4f}"
+              f"{' (calibrated: ' + d['calibration'] + ')' if d.get('calibrated') else ''} -> "
+              f"{'positive' if d['positive'] else 'negative'} ({d['model']})")
+        scale = record.get("scale") or {}
+        print(f"explained {' + '.join(record['explained_classes'])}: class map {record['class_map_definition']}, "
+              f"max {record['class_map_max']:.3f} at (y {record['decision_point'][0]}, x "
+              f"{record['decision_point'][1]}); scale {scale.get('rule', 'as given')} "
+              f"{'x'.join(map(str, record['original_size']))} -> {'x'.join(map(str, record['input_size']))}")
+        print(f"{record['units_shown']}, ranked by influence on the decision:")
         for u in record["units"]:
-            print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g})")
+            print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g}"
+                  f"{', saturated' if u.get('saturated') else ''})")
         if record["benchmark_explanation"]:
             print("benchmark explanation (3 most influential annotated units): "
                   + "; ".join(record["benchmark_explanation"]))
@@ -235,7 +262,7 @@ def main(argv=None, prog=PROG):
     args = build_parser(prog).parse_args(argv)
     parser = _Parser(prog=f"{prog} {args.command}")  # later checks name the sub-command, as argparse's do
     _check_positive(args, parser, "batch_size", "top_per_image", "select", "top_k", "top_n", "max_units", "bins",
-                    "tile_size", "step")
+                    "tile_size", "step", "pixel_spacing", "stride")
     if getattr(args, "quantile", None) is not None and not 0 < args.quantile < 1:
         parser.error(f"--quantile must be in (0, 1), got {args.quantile}")
     for name in ("probe", "dissection", "image", "labels", "rankings", "manifest"):
