@@ -232,7 +232,9 @@ def run(args):
         print(f"explained {' + '.join(record['explained_classes'])}: class map {record['class_map_definition']}, "
               f"max {record['class_map_max']:.3f} at (y {record['decision_point'][0]}, x "
               f"{record['decision_point'][1]}); scale {scale.get('rule', 'as given')} "
-              f"{'x'.join(map(str, record['original_size']))} -> {'x'.join(map(str, record['input_size']))}")
+              f"{'x'.join(map(str, record['original_size']))} -> {'x'.join(map(str, record['input_size']))} "
+              f"(feature map {'x'.join(map(str, record['feature_map_size']))} for a "
+              f"{'x'.join(map(str, record['input_size']))} input)")
         print(f"{record['units_shown']}, ranked by influence on the decision:")
         for u in record["units"]:
             print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g}"

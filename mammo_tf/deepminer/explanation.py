@@ -211,6 +211,7 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
         location_probs = probs[loc]
         decision_value = float(heat[loc])
         map_shape = [gh, gw]
+        feature_map_size = list(raw.shape[1:3])
     else:
         features, influence_all, outputs = compute_influence(split, x)
         if group is None:
@@ -232,6 +233,7 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
         location_probs = outputs[0]
         decision_value = float(outputs[0][group].sum())
         map_shape = list(features.shape[1:3])
+        feature_map_size = map_shape
     ranked = np.argsort(-influence, kind="stable")
 
     def describe(ch):
@@ -257,8 +259,8 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
                     f"class map", "probability": decision_value, "class": explained,
            "positive": bool(decision_value >= 0.5), "calibrated": False}
     record = {
-        "image": path,
         "decision": dict(decision) if decision else own,
+        "image": path,
         "explained_class": class_names[c], "explained_classes": [class_names[g] for g in group],
         "class_map": method,
         "class_map_definition": (f"P({explained}) per location of the {'fully convolutional network' if method == 'fcn' else 'patch classifier on %s px windows at stride %d' % ('x'.join(map(str, np.atleast_1d(window))), stride)}"
@@ -274,7 +276,7 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
         "layer": split.layer_name, "head": "GAP+Dense" if split.gap_dense else "other (gradient maps)",
         "influence": influence_text, "activation_ceiling": ceiling,
         "input_size": list(image.shape), "fully_convolutional": bool(split.fully_convolutional),
-        "model_form": split.conversion,
+        "model_form": split.conversion, "feature_map_size": feature_map_size,
         "units": units, "top_units": top_units,
         "units_shown": ("annotated units among the top %d (at most %d)" % (top_n, max_units)
                         if labels else "no unit labels given: the top %d, unlabelled" % max_units),

@@ -116,7 +116,10 @@ def explain_file(model, pixel_mean, model_path, info, run_dir, image, out_dir=No
     from mammo_tf.io.images import load_image
 
     split = split or split_model(model)
-    scale_rule = resolve_scale(info, patch_size_of(model), scale, pixel_spacing)
+    # a model explained at its fixed input size (not fully convolutional, or --fixed-size) is
+    # resized to it whatever the scale; else the scale is resolved (refused when unknown)
+    scale_rule = (resolve_scale(info, patch_size_of(model), scale, pixel_spacing)
+                  if split.fully_convolutional else None)
     mode, window, own_stride = class_map_settings(model, info)
     mode = class_map or mode
     if mode == "windows" and window is None:
