@@ -30,7 +30,20 @@ def _model_args(p, probe=True):
                        help="with a patch HDF5: the manifest its patches were cut from (whole-mammogram context, ROIs)")
         p.add_argument("--split", default=None, help="with a manifest probe: use only this split (train/val/test)")
         p.add_argument("--strict", action="store_true", help="stop at the first unreadable item instead of skipping it")
+        _scale_args(p, "whole mammograms of a manifest or folder probe are resized")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _scale_args(p, what):
+    p.add_argument("--scale", default="auto", metavar="RULE",
+                   help=f"how {what} so the network sees lesions at its training scale: "
+                        "auto (default: a whole-image run's input size; a patch run's recorded pixel "
+                        "spacing against the image's), paper (DeepMiner: short side = 4 x the patch size), "
+                        "native (as they are) or a resize FACTOR; an image whose scale cannot be "
+                        "known is refused")
+    p.add_argument("--pixel-spacing", type=float, default=None, metavar="MM",
+                   help="the images' pixel spacing in mm where their files do not record it (with a patch "
+                        "run that records its training pixel spacing)")
 
 
 def build_parser(prog=PROG):
@@ -85,9 +98,14 @@ def build_parser(prog=PROG):
     p.add_argument("--vocabulary", default=None)
     p.add_argument("--out", required=True, help="output unit_labels.json")
 
-    p = sub.add_parser("image", help="explain one mammogram (DICOM/PNG): prediction, class map, top units",
-                       description="Class map: CAM for a GAP+Dense head, Grad-CAM and HiResCAM otherwise, at the "
-                                   "layer feeding global pooling unless --layer. Writes <name>.png/.html/.json.")
+    p = sub.add_parser("image", help="explain one mammogram (DICOM/PNG): the model's decision, class map, top units",
+                       description="Leads with the decision of the model given (a whole-image run: its P(malignant) "
+                                   "at its input size, calibrated with the run's calibration.json), then explains it: "
+                                   "the mammogram at the training scale (--scale), the class map of the decision's "
+                                   "class (malignant patch classes / positive class) per location of the fully "
+                                   "convolutional network or per patch window (GAP+Dense heads; Grad-CAM and HiResCAM "
+                                   "otherwise), its maximum as the decision's location, and the units ranked by their "
+                                   "share of the decision there. Writes <name>.png/.html/.json.")
     _model_args(p, probe=False)
     p.add_argument("image", help="mammogram file (DICOM, PNG, PGM)")
     p.add_argument("--class", dest="class_", metavar="CLASS", default=None, help="class to explain (name or index; default predicted)")
@@ -97,15 +115,7 @@ def build_parser(prog=PROG):
                    help="annotated units shown among them (default 5: DeepMiner's 'up to five units "
                         "that have been annotated'); without --labels the top ones, unlabelled")
     p.add_argument("--labels", default=None, help="unit_labels.json from merge")
-    p.add_argument("--scale", default="auto", metavar="RULE",
-                   help="how the mammogram is resized so the network sees lesions at its training scale: "
-                        "auto (default: a whole-image run's input size; a patch run's recorded pixel "
-                        "spacing against the image's), paper (DeepMiner: short side = 4 x the patch size), "
-                        "native (the image as it is) or a resize FACTOR; an image whose scale cannot be "
-                        "known is refused")
-    p.add_argument("--pixel-spacing", type=float, default=None, metavar="MM",
-                   help="the image's pixel spacing in mm where its file does not record it (with a patch "
-                        "run that records its training pixel spacing)")
+    _scale_args(p, "the mammogram is resized")
     p.add_argument("--class-map", choices=("fcn", "windows"), default=None,
                    help="fcn: every location of the fully convolutional network (DeepMiner); windows: the "
                         "patch classifier on every patch-size window (default: a heatmap classifier's own "
@@ -145,10 +155,16 @@ def _load(args):
     return split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
 
 
-def _probe(args):
-    from mammo_tf.deepminer.probe import open_probe
+def _probe(args, split):
+    from mammo_tf.deepminer.pipeline import patch_size_of
+    from mammo_tf.deepminer.probe import ImageListProbe, open_probe
+    from mammo_tf.deepminer.scale import resolve_scale
 
-    return open_probe(args.probe, args.manifest, args.split)
+    probe = open_probe(args.probe, args.manifest, args.split)
+    if isinstance(probe, ImageListProbe) and split.fully_convolutional:
+        model, info, _ = args._loaded
+        probe.scale = resolve_scale(info, patch_size_of(model), args.scale, args.pixel_spacing)
+    return probe
 
 
 def _report_failures(probe):
@@ -183,7 +199,7 @@ def run(args):
     if command == "rank":
         from mammo_tf.deepminer.rank import rank_units, write_rankings
 
-        probe = _probe(args)
+        probe = _probe(args, split)
         result = rank_units(split, probe, pixel_mean, args.top_per_image, args.select, args.batch_size,
                             args.gradient, class_names=class_names_for(model_path, split),
                             progress=progress, strict=args.strict)
@@ -204,7 +220,7 @@ def run(args):
                 units = json.load(f)["selected_units"]
         elif args.units:
             units = [u for u in args.units.split(",") if u.strip()]
-        probe = _probe(args)
+        probe = _probe(args, split)
         result = dissect(split, probe, args.out, pixel_mean, units, args.top_k, args.batch_size, args.threshold,
                          args.top1_fraction, args.quantile, args.bins, args.tile_size, progress=progress,
                          strict=args.strict, model_path=model_path, cache_mb=args.cache_mb)
@@ -233,8 +249,9 @@ def run(args):
               f"max {record['class_map_max']:.3f} at (y {record['decision_point'][0]}, x "
               f"{record['decision_point'][1]}); scale {scale.get('rule', 'as given')} "
               f"{'x'.join(map(str, record['original_size']))} -> {'x'.join(map(str, record['input_size']))} "
-              f"(feature map {'x'.join(map(str, record['feature_map_size']))} for a "
-              f"{'x'.join(map(str, record['input_size']))} input)")
+              f"(feature map {'x'.join(map(str, record['feature_map_size']))} "
+              + (f"per window)" if record["class_map"] == "windows"
+                 else f"for a {'x'.join(map(str, record['input_size']))} input)"))
         print(f"{record['units_shown']}, ranked by influence on the decision:")
         for u in record["units"]:
             print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g}"
@@ -247,7 +264,7 @@ def run(args):
         from mammo_tf.deepminer.evaluation import evaluate_maps, write_evaluation
         from mammo_tf.deepminer.explanation import resolve_class
 
-        probe = _probe(args)
+        probe = _probe(args, split)
         layers = args.randomize_layers.split(",") if args.randomize_layers else None
         summary = evaluate_maps(split, probe, pixel_mean, resolve_class(args.class_, class_names_for(model_path, split)),
                                 args.step, args.seed, layers, not args.no_deletion, progress)

@@ -176,6 +176,10 @@ def mine_and_explain(run_dir_or_model, image_path, out_dir, probe=None, pixel_me
         probe = ImageListProbe(folder.paths[:max_probe], description=f"{len(folder.paths[:max_probe])} demo images")
     elif isinstance(probe, (str, os.PathLike)):
         probe = open_probe(probe)
+    if isinstance(probe, ImageListProbe) and split.fully_convolutional:
+        from mammo_tf.deepminer.scale import resolve_scale
+
+        probe.scale = resolve_scale(info, patch_size_of(model), scale, pixel_spacing)
     ranking = rank_units(split, probe, pixel_mean, select=select, progress=progress)
     rankings_path = write_rankings(ranking, os.path.join(out_dir, "rank"), model_path)
     dissection_dir = os.path.join(out_dir, "dissection")
