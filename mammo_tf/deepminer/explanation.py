@@ -69,13 +69,15 @@ def _activation_ceiling(split):
     return None if value is None else float(value)
 
 
-def _location_features(split, x, mode, window, stride, batch_size=64):
+def _location_features(split, x, mode, window, stride, pool=None, batch_size=64):
     """Per-location features F (gh, gw, K) that the split's GAP+Dense head reads linearly at
     every location, the raw feature maps A (1 or N windows, h, w, K), the pixel centre of each
     location (gh, gw, 2) and a function turning a (gh, gw) map into an (H, W) picture.
 
     ``fcn``: one pass of the fully convolutional network; every feature-map location is
-    classified by the Dense as a 1x1 convolution (DeepMiner's FCN, the authors' code).
+    classified by the Dense as a 1x1 convolution (DeepMiner's FCN, the authors' code); with
+    ``pool`` = (ph, pw) cells, every ph x pw block of locations (stride 1) is averaged first (a
+    heatmap classifier in "fcn" mode: the patch's feature-map window, Shen's conversion).
     ``windows``: the patch classifier on every ``window`` px window at ``stride`` (what a
     heatmap classifier in "sliding" mode computes); F = the window's global-average features."""
     from mammo_tf.deepminer.maps import upsample
@@ -84,11 +86,22 @@ def _location_features(split, x, mode, window, stride, batch_size=64):
     if mode == "fcn":
         features, _ = split.features_and_probabilities(x)
         feats = np.asarray(features[0], np.float64)
+        h, w = feats.shape[:2]
+        ph, pw = (1, 1) if pool is None else (min(int(pool[0]), h), min(int(pool[1]), w))
+        if (ph, pw) != (1, 1):
+            from numpy.lib.stride_tricks import sliding_window_view
+
+            feats = sliding_window_view(feats, (ph, pw), axis=(0, 1)).mean(axis=(-2, -1))
         gh, gw = feats.shape[:2]
-        yy = (np.arange(gh) + 0.5) * height / gh
-        xx = (np.arange(gw) + 0.5) * width / gw
+        yy = (np.arange(gh) + ph / 2) * height / h
+        xx = (np.arange(gw) + pw / 2) * width / w
         centres = np.stack(np.meshgrid(yy, xx, indexing="ij"), -1)
-        return feats, np.asarray(features, np.float64), centres, lambda m: upsample(m, (height, width))
+        pad = (((ph - 1) // 2, ph // 2), ((pw - 1) // 2, pw // 2))  # back onto the h x w cells
+
+        def to_pixels(m):
+            return upsample(np.pad(m, pad, mode="edge") if m.shape[:2] != (h, w) else m, (height, width))
+
+        return feats, np.asarray(features, np.float64), centres, to_pixels
     from mammo_tf.imaging.windows import grid_shape, pair, window_grid
     from mammo_tf.shen.sliding import heatmap_to_pixels
 
@@ -110,7 +123,7 @@ def _location_features(split, x, mode, window, stride, batch_size=64):
 
 def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=None, class_names=None,
             max_units=5, benchmark_units=BENCHMARK_UNITS, benchmark_pool=BENCHMARK_POOL, scale=None,
-            decision=None, class_map="fcn", window=None, stride=None, source=None):
+            decision=None, class_map="fcn", window=None, stride=None, source=None, pool=None):
     """Compute an explanation (no files). ``image``: uint16 (H, W) or a path.
 
     Scale (``scale``, a ``mammo_tf.deepminer.scale.Scale``): the mammogram is resized so the
@@ -178,7 +191,7 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
             stride = int(stride or max(1, min(np.atleast_1d(window)) // 4))
         from mammo_tf.deepminer.graph import scores_to_probabilities
 
-        feats, raw, centres, to_pixels = _location_features(split, x, class_map, window, stride)
+        feats, raw, centres, to_pixels = _location_features(split, x, class_map, window, stride, pool)
         gh, gw, k = feats.shape
         kernel, bias = split.kernel, split.bias
         logits = feats.reshape(-1, k) @ kernel + bias
@@ -263,7 +276,7 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
         "image": path,
         "explained_class": class_names[c], "explained_classes": [class_names[g] for g in group],
         "class_map": method,
-        "class_map_definition": (f"P({explained}) per location of the {'fully convolutional network' if method == 'fcn' else 'patch classifier on %s px windows at stride %d' % ('x'.join(map(str, np.atleast_1d(window))), stride)}"
+        "class_map_definition": (f"P({explained}) per location of the {'fully convolutional network' + (' (%dx%d cells averaged)' % tuple(pool) if pool else '') if method == 'fcn' else 'patch classifier on %s px windows at stride %d' % ('x'.join(map(str, np.atleast_1d(window))), stride)}"
                                  if split.gap_dense else f"{method} of {class_names[c]}"),
         "class_map_max": decision_value, "class_map_size": map_shape,
         "decision_location": None if loc is None else [int(v) for v in loc],

@@ -60,9 +60,10 @@ def patch_size_of(model):
 
 
 def class_map_settings(model, info):
-    """(mode, window, stride) of the explanation's class map: a heatmap classifier in
-    "sliding" mode explains through its own windows (its patch size, its stride); everything
-    else through the fully convolutional network (DeepMiner)."""
+    """(mode, window, stride) of the explanation's class map, the model's own heatmap where it
+    has one: a heatmap classifier in "sliding" mode through its windows (its patch size, its
+    stride); one in "fcn" mode, and everything else, through the fully convolutional network
+    (DeepMiner; ``class_map_pool`` gives the fcn-mode heatmap's patch-window pooling)."""
     details = (info.details if info is not None else {}) or {}
     names = {layer.name for layer in model.layers}
     if "windows" in names:
@@ -71,6 +72,15 @@ def class_map_settings(model, info):
     if details.get("heatmap_mode") == "sliding" and details.get("heatmap_stride"):
         return "windows", None, int(details["heatmap_stride"])
     return "fcn", None, None
+
+
+def class_map_pool(model):
+    """(ph, pw) feature cells a heatmap classifier in "fcn" mode averages before its 1x1
+    softmax convolution (its ``patch_window_pool`` layer: the patch's feature-map window, Shen's
+    conversion), or None: the FCN's locations are classified one by one (DeepMiner)."""
+    if "patch_window_pool" in {layer.name for layer in model.layers}:
+        return tuple(int(v) for v in model.get_layer("patch_window_pool").pool_size)
+    return None
 
 
 def model_decision(model, info, run_dir, image, pixel_mean):
@@ -120,8 +130,9 @@ def explain_file(model, pixel_mean, model_path, info, run_dir, image, out_dir=No
     # resized to it whatever the scale; else the scale is resolved (refused when unknown)
     scale_rule = (resolve_scale(info, patch_size_of(model), scale, pixel_spacing)
                   if split.fully_convolutional else None)
-    mode, window, own_stride = class_map_settings(model, info)
-    mode = class_map or mode
+    own_mode, window, own_stride = class_map_settings(model, info)
+    mode = class_map or own_mode
+    pool = class_map_pool(model) if mode == own_mode == "fcn" else None
     if mode == "windows" and window is None:
         window = (patch_size_of(model),) * 2 if patch_size_of(model) else split.native_size
     stride = stride or own_stride
@@ -132,7 +143,7 @@ def explain_file(model, pixel_mean, model_path, info, run_dir, image, out_dir=No
         decision = model_decision(model, info, run_dir, pixels, pixel_mean)
     kwargs.setdefault("class_names", class_names_for(model_path, split))
     args = dict(scale=scale_rule, decision=decision, class_map=mode, window=window, stride=stride,
-                source=path, **kwargs)
+                source=path, pool=pool, **kwargs)
     if out_dir is None:
         return explain(split, pixels, pixel_mean, **args)
     name = os.path.splitext(os.path.basename(path))[0] if path else None

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from explain_fixtures import BLOB_PIXEL_MEAN, SIZE, blob_detector_model
+from explain_fixtures import BLOB_PIXEL_MEAN, SIZE, blob_detector_model, gap_dense_model
 
 DEEPMINER_WIDTH = "The dimensions of each image patch are 25% of the width of the original mammogram"
 
@@ -76,7 +76,7 @@ def test_the_same_mammogram_at_1x_and_2_5x_gives_the_same_explanation():
     from mammo_tf.deepminer.scale import Scale, resolve_scale
     from mammo_tf.runs import RunInfo
 
-    split = split_model(_relu6_model())
+    splits = [split_model(_relu6_model()), split_model(gap_dense_model(size=(32, 32), units=12, classes=2))]
     image, _ = _phantom(1)
     big = cv2.resize(image, (int(SIZE[1] * 2.5), int(SIZE[0] * 2.5)), interpolation=cv2.INTER_CUBIC)
     patch = RunInfo("patch", ["negative", "positive"], [16, 16], 3, 100.0,
@@ -84,9 +84,9 @@ def test_the_same_mammogram_at_1x_and_2_5x_gives_the_same_explanation():
     whole = RunInfo("whole_top", ["negative", "positive"], list(SIZE), 3, 100.0)
     rules = [(resolve_scale(patch, 16, pixel_spacing=0.2), resolve_scale(patch, 16, pixel_spacing=0.08)),
              (resolve_scale(None, 12, "paper"),) * 2, (resolve_scale(whole),) * 2]
-    for small_rule, big_rule in rules:
-        one = explain(split, image, BLOB_PIXEL_MEAN, top_n=2, scale=small_rule)
-        two = explain(split, big, BLOB_PIXEL_MEAN, top_n=2, scale=big_rule)
+    for (small_rule, big_rule), split in ((r, s) for r in rules for s in splits):
+        one = explain(split, image, BLOB_PIXEL_MEAN, top_n=5, scale=small_rule)
+        two = explain(split, big, BLOB_PIXEL_MEAN, top_n=5, scale=big_rule)
         assert one["record"]["input_size"] == two["record"]["input_size"], small_rule.rule
         assert [u["unit"] for u in one["record"]["top_units"]] == [u["unit"] for u in two["record"]["top_units"]]
         a, b = one["maps"]["class_map"], two["maps"]["class_map"]
@@ -97,7 +97,7 @@ def test_the_same_mammogram_at_1x_and_2_5x_gives_the_same_explanation():
     # the paper's rule: short side = 4 x the patch size
     assert Scale("paper", patch_size=12).target_size(big.shape) == (64, 48)
     # without the scale the file's resolution changes the explanation (the old behaviour)
-    native = explain(split, big, BLOB_PIXEL_MEAN, top_n=2)["record"]
+    native = explain(splits[0], big, BLOB_PIXEL_MEAN, top_n=2)["record"]
     assert native["input_size"] == list(big.shape)
 
 
@@ -151,3 +151,27 @@ def test_the_decision_is_the_whole_image_models_calibrated_probability(tmp_path)
     lead = page.split("<body>")[1]
     assert lead.index("Decision: <b>P(positive) = %.4f</b>" % d["probability"]) < lead.index("<img")
     assert "temperature T=2" in lead and os.path.isfile(record["figure"])
+
+
+def test_a_heatmap_classifier_in_fcn_mode_is_explained_through_its_own_heatmap():
+    """Shen's conversion ("If we take 7x7 average pooling ... copy the softmax output layer"):
+    the explanation's class map of an fcn-mode heatmap classifier is its own heatmap."""
+    from mammo_tf.deepminer.explanation import explain
+    from mammo_tf.deepminer.graph import split_model
+    from mammo_tf.deepminer.pipeline import class_map_pool, class_map_settings
+    from mammo_tf.preprocess import to_network_input
+    from mammo_tf.shen import build_heatmap_classifier, build_patch_classifier
+
+    patch = build_patch_classifier("vgg16", input_shape=(64, 64, 3), weights=None)
+    whole = build_heatmap_classifier(patch, input_shape=(128, 96, 3), pool_size=1, hidden=(4,), mode="fcn")
+    assert class_map_settings(whole, None)[0] == "fcn" and class_map_pool(whole) == (2, 2)
+    image = np.random.default_rng(7).integers(0, 65535, (128, 96)).astype(np.uint16)
+    result = explain(split_model(whole), image, 50.0, top_n=3, pool=class_map_pool(whole))
+    heat = np.asarray(keras.Model(whole.input, whole.get_layer("heatmap").output)(
+        to_network_input(image[None], 50.0)))[0]
+    malignant = heat[..., 2] + heat[..., 4]  # calc_malignant + mass_malignant
+    record = result["record"]
+    assert record["class_map_size"] == list(malignant.shape) == [3, 2]
+    assert record["class_map_max"] == pytest.approx(malignant.max(), rel=1e-4)
+    i, j = record["decision_location"]
+    np.testing.assert_allclose(list(record["probabilities"].values()), heat[i, j], rtol=1e-4, atol=1e-6)
