@@ -261,8 +261,8 @@ def explain(split, image, pixel_mean, class_index=None, top_n=8, unit_labels=Non
     top_units = [describe(ch) for ch in ranked[:top_n]]
     if labels:
         units = [u for u in top_units if u["label"] != UNLABELLED][:max_units]
-        pool = [describe(ch) for ch in ranked[:max(benchmark_pool, 0)]]
-        benchmark = [u for u in pool if u["label"] != UNLABELLED][:max(benchmark_units, 0)]
+        candidates = [describe(ch) for ch in ranked[:max(benchmark_pool, 0)]]
+        benchmark = [u for u in candidates if u["label"] != UNLABELLED][:max(benchmark_units, 0)]
     else:
         units = top_units[:max_units]
         benchmark = []
