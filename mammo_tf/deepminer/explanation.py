@@ -362,7 +362,8 @@ def render_html(result, png_name, path):
                   f"{scale['to_size'][0]}x{scale['to_size'][1]}"
                   + (f" ({html.escape(scale['source'])})" if scale.get("source") else "")
                   if scale else "the image as given")
-    cal = html.escape(d["calibration"]) if d.get("calibrated") else "uncalibrated"
+    cal = (f"calibrated: {html.escape(d['calibration'])}; uncalibrated "
+           f"{d['uncalibrated_probability']:.4f}" if d.get("calibrated") else "uncalibrated")
     point = rec["decision_point"]
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Explanation</title>
 <style>body{{font-family:system-ui,sans-serif;margin:16px}}td,th{{padding:2px 10px;border-bottom:1px solid #ddd}}.decision{{font-size:1.2em}}</style></head>
