@@ -19,8 +19,10 @@ Steps (each a plain function call):
    with patient-level CIs, calibration fitted on validation, operating points; report.html);
 7. the pointing game of the final model's malignancy heatmap against the ROI masks of the
    malignant test images;
-8. explain a correctly classified malignant test image (DeepMiner: explanation PNG + HTML, and
-   the model's annotation site).
+8. explain a correctly classified malignant test image (DeepMiner: explanation PNG + HTML led by
+   the final model's calibrated P(malignant), the patch classifier's P(malignant) map at the
+   run's input scale, and the model's annotation site), and the pointing game of that class
+   map's maximum over the malignant test images, beside step 7's window rule.
 
 Every hyperparameter of the three experiment files (demo_patch, demo_whole, demo_transfer in
 mammo_tf/experiments/) was chosen on the validation splits; test AUCs were not looked at to
@@ -50,7 +52,6 @@ SIZES = {
     # the smoke test's miniature: same steps, toy sizes, one epoch per stage
     "toy": {"image_size": (64, 64), "phantom_size": (128, 96), "patch_size": 32},
 }
-MALIGNANT_CLASSES = ["calc_malignant", "mass_malignant"]
 EXPLAIN = {"max_probe": 16, "select": 4, "top_k": 4}  # small: the explanation step takes seconds
 # More abnormal and malignant cases than the generator's defaults so that the test splits hold
 # enough positives; benign lesions (circumscribed masses, coarse calcifications) are the
@@ -221,12 +222,56 @@ def pointing_game(run, manifest, out_path):
     return summary
 
 
+def explanation_pointing_game(run, manifest, out_path):
+    """Pointing game of the explanation's own class map (DeepMiner, ``explain.py image``: the
+    patch classifier's P(malignant) per location at the run's scale; its maximum is the point)
+    over the malignant test images, scored as ``pointing_game`` scores the most-malignant-window
+    rule (inside a malignant ROI; and within half the class map's stride)."""
+    from mammo_tf.datasets.manifest import read_manifest, resolve_path
+    from mammo_tf.deepminer.evaluation import pointing_hit
+    from mammo_tf.deepminer.graph import split_model
+    from mammo_tf.deepminer.pipeline import class_map_settings, explain_file, load_explained
+    from mammo_tf.io import read_mask
+    from mammo_tf.io.images import load_image
+
+    loaded = load_explained(run)
+    split = split_model(loaded[0])
+    mode, _, stride = class_map_settings(loaded[0], loaded[3])
+    tolerance = (stride or 32) // 2
+    rows = [r for r in read_manifest(manifest) if r["split"] == "test" and int(r["label"]) == 1]
+    results = []
+    for r in rows:
+        masks = [p for p, c in zip(r["roi_mask_paths"], r["roi_classes"]) if p and "malignant" in c]
+        if not masks:
+            continue
+        image = load_image(resolve_path(manifest, r["image_path"]))
+        record = explain_file(*loaded, image, split=split, top_n=1, max_units=0)["record"]
+        roi = np.zeros(image.shape, np.uint8)
+        for path in masks:
+            roi |= read_mask(resolve_path(manifest, path), image.shape).astype(np.uint8)
+        point = record["decision_point"]
+        results.append({"image_id": r["image_id"], "point": point, "hit": pointing_hit(point, roi),
+                        "hit_within_tolerance": pointing_hit(point, roi, tolerance),
+                        "class_map_max": record["class_map_max"],
+                        "p_malignant": record["decision"]["probability"]})
+    n = len(results)
+    hits = sum(r["hit"] for r in results)
+    near = sum(r["hit_within_tolerance"] for r in results)
+    summary = {"images": n, "hits": hits, "pointing_game": hits / n if n else None,
+               "tolerance_px": tolerance, "hits_within_tolerance": near,
+               "pointing_game_within_tolerance": near / n if n else None,
+               "class_map": mode, "point": "maximum of the explanation's class map",
+               "per_image": results}
+    write_json_atomic(out_path, summary)
+    return summary
+
+
 def explain_one(run, manifest, result, out_dir):
     """Explain the malignant test image the final model (with TTA) is most sure of (correctly
     classified when P(malignant) >= 0.5; said when none is), and build the model's annotation
-    site."""
-    import numpy as np
-
+    site. The explanation leads with the final model's own (calibrated) P(malignant) and
+    explains it: the patch classifier's P(malignant) map at the run's input scale, units ranked
+    by their share of the decision at its maximum."""
     from mammo_tf.datasets.manifest import read_manifest, resolve_path
     from mammo_tf.deepminer import mine_and_explain
 
@@ -241,11 +286,17 @@ def explain_one(run, manifest, result, out_dir):
         print(f"no malignant test image is classified correctly; explaining the most probable "
               f"one ({image_id}, P(malignant) {probability:.3f})")
     image = resolve_path(manifest, rows[image_id]["image_path"])
-    # the patch classes' fully convolutional average over a whole mammogram is background: name
-    # the classes of interest (the explanation is of the more probable malignant class)
-    explanation = mine_and_explain(run, image, out_dir, explain_class=MALIGNANT_CLASSES, **EXPLAIN)
+    explanation = mine_and_explain(run, image, out_dir, **EXPLAIN)
+    with open(explanation["record"], encoding="utf-8") as f:
+        record = json.load(f)
+    decision = record["decision"]
+    print(f"explanation of {image_id}: decision P(malignant) {decision['probability']:.4f}"
+          f"{' (calibrated)' if decision.get('calibrated') else ''}; class map "
+          f"P({' + '.join(record['explained_classes'])}) max {record['class_map_max']:.3f} at "
+          f"(y {record['decision_point'][0]}, x {record['decision_point'][1]})")
     return dict(explanation, image_id=image_id, probability=float(probability),
-                correct=bool(probability >= 0.5))
+                correct=bool(probability >= 0.5), decision=decision,
+                class_map_max=record["class_map_max"], decision_point=record["decision_point"])
 
 
 def _run(pipeline, config):
@@ -345,6 +396,8 @@ def main(argv=None):
                     os.path.join(out, "pointing_game.json"))
     explanation = step("explanation", explain_one, transfer_run, manifest2, result,
                        os.path.join(out, "explanation"))
+    explained_pointing = step("explanation pointing game", explanation_pointing_game, transfer_run,
+                              manifest2, os.path.join(out, "explanation_pointing_game.json"))
 
     report = {
         "architecture": f"{_backbone(patch_run)} patch classifier ({sizes['patch_size']} px "
@@ -357,6 +410,7 @@ def main(argv=None):
         "screening_report": screening,
         "pointing_game": {k: v for k, v in pointing.items() if k != "per_image"},
         "explanation": explanation,
+        "explanation_pointing_game": {k: v for k, v in explained_pointing.items() if k != "per_image"},
         "seconds": dict(times, total=round(time.time() - start, 1)),
     }
     report["summary"] = summary(report)
@@ -389,6 +443,7 @@ def summary(report):
     out["tta_prediction_auc"] = report["transfer_tta_prediction"].get("auc")
     out["pointing_game"] = report["pointing_game"].get("pointing_game")
     out["pointing_game_within_tolerance"] = report["pointing_game"].get("pointing_game_within_tolerance")
+    out["explanation_pointing_game"] = (report.get("explanation_pointing_game") or {}).get("pointing_game")
     out["seconds"] = report["seconds"]["total"]
     return out
 
@@ -413,6 +468,12 @@ def report_lines(report):
                  f"{pg['hits']}/{pg['images']} = {_fmt(pg['pointing_game'])}; within "
                  f"{pg.get('tolerance_px')} px: {pg.get('hits_within_tolerance')}/{pg['images']} = "
                  f"{_fmt(pg.get('pointing_game_within_tolerance'))}")
+    ex = report.get("explanation_pointing_game")
+    if ex:
+        lines.append(f"pointing game of the explanation's class map (DeepMiner, {ex['class_map']}; its "
+                     f"maximum): {ex['hits']}/{ex['images']} = {_fmt(ex['pointing_game'])}; within "
+                     f"{ex['tolerance_px']} px: {ex['hits_within_tolerance']}/{ex['images']} = "
+                     f"{_fmt(ex['pointing_game_within_tolerance'])}")
     lines.append(f"total time {s['seconds']:.0f} s")
     return lines
 
@@ -434,6 +495,7 @@ SEED_ROWS = (
     ("SavedModel + TTA (predict): test AUC", ("tta_prediction_auc",)),
     ("pointing game (test)", ("pointing_game",)),
     ("pointing game within half a stride (test)", ("pointing_game_within_tolerance",)),
+    ("pointing game of the explanation's class map (test)", ("explanation_pointing_game",)),
     ("run time (s)", ("seconds",)),
 )
 

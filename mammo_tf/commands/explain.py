@@ -30,7 +30,20 @@ def _model_args(p, probe=True):
                        help="with a patch HDF5: the manifest its patches were cut from (whole-mammogram context, ROIs)")
         p.add_argument("--split", default=None, help="with a manifest probe: use only this split (train/val/test)")
         p.add_argument("--strict", action="store_true", help="stop at the first unreadable item instead of skipping it")
+        _scale_args(p, "whole mammograms of a manifest or folder probe are resized")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _scale_args(p, what):
+    p.add_argument("--scale", default="auto", metavar="RULE",
+                   help=f"how {what} so the network sees lesions at its training scale: "
+                        "auto (default: a whole-image run's input size; a patch run's recorded pixel "
+                        "spacing against the image's), paper (DeepMiner: short side = 4 x the patch size), "
+                        "native (as they are) or a resize FACTOR; an image whose scale cannot be "
+                        "known is refused")
+    p.add_argument("--pixel-spacing", type=float, default=None, metavar="MM",
+                   help="the images' pixel spacing in mm where their files do not record it (with a patch "
+                        "run that records its training pixel spacing)")
 
 
 def build_parser(prog=PROG):
@@ -85,9 +98,14 @@ def build_parser(prog=PROG):
     p.add_argument("--vocabulary", default=None)
     p.add_argument("--out", required=True, help="output unit_labels.json")
 
-    p = sub.add_parser("image", help="explain one mammogram (DICOM/PNG): prediction, class map, top units",
-                       description="Class map: CAM for a GAP+Dense head, Grad-CAM and HiResCAM otherwise, at the "
-                                   "layer feeding global pooling unless --layer. Writes <name>.png/.html/.json.")
+    p = sub.add_parser("image", help="explain one mammogram (DICOM/PNG): the model's decision, class map, top units",
+                       description="Leads with the decision of the model given (a whole-image run: its P(malignant) "
+                                   "at its input size, calibrated with the run's calibration.json), then explains it: "
+                                   "the mammogram at the training scale (--scale), the class map of the decision's "
+                                   "class (malignant patch classes / positive class) per location of the fully "
+                                   "convolutional network or per patch window (GAP+Dense heads; Grad-CAM and HiResCAM "
+                                   "otherwise), its maximum as the decision's location, and the units ranked by their "
+                                   "share of the decision there. Writes <name>.png/.html/.json.")
     _model_args(p, probe=False)
     p.add_argument("image", help="mammogram file (DICOM, PNG, PGM), or a folder (a DICOM study: each mammogram)")
     p.add_argument("--allow-for-processing", action="store_true",
@@ -99,6 +117,14 @@ def build_parser(prog=PROG):
                    help="annotated units shown among them (default 5: DeepMiner's 'up to five units "
                         "that have been annotated'); without --labels the top ones, unlabelled")
     p.add_argument("--labels", default=None, help="unit_labels.json from merge")
+    _scale_args(p, "the mammogram is resized")
+    p.add_argument("--class-map", choices=("fcn", "windows"), default=None,
+                   help="fcn: every location of the fully convolutional network (DeepMiner); windows: the "
+                        "patch classifier on every patch-size window (default: a heatmap classifier's own "
+                        "mode, else fcn)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="window stride in pixels for --class-map windows (default: the heatmap "
+                        "classifier's, else a quarter of the patch)")
     p.add_argument("--out", required=True, help="output folder")
 
     p = sub.add_parser("evaluate", help="pointing game, energy share, deletion AUC and sanity check on ROI images",
@@ -127,14 +153,16 @@ _LOADED = {}  # one model load for all the images of a folder
 
 def _load(args):
     from mammo_tf.deepminer.graph import split_model
-    from mammo_tf.deepminer.pipeline import load_model
+    from mammo_tf.deepminer.pipeline import load_explained
 
     key = (args.model, args.pixel_mean, args.layer, args.fixed_size)
     if key not in _LOADED:
-        model, pixel_mean, model_path = load_model(args.model, args.pixel_mean)
+        model, pixel_mean, model_path, info, run_dir = load_explained(args.model, args.pixel_mean)
         _LOADED.clear()
-        _LOADED[key] = split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean, model_path
-    return _LOADED[key]
+        _LOADED[key] = (split_model(model, args.layer, fcn=not args.fixed_size), pixel_mean,
+                        model_path, (model, info, run_dir))
+    split, pixel_mean, model_path, args._loaded = _LOADED[key]
+    return split, pixel_mean, model_path
 
 
 def _explain_folder(args):
@@ -155,10 +183,16 @@ def _explain_folder(args):
     return 0
 
 
-def _probe(args):
-    from mammo_tf.deepminer.probe import open_probe
+def _probe(args, split):
+    from mammo_tf.deepminer.pipeline import patch_size_of
+    from mammo_tf.deepminer.probe import ImageListProbe, open_probe
+    from mammo_tf.deepminer.scale import resolve_scale
 
-    return open_probe(args.probe, args.manifest, args.split)
+    probe = open_probe(args.probe, args.manifest, args.split)
+    if isinstance(probe, ImageListProbe) and split.fully_convolutional:
+        model, info, _ = args._loaded
+        probe.scale = resolve_scale(info, patch_size_of(model), args.scale, args.pixel_spacing)
+    return probe
 
 
 def _report_failures(probe):
@@ -195,7 +229,7 @@ def run(args):
     if command == "rank":
         from mammo_tf.deepminer.rank import rank_units, write_rankings
 
-        probe = _probe(args)
+        probe = _probe(args, split)
         result = rank_units(split, probe, pixel_mean, args.top_per_image, args.select, args.batch_size,
                             args.gradient, class_names=class_names_for(model_path, split),
                             progress=progress, strict=args.strict)
@@ -216,7 +250,7 @@ def run(args):
                 units = json.load(f)["selected_units"]
         elif args.units:
             units = [u for u in args.units.split(",") if u.strip()]
-        probe = _probe(args)
+        probe = _probe(args, split)
         result = dissect(split, probe, args.out, pixel_mean, units, args.top_k, args.batch_size, args.threshold,
                          args.top1_fraction, args.quantile, args.bins, args.tile_size, progress=progress,
                          strict=args.strict, model_path=model_path, cache_mb=args.cache_mb)
@@ -224,21 +258,34 @@ def run(args):
               f"wrote {os.path.join(args.out, 'dissection.json')}")
         _report_failures(probe)
     elif command == "image":
-        from mammo_tf.deepminer.explanation import explain_to_files, resolve_class
+        from mammo_tf.deepminer.explanation import resolve_class
         from mammo_tf.deepminer.merge import load_unit_labels
+        from mammo_tf.deepminer.pipeline import explain_file
 
         labels = load_unit_labels(args.labels) if args.labels else None
         names = class_names_for(model_path, split)
-        record = explain_to_files(split, args.image, pixel_mean, args.out, class_index=resolve_class(args.class_, names),
-                                  top_n=args.top_n, unit_labels=labels, max_units=args.max_units,
-                                  class_names=names)
-        probs = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
-        print(f"{probs}; class map {record['class_map']} at layer {record['layer']} "
-              f"(feature map {'x'.join(map(str, record['feature_map_size']))} for a "
-              f"{'x'.join(map(str, record['input_size']))} input)")
-        print(f"{record['units_shown']}:")
+        model, info, run_dir = args._loaded
+        record = explain_file(model, pixel_mean, model_path, info, run_dir, args.image, args.out,
+                              scale=args.scale, pixel_spacing=args.pixel_spacing, split=split,
+                              class_map=args.class_map, stride=args.stride,
+                              class_index=resolve_class(args.class_, names), top_n=args.top_n,
+                              unit_labels=labels, max_units=args.max_units, class_names=names)
+        d = record["decision"]
+        print(f"decision: P({d['class']}) = {d['probability']:.4f}"
+              f"{' (calibrated: ' + d['calibration'] + ')' if d.get('calibrated') else ''} -> "
+              f"{'positive' if d['positive'] else 'negative'} ({d['model']})")
+        scale = record.get("scale") or {}
+        print(f"explained {' + '.join(record['explained_classes'])}: class map {record['class_map_definition']}, "
+              f"max {record['class_map_max']:.3f} at (y {record['decision_point'][0]}, x "
+              f"{record['decision_point'][1]}); scale {scale.get('rule', 'as given')} "
+              f"{'x'.join(map(str, record['original_size']))} -> {'x'.join(map(str, record['input_size']))} "
+              f"(feature map {'x'.join(map(str, record['feature_map_size']))} "
+              + (f"per window)" if record["class_map"] == "windows"
+                 else f"for a {'x'.join(map(str, record['input_size']))} input)"))
+        print(f"{record['units_shown']}, ranked by influence on the decision:")
         for u in record["units"]:
-            print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g})")
+            print(f"  {u['unit']}: {u['label']} (influence {u['influence']:.3g}"
+                  f"{', saturated' if u.get('saturated') else ''})")
         if record["benchmark_explanation"]:
             print("benchmark explanation (3 most influential annotated units): "
                   + "; ".join(record["benchmark_explanation"]))
@@ -247,7 +294,7 @@ def run(args):
         from mammo_tf.deepminer.evaluation import evaluate_maps, write_evaluation
         from mammo_tf.deepminer.explanation import resolve_class
 
-        probe = _probe(args)
+        probe = _probe(args, split)
         layers = args.randomize_layers.split(",") if args.randomize_layers else None
         summary = evaluate_maps(split, probe, pixel_mean, resolve_class(args.class_, class_names_for(model_path, split)),
                                 args.step, args.seed, layers, not args.no_deletion, progress)
@@ -264,7 +311,7 @@ def main(argv=None, prog=PROG):
     args = build_parser(prog).parse_args(argv)
     parser = _Parser(prog=f"{prog} {args.command}")  # later checks name the sub-command, as argparse's do
     _check_positive(args, parser, "batch_size", "top_per_image", "select", "top_k", "top_n", "max_units", "bins",
-                    "tile_size", "step")
+                    "tile_size", "step", "pixel_spacing", "stride")
     if getattr(args, "quantile", None) is not None and not 0 < args.quantile < 1:
         parser.error(f"--quantile must be in (0, 1), got {args.quantile}")
     for name in ("probe", "dissection", "image", "labels", "rankings", "manifest"):

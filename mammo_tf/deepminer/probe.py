@@ -143,6 +143,15 @@ class ImageListProbe(Probe):
         self.roi_paths = list(roi_paths or [[] for _ in self.paths])
         self.roi_classes = list(roi_classes or [[] for _ in self.paths])
         self.description = description or f"{len(self.paths)} images"
+        # DeepMiner's scale step (``mammo_tf.deepminer.scale.Scale``): every mammogram is resized
+        # to the training scale before the network sees it; None: as read (the caller states
+        # the images are at that scale)
+        self.scale = None
+
+    def _scaled(self, image, index):
+        if self.scale is None:
+            return image
+        return resize_image(image, self.scale.target_size(image.shape, self.paths[int(index)]))
 
     @classmethod
     def from_manifest(cls, manifest, split=None):
@@ -171,7 +180,7 @@ class ImageListProbe(Probe):
         out = []
         for i in indices:
             try:
-                out.append(load_image(self.paths[int(i)]))
+                out.append(self._scaled(load_image(self.paths[int(i)]), i))
             except Exception as exc:  # reported per item by ``batches``; never abort the pass
                 out.append(ValueError(f"{self.paths[int(i)]}: {exc}"))
         return out
@@ -179,10 +188,11 @@ class ImageListProbe(Probe):
     def item(self, index):
         from mammo_tf.io import read_mask
 
-        image = load_image(self.paths[index])
+        original = load_image(self.paths[index])
+        image = self._scaled(original, index)
         rois = [(read_mask(p, image.shape), c) for p, c in zip(self.roi_paths[index], self.roi_classes[index])]
         return ProbeItem(index, self.image_ids[index], image, self.labels[index], self.paths[index],
-                         (0, 0) + image.shape, rois)
+                         (0, 0) + original.shape, rois)
 
 
 def probe_size(probe, split):
@@ -190,7 +200,9 @@ def probe_size(probe, split):
 
     A fixed-size model: its input size. A fully convolutional split: patches of a patch HDF5
     at the patch classifier's own size (``split.native_size``; DeepMiner's probes are patches),
-    whole mammograms (manifest, folder) at their own resolution."""
+    whole mammograms (manifest, folder) as the probe reads them: at the training scale when its
+    ``scale`` is set (``ImageListProbe.scale``; the commands set it from the run), else at their
+    own resolution."""
     size = tuple(split.input_size)
     if None not in size:
         return size

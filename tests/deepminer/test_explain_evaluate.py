@@ -61,7 +61,7 @@ def test_evaluate_cli_writes_summary(tmp_path):
     model_path = str(tmp_path / "blob.keras")
     blob_detector_model().save(model_path)
     out = str(tmp_path / "evaluation.json")
-    assert main(["evaluate", "--model", model_path, "--pixel-mean", str(BLOB_PIXEL_MEAN), "--probe", manifest,
+    assert main(["evaluate", "--model", model_path, "--pixel-mean", str(BLOB_PIXEL_MEAN), "--scale", "native", "--probe", manifest,
                  "--no-deletion", "--out", out, "--quiet"]) == 0
     summary = json.load(open(out))
     assert summary["num_images"] == 3 and summary["deletion_auc"] is None

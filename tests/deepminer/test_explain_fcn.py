@@ -29,7 +29,7 @@ def test_whole_mammogram_through_the_fcn_of_a_64px_patch_model():
     result = explain(split, image, pixel_mean=50.0)
     assert result["record"]["feature_map_size"] == [8, 6]
     assert result["record"]["input_size"] == [256, 192]
-    assert result["maps"]["cam"].shape == (256, 192)
+    assert result["maps"]["class_map"].shape == (256, 192)
     # the fixed-size form (the old behaviour, --fixed-size) squashes it to 2x2
     fixed = explain(split_model(patch, fcn=False), image, pixel_mean=50.0)
     assert fixed["record"]["feature_map_size"] == [2, 2]
@@ -141,7 +141,9 @@ def test_cli_image_prints_the_feature_map_size(tmp_path, capsys, fixed):
     image = str(tmp_path / "im.png")
     write_png16(image, np.random.default_rng(6).integers(0, 65535, (64, 48)).astype(np.uint16))
     argv = ["image", "--model", model_path, "--pixel-mean", "50", image, "--out", str(tmp_path / "o")]
-    assert main(argv + (["--fixed-size"] if fixed else [])) == 0
+    # a .keras file outside a run folder: the scale is stated (--scale native), or the model is
+    # explained at its fixed input size
+    assert main(argv + (["--fixed-size"] if fixed else ["--scale", "native"])) == 0
     out = capsys.readouterr().out
     assert ("feature map 8x8 for a 32x32 input" if fixed else "feature map 16x12 for a 64x48 input") in out
     assert "no unit labels given" in out

@@ -95,7 +95,10 @@ def test_full_workflow(workspace):
     assert main(["image", "--model", run, os.path.join(root, "data/images/p000.png"), "--labels",
                  out("unit_labels.json"), "--out", out("img"), "--top-n", "3"]) == 0
     record = json.load(open(out("img/p000.json")))
-    assert record["layer"] == "backbone" and record["class_map"] == "cam"
+    assert record["layer"] == "backbone" and record["class_map"] == "fcn"
+    # it leads with the decision of the model given: the whole_top run's P(positive) at its input
+    assert next(iter(record)) == "decision" and record["decision"]["model"].startswith("whole_top run")
+    assert record["scale"]["rule"] == "model input" and record["explained_classes"] == ["positive"]
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert record["units"][0]["unit"] == top
     assert "fine pleomorphic" in record["units"][0]["label"]  # labels of units < 1000 are found

@@ -40,6 +40,11 @@ def test_demo_steps_and_report(toy_demo):
     assert os.path.isfile(report["explanation"]["figure"])
     explained = report["explanation"]
     assert explained["correct"] == (explained["probability"] >= 0.5)
+    # the explanation leads with the final model's decision; its class map's own pointing game
+    # is reported beside the window rule's, over the same images
+    assert 0.0 <= explained["decision"]["probability"] <= 1.0
+    assert report["explanation_pointing_game"]["images"] == pg["images"]
+    assert "explanation pointing game" in report["seconds"]
     assert os.path.isdir(os.path.join(out, "runs", "transfer", "saved_model"))
 
 
