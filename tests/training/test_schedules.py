@@ -33,7 +33,8 @@ def _config_classes():
 def config_class_of(name):
     """The config class an experiment file is for, from its name."""
     kind = {"demo_patch": "patch", "demo_whole": "whole", "demo_transfer": "transfer",
-            "mini_mias_patch": "patch", "mini_mias_whole": "whole"}.get(name, name.split("_")[0])
+            "mini_mias_patch": "patch", "mini_mias_whole": "whole",
+            "deepminer_resnet152": "patch"}.get(name, name.split("_")[0])
     return _config_classes()[kind]
 
 
@@ -226,7 +227,9 @@ EXPECTED = sorted(
        "whole_heatmap_1x1", "transfer_inbreast", "nyu_image_only", "nyu_image_heatmaps",
        "nyu_birads_pretraining", "patch_s10_random", "patch_s30_random", "patch_s1_random",
        "demo_patch", "demo_whole", "demo_transfer", "mini_mias_patch",
-       "mini_mias_whole"])
+       "mini_mias_whole", "deepminer_resnet152", "nyu_image_only_random",
+       "nyu_image_only_image_wise", "nyu_image_heatmaps_random",
+       "nyu_image_heatmaps_image_wise"])
 
 
 def test_one_file_per_row():
@@ -397,7 +400,11 @@ def test_paper_quotes_give_the_numbers():
 
 @pytest.mark.parametrize("name, task, channels, batch_quote", [
     ("nyu_image_only", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_only_random", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_only_image_wise", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
     ("nyu_image_heatmaps", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_heatmaps_random", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_heatmaps_image_wise", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
     ("nyu_birads_pretraining", "birads", 1, (r"minibatch size of (\d+) instead", WU_BIRADS))])
 def test_nyu_files_state_the_paper(name, task, channels, batch_quote):
     # the expected numbers are read from the quoted sentences (section IV-A-1, IV-C)
