@@ -206,6 +206,8 @@ def check_patch(config):
     if config.backbone not in PATCH_BACKBONES:
         raise UsageError(f"unknown backbone {config.backbone!r}; choose one of "
                          f"{', '.join(PATCH_BACKBONES)}")
+    if config.weight_decay is not None and config.weight_decay <= 0:
+        raise UsageError(f"--weight-decay must be > 0, got {config.weight_decay}")
 
 
 def check_whole(config):
