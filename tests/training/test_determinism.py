@@ -12,8 +12,10 @@ import sys
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Largest weight difference allowed between 1 and 2 threads (measured: see THREADS_MEASURED).
-THREAD_TOLERANCE = 1e-5
+# Largest weight / loss difference allowed between 1 and 2 threads. TensorFlow's CPU kernels
+# split their work by thread count, so the runs are not bit-identical: measured on this toy run
+# (16 Adam steps at lr 1e-2) weights up to 8.4e-4 apart. The same thread count: identical.
+THREAD_TOLERANCE = 5e-3
 
 SCRIPT = r"""
 import json, sys
