@@ -347,24 +347,70 @@ def main(argv=None):
                         help="no training: the mean and range over these demo_report.json files "
                              "(one per --seed), and whether reports of the same seed agree to 3 "
                              "decimals; written to <out>/demo_seeds.json")
+    parser.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                        help="the README's demo table: one fresh demo per training seed (the "
+                             "phantoms and patch sets shared, in <out>/data; runs in "
+                             "<out>/seed_<SEED>), then the per-seed table written to --table "
+                             "and between the demo-table markers of --readme (make demo-table: "
+                             "--seeds 0 1 2)")
+    parser.add_argument("--table", default=None,
+                        help="with --seeds / --merge: markdown file of the table (default with "
+                             "--seeds: docs/demo_table.md next to this script's repository)")
+    parser.add_argument("--readme", default=None,
+                        help="with --seeds / --merge: README whose block between "
+                             f"'{TABLE_BEGIN}' and '{TABLE_END}' is replaced by the table "
+                             "(default with --seeds: the repository's README.md)")
     args = parser.parse_args(argv)
-    if args.merge:
-        table = merge_reports(args.merge)
+    if args.merge or args.seeds:
+        if args.seeds:
+            from mammo_tf.utils import setup_logging
+
+            setup_logging()
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            out = os.path.abspath(args.out)
+            reports = []
+            for seed in args.seeds:
+                run_args = argparse.Namespace(**dict(vars(args), seed=seed))
+                print(f"\n########## seed {seed}", flush=True)
+                run_demo(run_args, os.path.join(out, f"seed_{seed}"), os.path.join(out, "data"))
+                reports.append(os.path.join(out, f"seed_{seed}", "demo_report.json"))
+            repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            args.table = args.table or os.path.join(repo, "docs", "demo_table.md")
+            args.readme = args.readme or os.path.join(repo, "README.md")
+        else:
+            reports = args.merge
+        table = merge_reports(reports)
         os.makedirs(args.out, exist_ok=True)
         write_json_atomic(os.path.join(args.out, "demo_seeds.json"), table)
         for line in seed_table_lines(table):
             print(line)
+        if args.table or args.readme:
+            markdown = readme_table(table)
+            if args.table:
+                with open(args.table, "w", encoding="utf-8") as f:
+                    f.write(markdown)
+                print(f"table: {args.table}")
+            if args.readme:
+                replace_readme_table(args.readme, markdown)
+                print(f"README table replaced: {args.readme}")
         return 0
     from mammo_tf.utils import setup_logging
 
     setup_logging()  # the library's stage/epoch reports, as the commands show them
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    run_demo(args, os.path.abspath(args.out))
+    return 0
 
+
+def run_demo(args, out, data_out=None):
+    """One demo (every step) with ``args.seed`` in ``out``; the phantoms and patch sets in
+    ``data_out`` (default: ``out``; shared between the seeds of ``--seeds``). Returns the
+    report (also written to ``<out>/demo_report.json``)."""
     sizes = SIZES["toy" if args.toy else "demo"]
     overrides = _toy_overrides(sizes) if args.toy else {"patch": {}, "whole": {}, "transfer": {}}
     if args.backbone:
         overrides["patch"]["backbone"] = args.backbone
-    out = os.path.abspath(args.out)
+    data_out = data_out or out
     runs = os.path.join(out, "runs")
     times, start = {}, time.time()
 
@@ -375,15 +421,15 @@ def main(argv=None):
         times[name] = round(time.time() - t, 1)
         return value
 
-    manifest = step("phantom (ddsm profile)", prepare_phantom, os.path.join(out, "phantom_ddsm"),
+    manifest = step("phantom (ddsm profile)", prepare_phantom, os.path.join(data_out, "phantom_ddsm"),
                     "ddsm", args.patients, args.data_seed, sizes)
-    patches = step("patch sampling", sample_patches, manifest, os.path.join(out, "patches"),
+    patches = step("patch sampling", sample_patches, manifest, os.path.join(data_out, "patches"),
                    sizes["patch_size"])
     patch_run = step("patch classifier", train_patch, patches, runs, args.seed, overrides["patch"])
     whole_run = step("whole-image classifier", train_whole, patch_run, manifest, runs, args.seed,
                      overrides["whole"])
     manifest2 = step("phantom (inbreast profile)", prepare_phantom,
-                     os.path.join(out, "phantom_inbreast"), "inbreast", args.transfer_patients,
+                     os.path.join(data_out, "phantom_inbreast"), "inbreast", args.transfer_patients,
                      args.data_seed + 1, sizes)
     transfer_run = step("transfer", finetune, whole_run, manifest2, runs, args.seed,
                         overrides["transfer"])
@@ -423,7 +469,7 @@ def main(argv=None):
           f"{os.path.join(out, 'predictions', 'roc_tta.png')}\nSavedModel: "
           f"{os.path.join(transfer_run, 'saved_model')}\nexplanation: {explanation['figure']}, "
           f"{explanation['html']}\nannotation site: {explanation['site']}")
-    return 0
+    return report
 
 
 def summary(report):
@@ -524,13 +570,62 @@ def merge_reports(paths):
         by_seed[seed] = dict(report, path=path)
     rows = []
     for label, key in SEED_ROWS:
-        values = [_lookup(r["summary"], key) for r in by_seed.values()]
-        values = [v for v in values if v is not None]
-        rows.append({"label": label, "values": values,
+        by = {seed: _lookup(by_seed[seed]["summary"], key) for seed in sorted(by_seed)}
+        values = [v for v in by.values() if v is not None]
+        rows.append({"label": label, "values": values, "by_seed": by,
                      "mean": float(np.mean(values)) if values else None,
                      "min": min(values) if values else None, "max": max(values) if values else None})
     return {"seeds": sorted(by_seed), "reports": [r["path"] for r in by_seed.values()],
             "rows": rows, "repeats": repeats}
+
+
+# The README's demo table lies between these two lines (``--seeds`` / ``--readme`` rewrite it).
+TABLE_BEGIN = "<!-- demo-table: written by python examples/demo.py --seeds 0 1 2 -->"
+TABLE_END = "<!-- demo-table end -->"
+# The demo's targets (issue 24): test AUC without TTA.
+TARGETS = (("whole image (ddsm): test AUC", 0.90), ("after transfer (inbreast): test AUC", 0.85))
+
+
+def readme_table(table):
+    """The markdown the README includes: every headline number per seed, their mean, and
+    whether each seed meets the demo's targets."""
+    seeds = table["seeds"]
+    lines = [f"| number | {' | '.join(f'seed {s}' for s in seeds)} | mean |",
+             "|---" * (len(seeds) + 2) + "|"]
+    for row in table["rows"]:
+        fmt = (lambda v: "n/a" if v is None else f"{v:.0f}") if row["label"].startswith("run time") \
+            else _fmt
+        by = row.get("by_seed") or {}
+        cells = [fmt(by.get(s, by.get(str(s)))) for s in seeds]
+        lines.append(f"| {row['label']} | {' | '.join(cells)} | {fmt(row['mean'])} |")
+    lines.append("")
+    rows = {row["label"]: row for row in table["rows"]}
+    for label, target in TARGETS:
+        by = rows[label].get("by_seed") or {}
+        values = {s: by.get(s, by.get(str(s))) for s in seeds}
+        met = [s for s, v in values.items() if v is not None and v >= target]
+        missed = [s for s in seeds if s not in met]
+        verdict = ("met by every seed" if not missed else
+                   f"NOT met by seed{'s' if len(missed) > 1 else ''} "
+                   f"{', '.join(map(str, missed))}" + (f" (met by {', '.join(map(str, met))})" if met else ""))
+        lines.append(f"- target {label} >= {target:.2f} (no TTA): {verdict}")
+    for rep in table.get("repeats", []):
+        verdict = "identical to 3 decimals" if rep["same_to_3_decimals"] else \
+            "DIFFER: " + "; ".join(rep["differing"])
+        lines.append(f"- seed {rep['seed']} run twice: {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def replace_readme_table(readme, markdown):
+    """Replace the block between TABLE_BEGIN and TABLE_END of ``readme`` by ``markdown``."""
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        raise SystemExit(f"{readme}: no '{TABLE_BEGIN}' ... '{TABLE_END}' block to replace")
+    head, rest = text.split(TABLE_BEGIN, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    with open(readme, "w", encoding="utf-8") as f:
+        f.write(f"{head}{TABLE_BEGIN}\n{markdown}{TABLE_END}{tail}")
 
 
 def seed_table_lines(table):

@@ -37,6 +37,10 @@ def main(argv=None, prog="python -m mammo_tf.shen.heatmap_rf"):
                         help="tree depth limit (default: the paper's 9; 0 = unlimited)")
     parser.add_argument("--min-samples-split", type=int, default=RF_MIN_SAMPLES_SPLIT,
                         help="fewest images a node needs to be split (default: the paper's 300)")
+    parser.add_argument("--heatmap-mode", default="fcn", choices=("fcn", "sliding"),
+                        help="fcn: the paper's conversion (section 2.3, 30x22 at 1152x896; "
+                             "default); sliding: the patch classifier on every window (an "
+                             "addition)")
     parser.add_argument("--batch-size", type=int, default=2, help="images per heatmap forward pass")
     parser.add_argument("--seed", type=int, default=0, help="forest and bootstrap seed")
     args = parser.parse_args(argv)
@@ -66,6 +70,7 @@ def main(argv=None, prog="python -m mammo_tf.shen.heatmap_rf"):
             args.train_split, args.test_split, cutoffs=tuple(args.cutoffs),
             n_estimators=args.trees, seed=args.seed, batch_size=args.batch_size, out_dir=args.out,
             max_depth=args.max_depth or None, min_samples_split=args.min_samples_split,
+            mode=args.heatmap_mode,
         )
     lo, hi = result["auc_ci95"]
     print(f"heatmap + random forest: test AUC {result['auc']:.4f} (95% CI {lo:.4f}-{hi:.4f}, "

@@ -21,9 +21,10 @@ def _add_prepare_arguments(prep):
                       help="output height and width (default: %(default)s)")
     prep.add_argument("--interpolation", default="cubic",
                       choices=("nearest", "linear", "cubic", "area", "lanczos"))
-    prep.add_argument("--split", default="paper", choices=("paper", "official"),
+    prep.add_argument("--split", default="paper", choices=("paper", "official", "deepminer"),
                       help="paper: 85/15 train/test + 10%% val by patient (INbreast 70/30 train/val); "
-                           "official: the dataset's own train/test (CBIS-DDSM, VinDr-Mammo) + 10%% val")
+                           "official: the dataset's own train/test (CBIS-DDSM, VinDr-Mammo) + 10%% val; "
+                           "deepminer: 80/10/10 train/val/test by patient (DeepMiner, section 2.1)")
     prep.add_argument("--seed", type=int, default=0)
     prep.add_argument("--frame", type=int, default=None, metavar="K",
                       help="frame (0-based) to read from multi-frame DICOMs (tomosynthesis); without it "

@@ -32,6 +32,11 @@ PAPER_SPLITS = {
     "image-folder": (0.15, 0.10, "test"),
 }
 OFFICIAL_SPLIT_DATASETS = ("cbis-ddsm", "phantom", "vindr-mammo")
+# DeepMiner (Wu et al. 2018, section 2.1): "we train our classifier on 80% of the DDSM cases,
+# reserve 10% of the cases as a hold-out set ... and use the final 10% of the images as a test
+# set" -> 10% held out as test, then 1/9 of the rest (10% of all) as validation, by patient.
+DEEPMINER_SPLIT = (0.10, 0.10 / 0.90, "test")
+SPLITS = ("paper", "official", "deepminer")
 
 
 def assign_splits(records, dataset, split="paper", seed=0):
@@ -47,9 +52,9 @@ def assign_splits(records, dataset, split="paper", seed=0):
         for record in records:
             record.split = chosen[record.image_id]
         return records
-    if split != "paper":
-        raise UsageError(f"split must be 'paper' or 'official', got {split!r}")
-    held_out, val, name = PAPER_SPLITS[dataset]
+    if split not in ("paper", "deepminer"):
+        raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    held_out, val, name = DEEPMINER_SPLIT if split == "deepminer" else PAPER_SPLITS[dataset]
     chosen = stratified_patient_split(labels, held_out, val, seed, test_name=name)
     for record in records:
         record.split = chosen[record.patient_id]

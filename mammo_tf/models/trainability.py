@@ -87,6 +87,23 @@ def set_l2(model, l2, layer_names=None):
         layer.kernel.regularizer = regularizer
 
 
+def set_l2_every_kernel(model, l2):
+    """An L2 kernel regularizer of ``l2`` on every layer with a ``kernel`` (or
+    ``depthwise_kernel``): weight decay on all weights, not only on the added layers
+    (``set_l2``). Returns the names of the regularised layers. Recompile afterwards."""
+    names = []
+    for layer in model.layers:
+        for attr in ("kernel", "depthwise_kernel"):
+            variable = getattr(layer, attr, None)
+            if variable is None or not hasattr(variable, "regularizer"):
+                continue
+            regularizer = keras.regularizers.L2(l2)
+            setattr(layer, f"{attr}_regularizer", regularizer)
+            variable.regularizer = regularizer
+            names.append(layer.name)
+    return names
+
+
 def set_dropout(model, rate):
     """Set the rate of every dropout layer of the head (effective after recompiling)."""
     changed = []

@@ -55,6 +55,13 @@ class MultiviewConfig(CommonConfig):
     init_columns: str | None = option(None, ".keras four-view model (e.g. BI-RADS) whose "
                                       "ResNet-22 columns initialise the model")
     pytorch_weights: str | None = option(None, ".npz converted from the authors' PyTorch weights")
+    init: str | None = option(None, "what the ResNet-22 columns start from, as a Table III row "
+                              "states it: 'birads' (the rows without *: 'pretrained on BI-RADS "
+                              "classification'; needs --init-columns RUN/checkpoints/best.keras "
+                              "of a --config nyu_birads_pretraining run, or --pytorch-weights) or "
+                              "'random' (the rows marked *; refuses both); default: random "
+                              "unless --init-columns / --pytorch-weights is given",
+                              choices=("birads", "random"))
     heatmap_model: str | None = option(None, "patch classifier .keras: compute/cached heatmap "
                                        "channels")
     heatmap_pixel_mean: float | None = option(None, "the patch classifier's pixel mean (0-255 "
@@ -121,6 +128,9 @@ class PredictConfig:
     heatmap_pixel_mean: float | None = option(None, "must match the run's recorded value")
     heatmap_patch_size: int | None = option(None, "must match the run's recorded value")
     heatmap_stride: int | None = option(None, "must match the run's recorded value")
+    heatmap_pixel_spacing: float | None = option(
+        None, "pixel spacing (mm) of the images the heatmap classifier was trained on (default: "
+        "its run.json's details.pixel_spacing_mm)")
     image_pixel_spacing: float | None = option(
         None, "pixel spacing (mm) of the exam images for the heatmap scale check (default: "
         "each DICOM header)")
@@ -162,6 +172,16 @@ def check_training(config):
         raise UsageError("--heatmap-model needs --heatmap-pixel-mean")
     if config.task not in TASKS:
         raise UsageError(f"--task must be one of {', '.join(TASKS)}, got {config.task!r}")
+    initialised = config.init_columns or config.pytorch_weights
+    if config.init == "birads" and not initialised:
+        raise UsageError("this run is BI-RADS-pretrained (--init birads, Table III's rows without "
+                         "*): pass --init-columns RUN/checkpoints/best.keras of a BI-RADS run "
+                         "(train it with --config nyu_birads_pretraining) or --pytorch-weights "
+                         "FILE.npz; or use the randomly initialised row (--init random, e.g. "
+                         "--config nyu_image_only_random)")
+    if config.init == "random" and initialised:
+        raise UsageError("--init random (Table III's * rows) starts from random weights: drop "
+                         "--init-columns / --pytorch-weights, or use --init birads")
     if config.model not in MODELS:
         raise UsageError(f"--model must be one of {', '.join(MODELS)}, got {config.model!r}")
     _check_at_least(config, ("epochs", "batch_size", "heatmap_patch_size", "heatmap_stride",

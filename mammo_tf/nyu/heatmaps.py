@@ -1,7 +1,7 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
 """Benign / malignant heatmaps from a patch classifier, as extra input channels.
 
-A patch classifier slides over the CROPPED image (patch 256 or 224 px, stride 70 by default);
+A patch classifier slides over the CROPPED image (patch 256 px, stride 70 by default);
 each patch's malignant and benign probabilities are added to every pixel it covers and divided
 by the number of patches covering the pixel. Two kinds of classifier:
 
@@ -18,8 +18,14 @@ by the number of patches covering the pixel. Two kinds of classifier:
 Channel order in the model input follows the paper: [image, malignant, benign].
 
 Scale check (``check_heatmap_scale``): the classifier's recorded training pixel spacing
-(run.json ``details.pixel_spacing_mm``) must match the image's (DICOM header, or
-``--image-pixel-spacing``) within 10%, unless ``--allow-scale-mismatch``.
+(run.json ``details.pixel_spacing_mm``, or ``--heatmap-pixel-spacing``) must match the image's
+(DICOM header, or ``--image-pixel-spacing``) within 10%, unless ``--allow-scale-mismatch``; an
+unknown spacing on either side is an error naming the flag that states it.
+
+Windows are cut at the classifier's own input size: a classifier with a fixed input of S px
+needs ``patch_size`` S (the windows are never resized, which would change the scale the
+classifier sees; the paper's 256 px windows fit the authors' 256 px DenseNet, a 224 px Shen
+classifier slides 224 px windows).
 
 Maps are cached as HDF5 next to the image (``<image>.heatmaps.h5``: datasets ``malignant``
 and ``benign`` float32 (Hc, Wc), attrs ``crop`` [top, bottom, left, right], ``patch_size``,
@@ -72,14 +78,27 @@ def classifier_pixel_spacing(model_path):
 def check_heatmap_scale(classifier_spacing, image_spacing, image="the image", classifier="the "
                         "heatmap classifier", allow_mismatch=False, tolerance=SCALE_TOLERANCE):
     """HeatmapScaleError when the two pixel spacings (mm) differ by more than ``tolerance``
-    (relative to the image's) and ``allow_mismatch`` is not set; returns the ratio
-    classifier / image spacing (None when either is unknown: nothing can be checked).
+    (relative to the image's), or when either is unknown, unless ``allow_mismatch`` is set;
+    returns the ratio classifier / image spacing (None when allowed with an unknown spacing).
 
     Wu et al.: the heatmap patch classifier works on 256x256 patches at full resolution; a Shen
     classifier trained on 1152x896 downsized DDSM images (about 0.18 mm) slid over 0.05-0.1 mm
-    images sees windows 2-3.5 times smaller in tissue than it was trained on."""
+    images sees windows 2-3.5 times smaller in tissue than it was trained on. An unknown spacing
+    cannot be checked, so it is an error that names the flag stating it."""
     if classifier_spacing is None or image_spacing is None:
-        return None
+        if allow_mismatch:
+            return None
+        missing = []
+        if classifier_spacing is None:
+            missing.append(f"{classifier} records no training pixel spacing (state it with "
+                           "--heatmap-pixel-spacing MM, or train it with train_patch.py "
+                           "--pixel-spacing MM)")
+        if image_spacing is None:
+            missing.append(f"{image} has no pixel spacing (no DICOM header: state it with "
+                           "--image-pixel-spacing MM)")
+        raise HeatmapScaleError(
+            "; ".join(missing) + ": the heatmap scale cannot be checked; or pass "
+            "--allow-scale-mismatch to compute the heatmaps unchecked")
     ratio = float(classifier_spacing) / float(image_spacing)
     if abs(ratio - 1.0) > tolerance and not allow_mismatch:
         raise HeatmapScaleError(
@@ -110,8 +129,8 @@ def compute_pixel_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PAT
             classifier's patches match its training whatever the file's bit depth.
         classifier: Keras patch classifier: the NYU DenseNet-121 (standardised 3-channel
             patches, outputs 0 malignant / 1 benign) or a Shen patch classifier taking
-            ``to_network_input`` patches; patches are resized to its input size when
-            ``patch_size`` differs.
+            ``to_network_input`` patches. A fixed input size must equal ``patch_size``
+            (ValueError naming the size otherwise: windows are never resized).
         pixel_mean: a Shen classifier's training pixel mean (0-255 scale); unused for the
             DenseNet.
         patch_size, stride: sliding window (paper: 256, 70).
@@ -135,14 +154,19 @@ def compute_pixel_heatmaps(image, classifier, pixel_mean, patch_size=HEATMAP_PAT
     ph, pw = image.shape[:2]
     origins = list(zip(*(a.tolist() for a in window_grid((ph, pw), patch_size, stride, cover=True))))
     in_size = tuple(classifier.input_shape[1:3])
+    if None not in in_size and in_size != (patch_size, patch_size):
+        # Resizing the windows to the classifier's input would show it tissue at another scale
+        # (256 -> 224: 1.14x) than it was trained on: cut windows of its own size instead.
+        raise ValueError(
+            f"the heatmap classifier takes {in_size[0]}x{in_size[1]} px patches but the windows "
+            f"are {patch_size} px: pass --heatmap-patch-size {in_size[0]} (windows at the "
+            "classifier's own size; they are not resized)")
     sums = np.zeros((ph, pw, 2), np.float64)
     counts = np.zeros((ph, pw), np.float64)
     bar = tqdm(total=len(origins), desc="heatmap patches", unit="patch", disable=not progress)
     for start in range(0, len(origins), batch_size):
         chunk = origins[start:start + batch_size]
         patches = np.stack([image[y:y + patch_size, x:x + patch_size] for y, x in chunk])
-        if in_size != (patch_size, patch_size) and None not in in_size:
-            patches = np.stack([C.resize(p.astype(np.float32), in_size) for p in patches])
         inputs = densenet.to_patch_input(patches) if nyu else to_network_input(patches, pixel_mean)
         probs = np.asarray(classifier.predict_on_batch(inputs))
         malignant = probs[:, malignant_idx].sum(axis=1)

@@ -96,12 +96,9 @@ def scan_views(rows, config, strict=False, heatmaps=False):
     if heatmaps:
         classifier = load_keras_model(config.heatmap_model)
         classifier_id = os.path.abspath(config.heatmap_model)
+        # an unknown spacing is an error in check_scale (naming the flag that states it)
         trained_at = getattr(config, "heatmap_pixel_spacing", None) or \
             H.classifier_pixel_spacing(config.heatmap_model)
-        if trained_at is None:
-            logger.warning("%s records no training pixel spacing (train_patch.py "
-                           "--pixel-spacing): the heatmap scale cannot be checked",
-                           config.heatmap_model)
     pre = config.preprocess()
     paths = sorted({(row[v], v.split("_")[1].upper()) for row in rows for v in F.VIEWS})
     geometry, skipped = {}, []
@@ -170,6 +167,7 @@ def prediction_config(config, info):
         run_eagerly=config.run_eagerly, workers=config.workers, verbose=config.verbose,
         erosion_iterations=details.get("erosion_iterations"), max_shift=details.get("max_shift"),
         max_size_noise=details.get("max_size_noise"), image_pixel_spacing=config.image_pixel_spacing,
+        heatmap_pixel_spacing=config.heatmap_pixel_spacing or details.get("heatmap_pixel_spacing"),
         allow_scale_mismatch=config.allow_scale_mismatch, **recorded)
 
 

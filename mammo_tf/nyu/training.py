@@ -141,7 +141,8 @@ def run_details(config):
             "max_size_noise": config.max_size_noise, "heatmap_model": config.heatmap_model,
             "heatmap_pixel_mean": config.heatmap_pixel_mean,
             "heatmap_patch_size": config.heatmap_patch_size,
-            "heatmap_stride": config.heatmap_stride}
+            "heatmap_stride": config.heatmap_stride,
+            "heatmap_pixel_spacing": config.heatmap_pixel_spacing}
 
 
 class MultiviewPipeline(Pipeline):

@@ -241,7 +241,7 @@ def build_heatmap_classifier(
     num_classes=2,
     dropout=0.0,
     l2=0.0,
-    mode="sliding",
+    mode="fcn",
     stride=32,
     init_from_baseline=False,
     class_names=None,
@@ -251,15 +251,17 @@ def build_heatmap_classifier(
 
     The probabilistic heatmap (layer ``heatmap``, one channel per patch class), two ways:
 
-    - ``mode="sliding"`` (default): the patch classifier on every window of its own input size
-      at ``stride`` pixels (``mammo_tf.shen.sliding``), so the untrained model's heatmap IS the
-      patch baseline's. With 224 px patches at 1152x896 and stride 32 it has the paper's 30x22
-      cells. Cost: one patch forward pass per window.
-    - ``mode="fcn"``: the paper's literal conversion (input size changed to the whole image,
-      7x7 average pooling of the 224-px patch's feature-map window with stride 1, the patch
-      Dense as a 1x1 convolution). Cheaper, but every cell then sees the whole receptive field
-      of the backbone (context and zero padding differ from the isolated patches the classifier
-      was trained on), so it does not reproduce the patch classifier's outputs.
+    - ``mode="fcn"`` (default, the paper's conversion, section 2.3): "first altering the input
+      size from 224x224 to 1152x896 ... If we take 7x7 average pooling, we will have a feature
+      map of 30x22. We can then copy the softmax output layer from the patch classifier": the
+      backbone at the whole-image size, the patch's feature-map window (7x7 for 224 px patches)
+      average-pooled with stride 1, the patch Dense as a 1x1 softmax convolution. Every cell
+      sees the backbone's whole receptive field (context and zero padding the isolated
+      training patches never had), so its outputs are not exactly the patch classifier's.
+    - ``mode="sliding"`` (an addition, opt-in): the patch classifier on every window of its
+      own input size at ``stride`` pixels (``mammo_tf.shen.sliding``), so the untrained
+      model's heatmap IS the patch baseline's. With 224 px patches at 1152x896 and stride 32
+      it has the same 30x22 cells. Cost: one patch forward pass per window.
 
     Then ``pool_size`` max pooling, flatten, the ``hidden`` fully
     connected ReLU layers and a softmax output; ``shortcut`` adds a Dense from the pooled

@@ -21,7 +21,8 @@ WHOLE_TOPS = ("resnet", "vgg", "hybrid", "heatmap")
 
 # DeepMiner, section 2.1, for --backbone resnet152 with pretrained --weights: "fine-tuned all
 # network weights ... The network was trained for 5 epochs ... a batch size of 32 ... a learning
-# rate of 0.0001 ... momentum and weight decay ... 0.9 and 0.0001" (SGD: --optimizer sgd).
+# rate of 0.0001 ... momentum and weight decay ... 0.9 and 0.0001" (SGD: --optimizer sgd,
+# --weight-decay 1e-4; experiments/deepminer_resnet152.json sets all of it).
 DEEPMINER_STAGE = {"name": "all_layers", "trainable_from": "all", "learning_rate": 1e-4, "epochs": 5}
 
 # Per-stage flags -> the Stage field each overrides (one value per stage, length-checked).
@@ -85,6 +86,12 @@ class PatchConfig(CommonConfig):
         "scale (default: the training patch file's 'pixel_spacing_mm' attribute, if any)")
     batch_size: int = option(32, "batch size")
     l2: float = option(1e-4, "L2 factor of the output layer's kernel (the paper's weight decay)")
+    weight_decay: float | None = option(
+        None, "PyTorch-style weight decay on EVERY kernel (DeepMiner: 'momentum and weight decay "
+        "... 0.9 and 0.0001'): an L2 kernel regularizer of WEIGHT_DECAY/2 on every conv and "
+        "Dense kernel, so the gradient gains WEIGHT_DECAY x w as in torch.optim.SGD (biases and "
+        "BatchNormalization parameters are not decayed); replaces --l2 (default: off, Shen's "
+        "--l2 on the output layer)")
     dropout: float = option(0.0, "dropout rate before the output layer")
     augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
     class_balanced: bool = option(True, "per-batch class-balancing sample weights")
@@ -126,17 +133,20 @@ class WholeConfig(CommonConfig):
                                   type=int)
     heatmap_shortcut: bool = option(True, "--top heatmap: shortcut Dense from the pooled heatmap "
                                     "to the output (the paper: 'we also add a shortcut')")
-    heatmap_mode: str = option("sliding", "--top heatmap: 'sliding' (the patch classifier on every "
-                               "window: the untrained model reproduces the patch baseline) or "
-                               "'fcn' (the paper's input-size change; cells see context the "
-                               "patches never had)", choices=("sliding", "fcn"))
+    heatmap_mode: str = option("fcn", "--top heatmap: 'fcn' (the paper's conversion, section "
+                               "2.3: the input size changed to the whole image, 7x7 average "
+                               "pooling, the patch softmax copied on top: 30x22 at 1152x896) or "
+                               "'sliding' (an addition: the patch classifier on every window, "
+                               "so the untrained model reproduces the patch baseline)",
+                               choices=("fcn", "sliding"))
     heatmap_stride: int = option(32, "--top heatmap --heatmap-mode sliding: window stride in "
                                  "pixels (32: the paper's 30x22 heatmap at 1152x896)")
     heatmap_init_baseline: bool = option(False, "--top heatmap with --heatmap-shortcut: start "
                                          "the shortcut at the patch baseline (max P(malignant)) "
                                          "and the FC path at zero")
-    validate_initial: bool = option(True, "validate the converted model before training; it "
-                                    "competes for the best checkpoint as epoch 0")
+    validate_initial: bool = option(False, "an addition (not in the paper): validate the "
+                                    "converted model before training; it competes for the best "
+                                    "checkpoint as epoch 0")
     patch_baseline: bool = option(True, "report the patch baseline (the patch classifier slid "
                                   "over the val/test images, max P(malignant)) beside the model")
     baseline_stride: int | None = option(None, "window stride of the patch baseline in pixels "
@@ -161,8 +171,11 @@ class TransferConfig(CommonConfig):
                                          "transfer_inbreast.json: 1e-6)")
     l2: float | None = option(None, "L2 weight decay of the top blocks and output layer "
                               "(default: the schedule's, 1e-2)")
-    epochs: int | None = option(None, "maximum number of epochs, early stopping on the "
-                                "validation loss (default: the schedule's, 200)")
+    epochs: int | None = option(None, "number of epochs (default: the schedule's, 200)")
+    # Section 3.2 has no early stopping for the transfer: off unless asked for (an addition).
+    patience: int = option(0, "an addition (not in section 3.2): early stopping after this "
+                           "many epochs without improvement of the validation loss (0 = off, "
+                           "the paper)")
     batch_size: int = option(2, "batch size")
     augment: bool = option(True, "random flips/rotation/shear/zoom/channel shift while training")
     class_balanced: bool = option(True, "per-batch class-balancing sample weights")
@@ -171,9 +184,17 @@ class TransferConfig(CommonConfig):
                                    "number of training patients (e.g. 20 30 40 50 60), same "
                                    "validation set", nargs="+", type=int)
     subset_seed: int = option(0, "seed of the patient subsets (nested: the 20 are among the 30)")
-    validate_initial: bool = option(True, "validate the source model on the target's validation "
-                                    "split before finetuning; it competes for the best "
-                                    "checkpoint as epoch 0")
+    validate_initial: bool = option(False, "an addition (not in the paper): validate the "
+                                    "source model on the target's validation split before "
+                                    "finetuning; it competes for the best checkpoint as epoch 0 "
+                                    "(with INbreast's one split selecting and reporting, this "
+                                    "biases the reported AUC upward)")
+    pixel_mean_from: str = option("target", "pixel mean of the finetuning: 'target' (the mean "
+                                  "of the target's training images, the paper's 'exactly the "
+                                  "same processing steps'; the authors' code: 44.33 for "
+                                  "INbreast) or 'source' (an addition: the source run's "
+                                  "recorded mean, e.g. DDSM's 52.18); --pixel-mean overrides "
+                                  "both", choices=("target", "source"))
     patch_baseline: bool = option(True, "report the patch baseline (the source's patch classifier "
                                   "slid over the val/test images) beside the model")
     baseline_stride: int | None = option(None, "window stride of the patch baseline in pixels "
@@ -185,6 +206,8 @@ def check_patch(config):
     if config.backbone not in PATCH_BACKBONES:
         raise UsageError(f"unknown backbone {config.backbone!r}; choose one of "
                          f"{', '.join(PATCH_BACKBONES)}")
+    if config.weight_decay is not None and config.weight_decay <= 0:
+        raise UsageError(f"--weight-decay must be > 0, got {config.weight_decay}")
 
 
 def check_whole(config):

@@ -1,11 +1,18 @@
 # Copyright 2026 The mammo_tf Authors. Licensed under the Apache License, Version 2.0.
-"""The paper's heatmap + random-forest baseline (Shen et al., section 3.3 / Fig. 1).
+"""The paper's heatmap + random-forest baseline (Shen et al., section 2.3, Fig. 1, Table 2).
 
-The patch classifier is applied at every location of a whole image (``build_heatmap_classifier``'s
-``heatmap`` layer: patch-window average pooling + the patch softmax as a 1x1 convolution), the
-lesion probability maps are binarised at several cutoffs (0.3, 0.5, 0.7, 0.9), regional
-features are extracted per cutoff and a 500-tree random forest classifies the whole image.
-The paper reports a test AUC of 0.73 on DDSM with a ResNet50 s10 patch classifier.
+Section 2.3: "first altering the input size from 224x224 to 1152x896 ... If we take 7x7 average
+pooling, we will have a feature map of 30x22. We can then copy the softmax output layer from
+the patch classifier to add on top of this average pooling layer and get probabilistic outputs
+for the five classes for each of the 30x22 elements, i.e. producing a probabilistic heatmap. If
+we add a random forest classifier on top of the heatmap, that will give the solution of our
+entry in the challenge". ``build_heatmap_model`` builds exactly that conversion by default
+(``build_heatmap_classifier(mode="fcn")``'s ``heatmap`` layer: the backbone at the whole-image
+size, patch-window average pooling with stride 1, the patch softmax as a 1x1 convolution);
+``mode="sliding"`` (an addition) runs the patch classifier on every window instead. The lesion
+probability maps are binarised at the paper's cutoffs ("0.3, 0.5, 0.7, 0.9"), regional features
+are extracted per cutoff and a 500-tree random forest classifies the whole image. The paper
+reports a test AUC of 0.73 on DDSM with a ResNet50 s10 patch classifier.
 """
 import logging
 
@@ -143,11 +150,13 @@ def heatmap_features(heatmap, cutoffs=CUTOFFS, maps=None, class_names=PATCH_CLAS
     return np.asarray(values, dtype=np.float32)
 
 
-def build_heatmap_model(patch_model, image_shape):
+def build_heatmap_model(patch_model, image_shape, mode="fcn", stride=32):
     """Keras model: network input (N, H, W, 3) -> the patch classifier's heatmap (N, h, w, C).
 
-    Uses ``build_heatmap_classifier``'s ``heatmap`` layer (patch weights carried over); the
-    classifier's FC layers are not used.
+    ``mode="fcn"`` (default): the paper's conversion (section 2.3; 30x22 cells for a 224 px
+    ResNet50 patch classifier at 1152x896). ``mode="sliding"``: the patch classifier on every
+    window at ``stride`` pixels (an addition). Uses ``build_heatmap_classifier``'s heatmap
+    (patch weights carried over); the classifier's FC layers are not used.
     """
     import keras
 
@@ -155,7 +164,8 @@ def build_heatmap_model(patch_model, image_shape):
 
     height, width = int(image_shape[0]), int(image_shape[1])
     classifier = build_heatmap_classifier(
-        patch_model, input_shape=(height, width, 3), pool_size=1, hidden=(), shortcut=False
+        patch_model, input_shape=(height, width, 3), pool_size=1, hidden=(), shortcut=False,
+        mode=mode, stride=stride,
     )
     # sliding mode: "heatmap" is the per-window softmax, "heatmap_grid" its (h, w, C) grid
     names = {layer.name for layer in classifier.layers}
@@ -237,8 +247,11 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
                             pixel_mean, cutoffs=CUTOFFS, maps=None, n_estimators=RF_TREES, seed=0,
                             batch_size=2, n_boot=1000, out_dir=None, progress=True, image_size=None,
                             max_depth=RF_MAX_DEPTH, min_samples_split=RF_MIN_SAMPLES_SPLIT,
-                            test_groups=None):
+                            test_groups=None, mode="fcn"):
     """The heatmap + random-forest baseline end to end; returns a JSON-ready dict.
+
+    ``mode``: the heatmap, "fcn" (the paper's conversion, default) or "sliding" (an addition;
+    ``build_heatmap_model``).
 
     ``train_images`` / ``test_images``: 16-bit grey arrays (N, H, W) at the whole-image size, or
     sequences of image files (read batch by batch, resized to ``image_size``, default 1152x896).
@@ -257,7 +270,7 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
     if len(shapes) > 1:
         raise ValueError(f"train and test image arrays differ in size: {sorted(shapes)}")
     shape = shapes.pop() if shapes else tuple(image_size or WHOLE_IMAGE_SIZE)
-    heatmap_model = build_heatmap_model(patch_model, shape)
+    heatmap_model = build_heatmap_model(patch_model, shape, mode=mode)
     train_h = compute_window_heatmaps(heatmap_model, train_images, pixel_mean, batch_size, progress)
     test_h = compute_window_heatmaps(heatmap_model, test_images, pixel_mean, batch_size, progress)
     train_f = np.stack([heatmap_features(h, cutoffs, maps) for h in train_h])
@@ -269,6 +282,7 @@ def run_heatmap_rf_baseline(patch_model, train_images, train_labels, test_images
     top = np.argsort(forest.feature_importances_)[::-1][:10]
     result.update(
         method="heatmap_random_forest",
+        heatmap_mode=mode,
         cutoffs=list(cutoffs),
         maps=list(maps or DEFAULT_MAPS),
         heatmap_shape=list(train_h.shape[1:]),

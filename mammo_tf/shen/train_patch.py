@@ -11,7 +11,7 @@ import numpy as np
 from mammo_tf import evaluate
 from mammo_tf.constants import PATCH_CLASSES
 from mammo_tf.errors import UsageError
-from mammo_tf.models.trainability import float32_output, set_bn_momentum
+from mammo_tf.models.trainability import float32_output, set_bn_momentum, set_l2_every_kernel
 from mammo_tf.shen import UNFREEZE_FROM, build_patch_classifier, data, patch_stages
 from mammo_tf.shen.config import DEEPMINER_STAGE, PATCH_STAGE_FLAGS, check_patch
 from mammo_tf.training import common
@@ -174,6 +174,9 @@ class PatchPipeline(Pipeline):
                                            dropout=config.dropout, l2=config.l2)
         except (ValueError, OSError, RuntimeError) as exc:
             raise UsageError(str(exc).splitlines()[0]) from None
+        if getattr(config, "weight_decay", None):
+            # PyTorch's weight decay wd adds wd * w to the gradient: Keras' L2(wd / 2) does
+            set_l2_every_kernel(model, config.weight_decay / 2)
         return set_bn_momentum(float32_output(model), config.bn_momentum)
 
     def run_info(self, ctx, model):

@@ -116,7 +116,7 @@ def write_series(run, results):
 
 class TransferPipeline(WholePipeline):
     """Section 3: finetune a whole-image classifier on another database with image-level
-    labels only (one stage, early stopping), or the transfer-efficiency series (one such run
+    labels only (one stage; early stopping with --patience), or the transfer-efficiency series (one such run
     per number of training patients, in subfolders of the run)."""
 
     name = "transfer"
@@ -145,10 +145,13 @@ class TransferPipeline(WholePipeline):
 
     def pixel_mean(self, ctx):
         config, source = self.config, self.source
-        # a series folder has no state.json of its own: its run.json marks it as started
+        # a series folder has no state.json of its own: its run.json marks it as started.
+        # Shen 3.1: "We use exactly the same processing steps on the INbreast images as the
+        # DDSM images": by default the mean of the target's own training images (the authors'
+        # code: 44.33 for INbreast); --pixel-mean-from source reuses the source run's.
         return common.resolve_pixel_mean(
             run=ctx.run, resume=ctx.resumed or ctx.run.has_info(), given=config.pixel_mean,
-            parent=source,
+            parent=source if getattr(config, "pixel_mean_from", "target") == "source" else None,
             compute=lambda: data.pixel_mean_of(config.manifest, "train",
                                                config.image_size or source.info.input_size),
             compute_source=f"compute_pixel_mean({config.manifest}, train)")

@@ -329,7 +329,8 @@ def test_sliding_heatmap_whole_run_is_deterministic(patch_run, toy_data):
     runs = []
     for name in ("heatmap_a", "heatmap_b"):
         args = ["--patch-model", os.path.join(patch_run, "checkpoints", "best.keras"),
-                "--manifest", toy_data["manifest"], "--top", "heatmap", "--heatmap-pool", "3",
+                "--manifest", toy_data["manifest"], "--top", "heatmap", "--heatmap-mode",
+                "sliding", "--validate-initial", "--heatmap-pool", "3",
                 "--heatmap-hidden", "4", "--heatmap-shortcut", "--heatmap-init-baseline",
                 "--heatmap-stride", "16", "--baseline-stride", "16", "--image-size", *IMAGE_SIZE,
                 "--epochs", "1", "1", "--learning-rates", "1e-3", "1e-4", "--runs-dir",

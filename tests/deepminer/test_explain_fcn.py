@@ -48,7 +48,7 @@ def test_heatmap_classifier_units_are_the_backbones_last_conv_units():
 
     patch = build_patch_classifier("vgg16", input_shape=(32, 32, 3), weights=None)
     whole = build_heatmap_classifier(patch, input_shape=(64, 64, 3), pool_size=1, hidden=(4,),
-                                     stride=32)
+                                     mode="sliding", stride=32)
     split = split_model(whole)
     assert split.layer_name == "block5_pool" and split.num_units == 512
     assert split.num_classes == 5 and split.gap_dense and split.fully_convolutional

@@ -72,3 +72,43 @@ def test_merge_gives_mean_range_and_checks_same_seed_repeats(toy_demo, tmp_path,
     assert table["repeats"] == [{"seed": 0, "reports": paths[:2], "same_to_3_decimals": True,
                                  "differing": []}]
     assert "seed 0 run twice: identical to 3 decimals" in capsys.readouterr().out
+
+
+def test_seed_table_is_written_to_the_readme_block(toy_demo, tmp_path):
+    """`--seeds` / `--merge` with --table / --readme: the per-seed markdown table goes to the
+    table file and replaces the README's block between the demo-table markers."""
+    import demo
+
+    _, report = toy_demo
+    paths = []
+    for seed in (0, 1, 2):
+        r = json.loads(json.dumps(report))
+        r["seed"] = seed
+        r["summary"]["whole"]["test_auc"] = 0.95 - 0.1 * seed
+        r["summary"]["transfer"]["test_auc"] = 0.9
+        path = tmp_path / f"r{seed}.json"
+        path.write_text(json.dumps(r))
+        paths.append(str(path))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{demo.TABLE_BEGIN}\nold\n{demo.TABLE_END}\nafter\n")
+    table = tmp_path / "table.md"
+    assert demo.main(["--out", str(tmp_path), "--merge", *paths, "--table", str(table),
+                      "--readme", str(readme)]) == 0
+    markdown = table.read_text()
+    assert "| number | seed 0 | seed 1 | seed 2 | mean |" in markdown
+    assert "| whole image (ddsm): test AUC | 0.950 | 0.850 | 0.750 | 0.850 |" in markdown
+    assert "test AUC >= 0.90 (no TTA): NOT met by seeds 1, 2 (met by 0)" in markdown
+    assert "after transfer (inbreast): test AUC >= 0.85 (no TTA): met by every seed" in markdown
+    assert readme.read_text() == f"intro\n{demo.TABLE_BEGIN}\n{markdown}{demo.TABLE_END}\nafter\n"
+
+
+def test_readme_demo_table_is_the_regenerated_one():
+    """The README includes docs/demo_table.md verbatim (both written by --seeds)."""
+    repo = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    begin = "<!-- demo-table: written by python examples/demo.py --seeds 0 1 2 -->"
+    assert begin in text and "<!-- demo-table end -->" in text
+    block = text.split(begin, 1)[1].split("<!-- demo-table end -->", 1)[0]
+    with open(os.path.join(repo, "docs", "demo_table.md"), encoding="utf-8") as f:
+        assert block == "\n" + f.read()

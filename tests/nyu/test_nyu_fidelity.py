@@ -88,7 +88,12 @@ def test_heatmap_scale_check_refuses_a_classifier_at_another_pixel_spacing():
     with pytest.raises(HeatmapScaleError, match=r"0\.18 mm/pixel.*0\.05 mm/pixel.*--allow-scale-mismatch"):
         check_heatmap_scale(0.18, 0.05, image="a.dcm")  # Shen's 1152x896 DDSM vs full resolution
     assert check_heatmap_scale(0.18, 0.05, allow_mismatch=True) == pytest.approx(3.6)
-    assert check_heatmap_scale(None, 0.05) is None and check_heatmap_scale(0.1, None) is None
+    # an unknown spacing cannot be checked: an error naming the flag that states it
+    with pytest.raises(HeatmapScaleError, match="--heatmap-pixel-spacing"):
+        check_heatmap_scale(None, 0.05)
+    with pytest.raises(HeatmapScaleError, match="--image-pixel-spacing"):
+        check_heatmap_scale(0.1, None, image="view.png")
+    assert check_heatmap_scale(None, 0.05, allow_mismatch=True) is None
 
 
 def test_scale_check_reads_the_run_and_the_dicom_header(tmp_path):
@@ -130,3 +135,41 @@ def test_scale_check_reads_the_run_and_the_dicom_header(tmp_path):
     png = MultiviewConfig(manifest="m.csv", heatmap_model=model_path, heatmap_pixel_mean=50.0,
                           image_pixel_spacing=0.18)
     check_scale(str(tmp_path / "view.png"), 0.18, png)  # --image-pixel-spacing for PNG views
+    with pytest.raises(UsageError, match="--image-pixel-spacing"):  # a PNG view, no spacing
+        check_scale(str(tmp_path / "view.png"), 0.18, config)
+
+
+WU_TABLE_III = ("ALL MODELS, EXCEPT THE ONES INDICATED WITH * WERE PRETRAINED ON BI-RADS "
+                "CLASSIFICATION")  # Wu et al., Table III caption
+
+
+@pytest.mark.parametrize("name, init", [
+    ("nyu_image_only", "birads"), ("nyu_image_heatmaps", "birads"),
+    ("nyu_image_only_image_wise", "birads"), ("nyu_image_heatmaps_image_wise", "birads"),
+    ("nyu_image_only_random", "random"), ("nyu_image_heatmaps_random", "random")])
+def test_table_iii_rows_state_their_initialisation(name, init, tmp_path):
+    """WU_TABLE_III: the rows without * start from the BI-RADS model's columns, the * rows from
+    random weights. A row file without the weights it needs is a usage error naming the flag."""
+    from mammo_tf.errors import UsageError
+    from mammo_tf.nyu.config import MultiviewConfig, check_training
+    from mammo_tf.training.config import config_from_dict, load_config_file
+
+    assert "EXCEPT THE ONES INDICATED WITH *" in WU_TABLE_III
+    manifest = tmp_path / "exams.csv"
+    manifest.write_text("x\n")
+    birads = tmp_path / "birads.keras"
+    birads.write_text("")
+    values = load_config_file(name, MultiviewConfig)
+    assert values["init"] == init
+    extra = {"heatmap_model": str(birads), "heatmap_pixel_mean": 50.0} if values["channels"] == 3 else {}
+    bare = config_from_dict(MultiviewConfig, dict(values, manifest=str(manifest), **extra))
+    pretrained = config_from_dict(MultiviewConfig, dict(values, manifest=str(manifest),
+                                                        init_columns=str(birads), **extra))
+    if init == "birads":
+        with pytest.raises(UsageError, match="--init-columns"):
+            check_training(bare)
+        check_training(pretrained)
+    else:
+        check_training(bare)
+        with pytest.raises(UsageError, match="--init random"):
+            check_training(pretrained)

@@ -59,13 +59,13 @@ def test_constant_classifier_gives_class_sums_everywhere():
 def test_overlapping_patches_are_averaged():
     image = np.zeros((64, 64), np.uint16)
     image[:16, :16] = 65535  # bright corner
-    classifier = brightness_classifier(size=16)
-    # patch 32 resized to the classifier's 16 px input; stride 16 -> 3 x 3 patches
+    classifier = brightness_classifier(size=32)
+    # windows of the classifier's own 32 px input (never resized); stride 16 -> 3 x 3 patches
     maps = H.compute_pixel_heatmaps(image, classifier, 0.0, patch_size=32, stride=16, progress=False)
     patch_p = {}
     for y in (0, 16, 32):
         for x in (0, 16, 32):
-            patch = C.resize(image[y:y + 32, x:x + 32].astype(np.float32), (16, 16))
+            patch = image[y:y + 32, x:x + 32].astype(np.float32)
             p = np.asarray(classifier(to_network_input(patch[None], 0.0)))[0]
             patch_p[(y, x)] = p[PATCH_CLASSES.index("calc_malignant")] + p[PATCH_CLASSES.index("mass_malignant")]
     # pixel (20, 20) is covered by the four patches with origins in {0, 16}^2
@@ -74,6 +74,16 @@ def test_overlapping_patches_are_averaged():
     # pixel (5, 5) only by the patch at the origin
     assert maps[5, 5, 0] == pytest.approx(patch_p[(0, 0)], abs=1e-5)
     assert maps[5, 5, 0] > maps[60, 60, 0]
+
+
+def test_windows_are_not_resized_to_another_classifier_size():
+    """Wu et al.: "an auxiliary model to classify 256×256 -pixel patches". A classifier with
+    another fixed input size (a 224 px Shen classifier) is not fed resized 256 px windows
+    (a 1.14x scale change): the error names the patch size to use."""
+    image = np.zeros((64, 64), np.uint16)
+    with pytest.raises(ValueError, match="--heatmap-patch-size 16"):
+        H.compute_pixel_heatmaps(image, brightness_classifier(size=16), 0.0, patch_size=32,
+                                 stride=16, progress=False)
 
 
 def test_cache_next_to_image_is_reused_and_invalidated(tmp_path):

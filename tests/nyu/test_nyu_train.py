@@ -207,7 +207,8 @@ def test_heatmap_channels_feed_three_channel_batches(phantom_manifest, tmp_path)
     rows = read_exam_manifest(phantom_manifest)[:2]
     config = MultiviewConfig(manifest=phantom_manifest, cc_size=TOY, mlo_size=TOY, channels=3,
                              heatmap_model=classifier_path, heatmap_pixel_mean=10.0,
-                             heatmap_patch_size=32, heatmap_stride=16)
+                             heatmap_patch_size=32, heatmap_stride=16,
+                             heatmap_pixel_spacing=0.1, image_pixel_spacing=0.1)
     assert ensure_heatmaps(rows, config) == []
     data = ExamDataset(rows, config.preprocess(), batch_size=2, channels=3,
                        heatmap_patch_size=32, heatmap_stride=16)

@@ -109,7 +109,8 @@ def test_whole_image_and_heatmap_conversion(tmp_path):
         if layer.weights and layer.name != "predictions":
             for a, b in zip(layer.get_weights(), whole.get_layer(layer.name).get_weights()):
                 np.testing.assert_array_equal(a, b)
-    heat = models.build_heatmap_classifier(patch, input_shape=(64, 64, 3), stride=16, hidden=(4,))
+    heat = models.build_heatmap_classifier(patch, input_shape=(64, 64, 3), mode="sliding", stride=16,
+                                           hidden=(4,))
     assert tuple(heat.get_layer("heatmap_grid").output.shape[1:]) == (3, 3, 5)
     models.set_trainable(patch, backbones.UNFREEZE_FROM["mobilenet"])
     assert not patch.get_layer("conv_pw_5").trainable and patch.get_layer("conv_dw_6").trainable

@@ -157,3 +157,49 @@ def test_train_patch_resnet152_three_classes_end_to_end(sliding_set, capsys):
     with open(os.path.join(run, "run.json"), encoding="utf-8") as f:
         info = json.load(f)
     assert info["classes"] == ["normal", "benign", "malignant"]
+
+
+DEEPMINER_TRAINING = ("The network was trained for 5 epochs ... We choose a batch size of 32 ... "
+                      "select a learning rate of 0.0001 ... and set the momentum and weight decay "
+                      "hyperparameters to the default values for ImageNet training in PyTorch (0.9 "
+                      "and 0.0001, respectively).")  # Wu et al. 2018 (DeepMiner), section 2.1
+DEEPMINER_SPLIT = ("we train our classifier on 80% of the DDSM cases, reserve 10% of the cases as a "
+                   "hold-out set to select the learning rate for training, and use the final 10% "
+                   "of the images as a test set")  # section 2.1
+
+
+def test_deepminer_experiment_file_states_the_paper():
+    """DEEPMINER_TRAINING: experiments/deepminer_resnet152.json is PyTorch's SGD with momentum
+    0.9 and weight decay 1e-4 on every kernel (Keras L2 of 5e-5: the gradient gains 1e-4 x w,
+    checked here on a Dense layer), 5 epochs at 1e-4, batch 32; DEEPMINER_SPLIT: the
+    ``deepminer`` split of ``prepare`` is 80/10/10 by patient."""
+    import types
+
+    from mammo_tf.datasets.prepare import assign_splits
+    from mammo_tf.models.trainability import set_l2_every_kernel
+    from mammo_tf.shen.config import PatchConfig
+    from mammo_tf.training.config import load_config_file
+
+    values = load_config_file("deepminer_resnet152", PatchConfig)
+    assert (values["backbone"], values["classes"], values["weights"]) == ("resnet152", 3, "imagenet")
+    assert (values["optimizer"], values["momentum"], values["weight_decay"],
+            values["batch_size"]) == ("sgd", 0.9, 1e-4, 32)
+    (stage,) = values["stages"]
+    assert (stage.trainable_from, stage.learning_rate, stage.epochs) == ("all", 1e-4, 5)
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="d")(keras.layers.Dense(4, name="c")(inputs)))
+    assert set_l2_every_kernel(model, values["weight_decay"] / 2) == ["c", "d"]
+    kernel = model.get_layer("d").kernel
+    penalty = sum(model.losses)
+    # d(penalty)/dw = 2 x (wd / 2) x w = wd x w: torch.optim.SGD's weight_decay term
+    assert float(penalty) == pytest.approx(
+        values["weight_decay"] / 2 * sum(float(np.sum(np.square(w.numpy() if hasattr(w, "numpy") else w)))
+                                         for w in (model.get_layer("c").kernel, kernel)), rel=1e-5)
+
+    records = [types.SimpleNamespace(patient_id=f"p{i}", label=int(i % 5 == 0), split=None)
+               for i in range(200)]
+    counts = {}
+    for r in assign_splits(records, "cbis-ddsm", split="deepminer"):
+        counts[r.split] = counts.get(r.split, 0) + 1
+    assert counts == {"train": 160, "val": 20, "test": 20}

@@ -102,7 +102,8 @@ def test_init_from_baseline_starts_at_the_baseline_ranking():
     patch = build_patch_classifier("vgg16", input_shape=(32, 32, 3))
     _random_bn(patch)
     whole = build_heatmap_classifier(patch, input_shape=(64, 64, 3), pool_size=5, hidden=(8,),
-                                     shortcut=True, stride=8, init_from_baseline=True)
+                                     shortcut=True, mode="sliding", stride=8,
+                                     init_from_baseline=True)
     images = np.random.default_rng(5).normal(0, 60, (8, 64, 64, 3)).astype(np.float32)
     baseline = sliding.patch_baseline_scores(patch, images, 8, PATCH_CLASSES)["max_malignant"]
     p = np.asarray(whole(images, training=False))[:, 1]
@@ -122,7 +123,7 @@ def test_sliding_heatmap_classifier_saves_and_loads(tmp_path):
 
     patch = build_patch_classifier("vgg16", input_shape=(32, 32, 3))
     whole = build_heatmap_classifier(patch, input_shape=(48, 40, 3), pool_size=2, hidden=(4,),
-                                     stride=8)
+                                     mode="sliding", stride=8)
     path = str(tmp_path / "m.keras")
     whole.save(path)
     again = load_keras_model(path)

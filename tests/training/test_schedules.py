@@ -35,7 +35,8 @@ def config_class_of(name):
     kind = {"demo_patch": "patch", "demo_whole": "whole", "demo_transfer": "transfer",
             "mini_mias_patch": "patch", "mini_mias_whole": "whole", "rsna_patch": "patch",
             "rsna_whole": "whole", "rsna_whole_random": "whole", "rsna_mias_whole": "whole",
-            "rsna_transfer": "whole"}.get(name, name.split("_")[0])  # rsna_transfer: a whole-image finetune (bn_momentum)
+            "rsna_transfer": "whole",  # rsna_transfer: a whole-image finetune (bn_momentum)
+            "deepminer_resnet152": "patch"}.get(name, name.split("_")[0])
     return _config_classes()[kind]
 
 
@@ -229,7 +230,9 @@ EXPECTED = sorted(
        "nyu_birads_pretraining", "patch_s10_random", "patch_s30_random", "patch_s1_random",
        "demo_patch", "demo_whole", "demo_transfer", "mini_mias_patch",
        "mini_mias_whole", "rsna_patch", "rsna_whole", "rsna_whole_random", "rsna_transfer",
-       "rsna_mias_whole"])
+       "rsna_mias_whole", "deepminer_resnet152", "nyu_image_only_random",
+       "nyu_image_only_image_wise", "nyu_image_heatmaps_random",
+       "nyu_image_heatmaps_image_wise"])
 
 
 def test_one_file_per_row():
@@ -400,7 +403,11 @@ def test_paper_quotes_give_the_numbers():
 
 @pytest.mark.parametrize("name, task, channels, batch_quote", [
     ("nyu_image_only", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_only_random", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_only_image_wise", "cancer", 1, (r"minibatch of size (\d+)", WU_TRAINING)),
     ("nyu_image_heatmaps", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_heatmaps_random", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
+    ("nyu_image_heatmaps_image_wise", "cancer", 3, (r"minibatch of size (\d+)", WU_TRAINING)),
     ("nyu_birads_pretraining", "birads", 1, (r"minibatch size of (\d+) instead", WU_BIRADS))])
 def test_nyu_files_state_the_paper(name, task, channels, batch_quote):
     # the expected numbers are read from the quoted sentences (section IV-A-1, IV-C)
