@@ -169,6 +169,41 @@ def screening_report(test, val, manifest, out_dir, run_dir):
                             for level in model["levels"]}}
 
 
+def _malignant_test_cases(manifest, size=None):
+    """The pointing game's cases: (manifest row, image, union of its malignant ROI masks) of each
+    malignant test image that has a malignant ROI; the image read by ``load_image`` (at ``size``
+    when given), the mask at the image's size."""
+    from mammo_tf.datasets.manifest import read_manifest, resolve_path
+    from mammo_tf.io import read_mask
+    from mammo_tf.io.images import load_image
+
+    for r in read_manifest(manifest):
+        if r["split"] != "test" or int(r["label"]) != 1:
+            continue
+        masks = [p for p, c in zip(r["roi_mask_paths"], r["roi_classes"]) if p and "malignant" in c]
+        if not masks:
+            continue
+        image = load_image(resolve_path(manifest, r["image_path"]), size)
+        roi = np.zeros(image.shape, np.uint8)
+        for path in masks:
+            roi |= read_mask(resolve_path(manifest, path), image.shape).astype(np.uint8)
+        yield r, image, roi
+
+
+def _write_pointing_game(results, tolerance, out_path, **about):
+    """Hits (inside a malignant ROI) and hits within ``tolerance`` pixels over ``results`` (one
+    dict per image with ``hit`` and ``hit_within_tolerance``), written to ``out_path``."""
+    n = len(results)
+    hits = sum(r["hit"] for r in results)
+    near = sum(r["hit_within_tolerance"] for r in results)
+    summary = {"images": n, "hits": hits, "pointing_game": hits / n if n else None,
+               "tolerance_px": tolerance, "hits_within_tolerance": near,
+               "pointing_game_within_tolerance": near / n if n else None,
+               **about, "per_image": results}
+    write_json_atomic(out_path, summary)
+    return summary
+
+
 def pointing_game(run, manifest, out_path):
     """Pointing game of ``run``'s own malignancy heatmap (P(malignant) of its ``heatmap_grid``
     layer) against the ROI masks, over the malignant test images. The model points at the centre
@@ -176,13 +211,9 @@ def pointing_game(run, manifest, out_path):
     inside a malignant ROI, and, as a second number, within half a stride of one (the grid's own
     resolution, as the pointing game's tolerance of Zhang et al. absorbs a map's coarseness)."""
     import keras
-    import numpy as np
 
     from mammo_tf.constants import PATCH_CLASSES
-    from mammo_tf.datasets.manifest import read_manifest, resolve_path
     from mammo_tf.deepminer.evaluation import pointing_hit
-    from mammo_tf.io import read_mask
-    from mammo_tf.io.images import load_image
     from mammo_tf.preprocess import to_network_input
     from mammo_tf.runs import load_run
     from mammo_tf.shen.sliding import malignant_map, most_probable_window_centre
@@ -195,31 +226,16 @@ def pointing_game(run, manifest, out_path):
     classes = loaded.info.details.get("patch_classes") or list(PATCH_CLASSES)
     size = tuple(loaded.info.input_size)
     tolerance = windows.stride // 2
-    rows = [r for r in read_manifest(manifest) if r["split"] == "test" and int(r["label"]) == 1]
     results = []
-    for r in rows:
-        masks = [p for p, c in zip(r["roi_mask_paths"], r["roi_classes"]) if p and "malignant" in c]
-        if not masks:
-            continue
-        image = load_image(resolve_path(manifest, r["image_path"]), size)
+    for r, image, roi in _malignant_test_cases(manifest, size):
         x = to_network_input(image, loaded.info.pixel_mean)[None]
         cells = malignant_map(np.asarray(heat_model(x, training=False))[0], classes)
         y0, x0 = most_probable_window_centre(cells, size, windows.window, windows.stride)
-        roi = np.zeros(size, np.uint8)
-        for path in masks:
-            roi |= read_mask(resolve_path(manifest, path), size).astype(np.uint8)
         results.append({"image_id": r["image_id"], "point": [y0, x0],
                         "hit": pointing_hit((y0, x0), roi),
                         "hit_within_tolerance": pointing_hit((y0, x0), roi, tolerance)})
-    n = len(results)
-    hits = sum(r["hit"] for r in results)
-    near = sum(r["hit_within_tolerance"] for r in results)
-    summary = {"images": n, "hits": hits, "pointing_game": hits / n if n else None,
-               "tolerance_px": tolerance, "hits_within_tolerance": near,
-               "pointing_game_within_tolerance": near / n if n else None,
-               "point": "centre of the most malignant window", "per_image": results}
-    write_json_atomic(out_path, summary)
-    return summary
+    return _write_pointing_game(results, tolerance, out_path,
+                                point="centre of the most malignant window")
 
 
 def explanation_pointing_game(run, manifest, out_path):
@@ -227,43 +243,24 @@ def explanation_pointing_game(run, manifest, out_path):
     patch classifier's P(malignant) per location at the run's scale; its maximum is the point)
     over the malignant test images, scored as ``pointing_game`` scores the most-malignant-window
     rule (inside a malignant ROI; and within half the class map's stride)."""
-    from mammo_tf.datasets.manifest import read_manifest, resolve_path
     from mammo_tf.deepminer.evaluation import pointing_hit
     from mammo_tf.deepminer.graph import split_model
     from mammo_tf.deepminer.pipeline import class_map_settings, explain_file, load_explained
-    from mammo_tf.io import read_mask
-    from mammo_tf.io.images import load_image
 
     loaded = load_explained(run)
     split = split_model(loaded[0])
     mode, _, stride = class_map_settings(loaded[0], loaded[3])
     tolerance = (stride or 32) // 2
-    rows = [r for r in read_manifest(manifest) if r["split"] == "test" and int(r["label"]) == 1]
     results = []
-    for r in rows:
-        masks = [p for p, c in zip(r["roi_mask_paths"], r["roi_classes"]) if p and "malignant" in c]
-        if not masks:
-            continue
-        image = load_image(resolve_path(manifest, r["image_path"]))
+    for r, image, roi in _malignant_test_cases(manifest):
         record = explain_file(*loaded, image, split=split, top_n=1, max_units=0)["record"]
-        roi = np.zeros(image.shape, np.uint8)
-        for path in masks:
-            roi |= read_mask(resolve_path(manifest, path), image.shape).astype(np.uint8)
         point = record["decision_point"]
         results.append({"image_id": r["image_id"], "point": point, "hit": pointing_hit(point, roi),
                         "hit_within_tolerance": pointing_hit(point, roi, tolerance),
                         "class_map_max": record["class_map_max"],
                         "p_malignant": record["decision"]["probability"]})
-    n = len(results)
-    hits = sum(r["hit"] for r in results)
-    near = sum(r["hit_within_tolerance"] for r in results)
-    summary = {"images": n, "hits": hits, "pointing_game": hits / n if n else None,
-               "tolerance_px": tolerance, "hits_within_tolerance": near,
-               "pointing_game_within_tolerance": near / n if n else None,
-               "class_map": mode, "point": "maximum of the explanation's class map",
-               "per_image": results}
-    write_json_atomic(out_path, summary)
-    return summary
+    return _write_pointing_game(results, tolerance, out_path, class_map=mode,
+                                point="maximum of the explanation's class map")
 
 
 def explain_one(run, manifest, result, out_dir):
