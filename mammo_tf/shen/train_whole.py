@@ -190,6 +190,30 @@ def test_split_report(model, run, val, test, test_predictions, manifest, tta=Tru
     return write_run_report(run.path, rows, val_rows, manifest=manifest, n_boot=n_boot, seed=seed)
 
 
+def evaluate_test_split(model, run, val, test, manifest, tta=True, seed=0):
+    """``evaluate_whole`` of the test split and its screening report (``screening_report``,
+    :func:`test_split_report`: calibrated and thresholded on ``val``; ``None``: neither), the
+    evaluation the whole-image and transfer pipelines share."""
+    predictions = {}
+    metrics = evaluate_whole(model, test, run, tta=tta, seed=seed, predictions=predictions)
+    if predictions:
+        metrics["screening_report"] = test_split_report(model, run, val, test, predictions,
+                                                        manifest, tta=tta, seed=seed)
+    return metrics
+
+
+def add_patch_baseline(metrics, patch_run, manifest, splits, image_size, config):
+    """``metrics["patch_baseline"]``: ``patch_run``'s classifier slid over ``splits`` ({metrics
+    prefix: manifest split}) at ``image_size``, and the model compared with it
+    (:func:`compare_with_baseline`)."""
+    metrics["patch_baseline"] = patch_baseline(
+        patch_run.model, patch_run.info.classes,
+        baseline_datasets(patch_run, manifest, splits, image_size, config.batch_size,
+                          config.workers),
+        stride=config.baseline_stride, seed=config.seed)
+    return compare_with_baseline(metrics, metrics["patch_baseline"])
+
+
 class WholePipeline(Pipeline):
     """Section 2.3: a trained patch classifier -> the whole-image classifier, trained in 2
     stages, evaluated on the test split (AUC, with and without TTA), its screening report and
@@ -264,20 +288,11 @@ class WholePipeline(Pipeline):
                    "best_epoch": result.best_epoch, "best_val_auc": result.best_val_auc,
                    "completed_epochs": result.completed_epochs,
                    "initial_val_auc": (result.initial_val or {}).get("auc")}
-        test_predictions = {}
-        metrics.update(evaluate_whole(best, test, ctx.run, tta=config.tta, seed=config.seed,
-                                      predictions=test_predictions))
-        if test_predictions:
-            metrics["screening_report"] = test_split_report(
-                best, ctx.run, ctx.val, test, test_predictions, config.manifest, tta=config.tta,
-                seed=config.seed)
+        metrics.update(evaluate_test_split(best, ctx.run, ctx.val, test, config.manifest,
+                                           tta=config.tta, seed=config.seed))
         if config.patch_baseline:
-            metrics["patch_baseline"] = patch_baseline(
-                patch_run.model, patch_run.info.classes,
-                baseline_datasets(patch_run, config.manifest, {"val": "val", "test": "test"},
-                                  config.image_size, config.batch_size, config.workers),
-                stride=config.baseline_stride, seed=config.seed)
-            compare_with_baseline(metrics, metrics["patch_baseline"])
+            add_patch_baseline(metrics, patch_run, config.manifest, {"val": "val", "test": "test"},
+                               config.image_size, config)
         if config.rf_baseline:
             metrics["heatmap_rf"] = heatmap_rf_baseline(patch_run.model, config, ctx.pixel_mean,
                                                         ctx.run)

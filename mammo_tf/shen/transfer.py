@@ -18,9 +18,8 @@ from mammo_tf.models.trainability import float32_output
 from mammo_tf.shen import data
 from mammo_tf.shen.config import TRANSFER_STAGE_FLAGS
 from mammo_tf.shen.stages import transfer_stages as paper_stages
-from mammo_tf.shen.train_whole import (WholePipeline, baseline_datasets, compare_with_baseline,
-                                       evaluate_whole, find_patch_run, patch_baseline,
-                                       test_split_report)
+from mammo_tf.shen.train_whole import (WholePipeline, add_patch_baseline, evaluate_test_split,
+                                       find_patch_run)
 from mammo_tf.training import common
 from mammo_tf.training.environment import process_count
 from mammo_tf.training.pipeline import run_pipeline, train_and_evaluate
@@ -192,22 +191,13 @@ class TransferPipeline(WholePipeline):
                    "best_val_auc": result.best_val_auc,
                    "completed_epochs": result.completed_epochs,
                    "initial_val_auc": (result.initial_val or {}).get("auc")}
-        test_predictions = {}
-        metrics.update(evaluate_whole(best, test, ctx.run, tta=config.tta, seed=config.seed,
-                                      predictions=test_predictions))
-        if test_predictions:
-            metrics["screening_report"] = test_split_report(
-                best, ctx.run, ctx.val if val_split != test_split else None, test,
-                test_predictions, self.manifest, tta=config.tta, seed=config.seed)
+        metrics.update(evaluate_test_split(
+            best, ctx.run, ctx.val if val_split != test_split else None, test, self.manifest,
+            tta=config.tta, seed=config.seed))
         patch_run = find_patch_run(source) if config.patch_baseline else None
         if patch_run is not None:
-            metrics["patch_baseline"] = patch_baseline(
-                patch_run.model, patch_run.info.classes,
-                baseline_datasets(patch_run, self.manifest,
-                                  {"val": val_split, "test": test_split}, size,
-                                  config.batch_size, config.workers),
-                stride=config.baseline_stride, seed=config.seed)
-            compare_with_baseline(metrics, metrics["patch_baseline"])
+            add_patch_baseline(metrics, patch_run, self.manifest,
+                               {"val": val_split, "test": test_split}, size, config)
         elif config.patch_baseline:
             logger.warning("%s records no patch classifier: no patch baseline",
                            source.model_path)
