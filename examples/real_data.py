@@ -24,7 +24,10 @@ b. whole-image classifier cancer vs no cancer on the RSNA training split (``prep
    image-folder``: patient-level 85/15 + 10% validation, inverted images corrected), three
    initialisations of the same architecture: ``patch`` (converted from (a): the paper's method,
    ``rsna_whole``), ``imagenet`` (the ImageNet MobileNet without patch training, the same
-   schedule) and ``random`` (``rsna_whole_random``: the paper's random-init schedule);
+   schedule) and ``random`` (``rsna_whole_random``: the paper's random-init schedule); beside
+   them the additions (``ADDITIONS``, each a named experiment file, never instead of the
+   paper's method): ``patch_low_l2`` (``rsna_whole_low_l2``: the paper's method with L2 1e-4
+   instead of 1e-2 in the all-layer stage);
 c. the patch baseline: (a) slid over the RSNA validation and test images (stride 8 px, max
    P(malignant) and max P(lesion)), beside every model;
 d. transfer: the seed's RSNA model with the best validation AUC (of the three inits) rebuilt
@@ -62,10 +65,14 @@ MIAS_SIZE = (256, 256)
 PIXEL_SPACING_MM = 0.8
 PATCH_SIZE = 32
 BASELINE_STRIDE = 8
-INITS = ("patch", "imagenet", "random")
+INITS = ("patch", "imagenet", "random")  # the paper's comparison (its Table 2, on real data)
 TRANSFER_SIZES = ("10", "20", "40", "all")
 PATCH_EXPERIMENT, WHOLE_EXPERIMENT, RANDOM_EXPERIMENT = "rsna_patch", "rsna_whole", "rsna_whole_random"
 TRANSFER_EXPERIMENT, MIAS_EXPERIMENT = "rsna_transfer", "rsna_mias_whole"
+# Additions beyond the paper, trained beside its method (never instead of it): name -> (init,
+# experiment file). The transfer source (2d) is chosen among INITS only.
+ADDITIONS = {"patch_low_l2": ("patch", "rsna_whole_low_l2")}
+MODELS = INITS + tuple(ADDITIONS)
 INVERSION = {"inversion_correction": "border_median",
              "inversion_rule": "mammo_tf.io.images.correct_inversion (border median > half scale)"}
 N_BOOT = check.N_BOOT
@@ -246,19 +253,21 @@ class Check:
         report["predict_seconds"] = round(time.time() - t1, 1)
         return model, report
 
-    # b. RSNA whole image, three inits
-    def train_rsna(self, init, patch_model):
-        options = check.experiment(WHOLE_EXPERIMENT)[0]
+    # b. RSNA whole image, three inits (and the additions)
+    def train_rsna(self, name, patch_model):
+        """The RSNA whole-image model ``name`` (one of MODELS)."""
+        init, experiment_name = ADDITIONS.get(
+            name, (name, RANDOM_EXPERIMENT if name == "random" else WHOLE_EXPERIMENT))
+        options = check.experiment(experiment_name)[0]
         if init == "patch":
             source = patch_model
         else:
             source = self.patch_model(self.args.weights if init == "imagenet" else None)
-        experiment_name = RANDOM_EXPERIMENT if init == "random" else WHOLE_EXPERIMENT
         details = {"top": options.get("top", "resnet"), "depths": list(options["depths"]),
                    "repetitions": list(options["repetitions"]), "init": init,
-                   "image_size": list(self.args.size), **INVERSION}
+                   "experiment": experiment_name, "image_size": list(self.args.size), **INVERSION}
         return self.train_whole(
-            f"rsna_{init}", init, lambda: self.whole_model(source, self.args.size, options),
+            f"rsna_{name}", init, lambda: self.whole_model(source, self.args.size, options),
             experiment_name, self.data["rsna"], np.ones(len(self.data["rsna"]["train"][1]), bool),
             {"check": "RSNA screening", "init": init,
              "manifest": self.data["rsna_manifest"],
@@ -334,7 +343,7 @@ def summarise(seeds, data):
     series vs mini-MIAS alone, the patch classifier)."""
     y, groups = data["rsna"]["test"][1], data["rsna"]["test"][2]
     table = {"rsna": {}, "mias": {}}
-    for init in INITS:
+    for init in MODELS:
         runs = [s["rsna"][init] for s in seeds if init in s.get("rsna", {})]
         if runs:
             table["rsna"][init] = {
@@ -379,6 +388,7 @@ def format_table(table, seeds):
     label = {"patch": "patch classifier (2a) -> whole image: the paper's method",
              "imagenet": "ImageNet MobileNet -> whole image (no patch training)",
              "random": "random init -> whole image",
+             "patch_low_l2": "addition: the paper's method, all-layer stage L2 1e-4 (paper 1e-2)",
              "baseline_max_malignant": "2a slid over the image: max P(malignant)",
              "baseline_max_lesion": "2a slid over the image: max P(lesion)"}
     lines = [f"RSNA screening test split (image AUC, cancer vs no cancer; {len(seeds)} seeds: mean "
@@ -413,7 +423,7 @@ def learning_curves_png(path, seeds):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    colours = {"patch": "C0", "imagenet": "C1", "random": "C2"}
+    colours = {"patch": "C0", "imagenet": "C1", "random": "C2", "patch_low_l2": "C3"}
     for s in seeds:
         for init, run in s.get("rsna", {}).items():
             c = run["curve"]
@@ -451,7 +461,7 @@ def screening_report(out, seeds, data):
         return [{"image_id": i, "prob_positive": float(np.clip(s, 0, 1))} for i, s in zip(ids, scores)]
 
     preds, vals, names = [], [], []
-    for init in INITS:
+    for init in MODELS:
         runs = [s["rsna"][init] for s in seeds if init in s.get("rsna", {})]
         if runs:
             names.append(f"{init} (seed average, TTA)")
@@ -493,7 +503,7 @@ def save_seed(path, seed):
 
 def run_seed_rsna(args, data, seed, done):
     """Steps a-c of one seed (``done``: its saved part, reused when complete)."""
-    if done.get("rsna") and all(i in done["rsna"] for i in args.inits):
+    if done.get("rsna") and all(i in done["rsna"] for i in args.models):
         return done
     c = Check(args, data, seed)
     t0 = time.time()
@@ -502,7 +512,7 @@ def run_seed_rsna(args, data, seed, done):
     logger.info("[seed %d] 2a patch classifier: test lesion AUC %.3f (%.1f min)", seed, patch["auc"],
                 patch["seconds"] / 60)
     out = {"seed": seed, "pixel_mean": c.pixel_mean, "patch": patch, "rsna": {}}
-    for init in args.inits:
+    for init in args.models:
         _, report = c.train_rsna(init, patch_model)
         out["rsna"][init] = report
         logger.info("[seed %d] 2b %s: val %.3f, test %.3f (TTA %.3f); train %.1f min, predict %.0f s",
@@ -536,7 +546,9 @@ def main(argv=None):
                         help="mini-MIAS mm per pixel at --mias-size (default: %(default)s)")
     parser.add_argument("--patch-size", type=int, default=PATCH_SIZE)
     parser.add_argument("--baseline-stride", type=int, default=BASELINE_STRIDE)
-    parser.add_argument("--inits", nargs="+", default=list(INITS), choices=INITS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
+                        help="RSNA whole-image models of 2b: the paper's three inits and the additions "
+                             "(default: %(default)s)")
     parser.add_argument("--transfer-sizes", nargs="*", default=list(TRANSFER_SIZES),
                         help="mini-MIAS training patients of the transfer series (default: %(default)s)")
     parser.add_argument("--no-savedmodel", dest="savedmodel", action="store_false",
@@ -596,7 +608,8 @@ def main(argv=None):
     sources = {s["seed"]: s["transfer_source"] for s in seeds}
     table = summarise(seeds, data)
     report = {"settings": dict(vars(args), experiments=[PATCH_EXPERIMENT, WHOLE_EXPERIMENT, RANDOM_EXPERIMENT,
-                                                        TRANSFER_EXPERIMENT, MIAS_EXPERIMENT]),
+                                                        TRANSFER_EXPERIMENT, MIAS_EXPERIMENT,
+                                                        *(e for _, e in ADDITIONS.values())]),
               "transfer_source": sources,
               "table": table, "seeds": seeds, "seconds": round(time.time() - start, 1)}
     try:

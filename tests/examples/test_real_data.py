@@ -69,10 +69,17 @@ def test_toy_run_2a_to_2c(tmp_path, monkeypatch, capsys):
     baseline (2c), the table, the screening report and the learning curves."""
     monkeypatch.setattr(real_data, "N_BOOT", 20)
     monkeypatch.setattr(real_data.check, "N_BOOT", 20)
-    assert real_data.main(_argv(tmp_path, "--inits", "random", "--transfer-sizes")) == 0
-    assert "random init -> whole image" in capsys.readouterr().out
+    assert real_data.main(_argv(tmp_path, "--models", "random", "patch_low_l2", "--transfer-sizes")) == 0
+    text = capsys.readouterr().out
+    assert "random init -> whole image" in text and "addition: the paper's method" in text
     report = json.load(open(tmp_path / "out" / "real_data_report.json"))
-    assert set(report["table"]["rsna"]) == {"random", "baseline_max_malignant", "baseline_max_lesion"}
+    assert set(report["table"]["rsna"]) == {"random", "patch_low_l2", "baseline_max_malignant",
+                                            "baseline_max_lesion"}
+    # the addition is its own named experiment: the paper's schedule but L2 1e-4 in the all-layer stage
+    addition = tmp_path / "out" / "runs" / "rsna_patch_low_l2_seed0"
+    assert json.load(open(addition / "run.json"))["details"]["experiment"] == "rsna_whole_low_l2"
+    assert [s["l2"] for s in json.load(open(addition / "config.json"))["stages"]] == [1e-3, 1e-4]
+    assert report["transfer_source"]["0"] == "random"  # chosen among the paper's inits only
     assert 0.0 <= report["table"]["rsna"]["random"]["tta"]["mean"] <= 1.0
     assert os.path.isfile(tmp_path / "out" / "learning_curves.png")
     assert os.path.isfile(tmp_path / "out" / "screening" / "report.html")
@@ -91,7 +98,7 @@ def test_toy_run_covers_2a_to_2d(tmp_path, monkeypatch, capsys):
     assert "the paper's method" in text and "RSNA model -> finetuned on mini-MIAS" in text
     report = json.load(open(out / "real_data_report.json"))
     rsna = report["table"]["rsna"]
-    assert set(rsna) >= {"patch", "imagenet", "random", "baseline_max_malignant"}
+    assert set(rsna) >= {"patch", "imagenet", "random", "patch_low_l2", "baseline_max_malignant"}
     for row in rsna.values():
         assert 0.0 <= row["plain"]["mean"] <= 1.0
     assert set(rsna["patch"]["tta"]["average_model"]) == {"auc", "ci95"}

@@ -34,7 +34,7 @@ def config_class_of(name):
     """The config class an experiment file is for, from its name."""
     kind = {"demo_patch": "patch", "demo_whole": "whole", "demo_transfer": "transfer",
             "mini_mias_patch": "patch", "mini_mias_whole": "whole", "rsna_patch": "patch",
-            "rsna_whole": "whole", "rsna_whole_random": "whole", "rsna_mias_whole": "whole",
+            "rsna_whole": "whole", "rsna_whole_random": "whole", "rsna_whole_low_l2": "whole", "rsna_mias_whole": "whole",
             "rsna_transfer": "whole",  # rsna_transfer: a whole-image finetune (bn_momentum)
             "deepminer_resnet152": "patch"}.get(name, name.split("_")[0])
     return _config_classes()[kind]
@@ -229,7 +229,8 @@ EXPECTED = sorted(
        "whole_heatmap_1x1", "transfer_inbreast", "nyu_image_only", "nyu_image_heatmaps",
        "nyu_birads_pretraining", "patch_s10_random", "patch_s30_random", "patch_s1_random",
        "demo_patch", "demo_whole", "demo_transfer", "mini_mias_patch",
-       "mini_mias_whole", "rsna_patch", "rsna_whole", "rsna_whole_random", "rsna_transfer",
+       "mini_mias_whole", "rsna_patch", "rsna_whole", "rsna_whole_random", "rsna_whole_low_l2",
+       "rsna_transfer",
        "rsna_mias_whole", "deepminer_resnet152", "nyu_image_only_random",
        "nyu_image_only_image_wise", "nyu_image_heatmaps_random",
        "nyu_image_heatmaps_image_wise"])
