@@ -195,7 +195,7 @@ def test_rsna_manifest_has_the_columns(tmp_path):
 
 def test_density_flows_from_manifest_through_predict_csv_into_the_report(tmp_path, capsys):
     from mammo_tf.commands import main as cli
-    from test_predict import _load_script, position_sensitive_model, save_in_run
+    from predict_fixtures import load_predict_script as _load_script, position_sensitive_model, save_in_run
 
     write_inbreast_with_acr(tmp_path / "inb")
     manifest, _ = prepare("inbreast", tmp_path / "inb", tmp_path / "data", size=(32, 32), progress=False)

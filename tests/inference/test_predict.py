@@ -1,6 +1,5 @@
 """Tests for mammo_tf.inference.predict and the predict.py script: preprocessing, TTA, averaging, CLI."""
 import csv
-import importlib.util
 import json
 import os
 import pathlib
@@ -18,15 +17,8 @@ from mammo_tf.inference.tta import flip_batch
 from mammo_tf.preprocess import to_network_input
 from data_layer_fixtures import make_dicom
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-PIXEL_MEAN = 40.0
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("predict_script", REPO_ROOT / "predict.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from predict_fixtures import (PIXEL_MEAN, REPO_ROOT, load_predict_script as _load_script,
+                              position_sensitive_model, save_in_run, synthetic_images)
 
 
 def flip_invariant_model(size=(32, 32)):
@@ -41,38 +33,6 @@ def flip_invariant_model(size=(32, 32)):
     kernel = (kernel + kernel[::-1] + kernel[:, ::-1] + kernel[::-1, ::-1]) / 4
     conv.set_weights([kernel * 0.05, bias])
     return model
-
-
-def position_sensitive_model(size=(32, 32), seed=0):
-    """Strided conv -> flatten -> softmax: depends on where things are, so not flip-invariant."""
-    inputs = keras.Input((*size, 3))
-    x = keras.layers.Conv2D(2, 3, strides=4, padding="same", name="conv")(inputs)
-    x = keras.layers.Flatten()(x)
-    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs)
-    dense = model.get_layer("predictions")
-    w, b = dense.get_weights()
-    dense.set_weights([np.random.default_rng(seed).normal(0, 0.05, w.shape).astype("float32"), b])
-    return model
-
-
-def synthetic_images(n, size=(32, 32), seed=0):
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 65535, (n, *size)).astype(np.uint16)
-    images[:, : size[0] // 2, : size[1] // 3] = 60000  # an asymmetric bright block
-    return images
-
-
-def save_in_run(model, run_dir, pixel_mean=PIXEL_MEAN):
-    """A model inside a training run folder layout (runs/<name>/checkpoints/best.keras) with
-    the run.json a whole-image run writes."""
-    from mammo_tf.runs import RunFolder, RunInfo
-
-    run = RunFolder(run_dir)
-    model.save(run.best_model)
-    run.write_info(RunInfo.for_model("whole_top", model, classes=["negative", "positive"],
-                                     pixel_mean=pixel_mean, pixel_mean_source="test"))
-    return pathlib.Path(run.best_model)
 
 
 def write_dicom(path, image12):

@@ -87,7 +87,7 @@ def test_train_whole_test_split_report_with_a_keras_model(tmp_path):
     from mammo_tf.runs import RunFolder
     from mammo_tf.shen import data
     from mammo_tf.shen.train_whole import evaluate_whole, test_split_report
-    from test_predict import position_sensitive_model, synthetic_images
+    from predict_fixtures import position_sensitive_model, synthetic_images
 
     rows = _manifest(tmp_path / "manifest.csv", n_patients=8)
     (tmp_path / "images").mkdir()
