@@ -26,8 +26,8 @@ b. whole-image classifier cancer vs no cancer on the RSNA training split (``prep
    ``rsna_whole``), ``imagenet`` (the ImageNet MobileNet without patch training, the same
    schedule) and ``random`` (``rsna_whole_random``: the paper's random-init schedule); beside
    them the additions (``ADDITIONS``, each a named experiment file, never instead of the
-   paper's method): ``patch_low_l2`` (``rsna_whole_low_l2``: the paper's method with L2 1e-4
-   instead of 1e-2 in the all-layer stage);
+   paper's method): ``patch_low_l2`` and its control ``imagenet_low_l2`` (``rsna_whole_low_l2``:
+   the same two inits with L2 1e-4 instead of 1e-2 in the all-layer stage);
 c. the patch baseline: (a) slid over the RSNA validation and test images (stride 8 px, max
    P(malignant) and max P(lesion)), beside every model;
 d. transfer: the seed's RSNA model with the best validation AUC (of the three inits) rebuilt
@@ -71,7 +71,8 @@ PATCH_EXPERIMENT, WHOLE_EXPERIMENT, RANDOM_EXPERIMENT = "rsna_patch", "rsna_whol
 TRANSFER_EXPERIMENT, MIAS_EXPERIMENT = "rsna_transfer", "rsna_mias_whole"
 # Additions beyond the paper, trained beside its method (never instead of it): name -> (init,
 # experiment file). The transfer source (2d) is chosen among INITS only.
-ADDITIONS = {"patch_low_l2": ("patch", "rsna_whole_low_l2")}
+ADDITIONS = {"patch_low_l2": ("patch", "rsna_whole_low_l2"),
+             "imagenet_low_l2": ("imagenet", "rsna_whole_low_l2")}
 MODELS = INITS + tuple(ADDITIONS)
 INVERSION = {"inversion_correction": "border_median",
              "inversion_rule": "mammo_tf.io.images.correct_inversion (border median > half scale)"}
@@ -389,6 +390,7 @@ def format_table(table, seeds):
              "imagenet": "ImageNet MobileNet -> whole image (no patch training)",
              "random": "random init -> whole image",
              "patch_low_l2": "addition: the paper's method, all-layer stage L2 1e-4 (paper 1e-2)",
+             "imagenet_low_l2": "addition: ImageNet -> whole image, all-layer stage L2 1e-4",
              "baseline_max_malignant": "2a slid over the image: max P(malignant)",
              "baseline_max_lesion": "2a slid over the image: max P(lesion)"}
     lines = [f"RSNA screening test split (image AUC, cancer vs no cancer; {len(seeds)} seeds: mean "
@@ -423,7 +425,8 @@ def learning_curves_png(path, seeds):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    colours = {"patch": "C0", "imagenet": "C1", "random": "C2", "patch_low_l2": "C3"}
+    colours = {"patch": "C0", "imagenet": "C1", "random": "C2", "patch_low_l2": "C3",
+               "imagenet_low_l2": "C4"}
     for s in seeds:
         for init, run in s.get("rsna", {}).items():
             c = run["curve"]
