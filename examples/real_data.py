@@ -567,6 +567,9 @@ def main(argv=None):
     bad = [n for n in args.transfer_sizes if n != "all" and not n.isdigit()]
     if bad:
         parser.error(f"--transfer-sizes: numbers or 'all', got {bad}")
+    if args.transfer_sizes and not set(args.models) & set(INITS):
+        parser.error(f"--transfer-sizes needs one of the paper's inits {list(INITS)} in --models (the "
+                     "transfer source is chosen among them); give --transfer-sizes no value to skip 2d")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from mammo_tf.utils import setup_logging, write_json_atomic
 

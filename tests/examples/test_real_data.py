@@ -87,6 +87,13 @@ def test_toy_run_2a_to_2c(tmp_path, monkeypatch, capsys):
     assert run["details"]["inversion_correction"] == "border_median"
 
 
+def test_transfer_without_a_paper_init_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        real_data.main(_argv(tmp_path, "--models", "patch_low_l2", "--transfer-sizes", "3"))
+    assert exc.value.code == 2
+    assert "--transfer-sizes needs one of the paper's inits" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_toy_run_covers_2a_to_2d(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(real_data, "N_BOOT", 20)
