@@ -73,7 +73,10 @@ TRANSFER_EXPERIMENT, MIAS_EXPERIMENT = "rsna_transfer", "rsna_mias_whole"
 # experiment file). The transfer source (2d) is chosen among INITS only.
 ADDITIONS = {"patch_low_l2": ("patch", "rsna_whole_low_l2"),
              "imagenet_low_l2": ("imagenet", "rsna_whole_low_l2")}
-MODELS = INITS + tuple(ADDITIONS)
+# Every RSNA whole-image model of 2b: name -> (init, experiment file).
+RSNA_MODELS = {"patch": ("patch", WHOLE_EXPERIMENT), "imagenet": ("imagenet", WHOLE_EXPERIMENT),
+               "random": ("random", RANDOM_EXPERIMENT), **ADDITIONS}
+MODELS = tuple(RSNA_MODELS)
 INVERSION = {"inversion_correction": "border_median",
              "inversion_rule": "mammo_tf.io.images.correct_inversion (border median > half scale)"}
 N_BOOT = check.N_BOOT
@@ -257,8 +260,7 @@ class Check:
     # b. RSNA whole image, three inits (and the additions)
     def train_rsna(self, name, patch_model):
         """The RSNA whole-image model ``name`` (one of MODELS)."""
-        init, experiment_name = ADDITIONS.get(
-            name, (name, RANDOM_EXPERIMENT if name == "random" else WHOLE_EXPERIMENT))
+        init, experiment_name = RSNA_MODELS[name]
         options = check.experiment(experiment_name)[0]
         if init == "patch":
             source = patch_model
@@ -613,9 +615,9 @@ def main(argv=None):
         seeds.append(s)
     sources = {s["seed"]: s["transfer_source"] for s in seeds}
     table = summarise(seeds, data)
-    report = {"settings": dict(vars(args), experiments=[PATCH_EXPERIMENT, WHOLE_EXPERIMENT, RANDOM_EXPERIMENT,
-                                                        TRANSFER_EXPERIMENT, MIAS_EXPERIMENT,
-                                                        *(e for _, e in ADDITIONS.values())]),
+    experiments = [PATCH_EXPERIMENT, *dict.fromkeys(e for _, e in RSNA_MODELS.values()),
+                   TRANSFER_EXPERIMENT, MIAS_EXPERIMENT]
+    report = {"settings": dict(vars(args), experiments=experiments),
               "transfer_source": sources,
               "table": table, "seeds": seeds, "seconds": round(time.time() - start, 1)}
     try:

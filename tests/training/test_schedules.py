@@ -34,7 +34,8 @@ def config_class_of(name):
     """The config class an experiment file is for, from its name."""
     kind = {"demo_patch": "patch", "demo_whole": "whole", "demo_transfer": "transfer",
             "mini_mias_patch": "patch", "mini_mias_whole": "whole", "rsna_patch": "patch",
-            "rsna_whole": "whole", "rsna_whole_random": "whole", "rsna_whole_low_l2": "whole", "rsna_mias_whole": "whole",
+            "rsna_whole": "whole", "rsna_whole_random": "whole", "rsna_whole_low_l2": "whole",
+            "rsna_mias_whole": "whole",
             "rsna_transfer": "whole",  # rsna_transfer: a whole-image finetune (bn_momentum)
             "deepminer_resnet152": "patch"}.get(name, name.split("_")[0])
     return _config_classes()[kind]
